@@ -1,0 +1,109 @@
+import type { PgBoss } from 'pg-boss';
+import type { DataSource } from 'typeorm';
+import type { Config } from './config.js';
+import { createDataSource, runMigrations } from './db/data-source.js';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js';
+import { resolveMasterKey } from './db/master-key.js';
+import { buildHooklineSchema } from './graphql/schema.js';
+import { HttpServer } from './http/server.js';
+import { Metrics } from './http/metrics.js';
+import type { Logger } from './logger.js';
+import { startBoss } from './queue/boss.js';
+import { createServices, type Services } from './services.js';
+import { Workers } from './delivery/workers.js';
+
+export type Role = 'all' | 'api' | 'worker';
+
+export interface AppOptions {
+  config: Config;
+  logger: Logger;
+  role: Role;
+  /** Apply pending migrations before starting (the `start` command does). */
+  migrate: boolean;
+}
+
+export interface RunningApp {
+  url: string;
+  port: number | undefined;
+  /** Set when this start created the first operator key. */
+  operatorToken: string | undefined;
+  services: Services;
+  db: DataSource;
+  boss: PgBoss;
+  http: HttpServer | undefined;
+  stop(): Promise<void>;
+}
+
+/** The database URL: DATABASE_URL, or an embedded PostgreSQL under the data directory. */
+export async function openDatabase(config: Config, logger: Logger): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
+  if (config.databaseUrl) return { url: config.databaseUrl };
+  logger.info({ dataDir: config.dataDir }, 'DATABASE_URL is unset: starting the embedded PostgreSQL');
+  const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, logger });
+  return { url: embedded.url, embedded };
+}
+
+/**
+ * Starts the parts of Hookline that the role asks for, in dependency order,
+ * and returns a handle whose stop() takes them down in reverse: HTTP first,
+ * then workers (draining deliveries in flight), the queue, the database pool
+ * and last the embedded PostgreSQL.
+ */
+export async function startApp(options: AppOptions): Promise<RunningApp> {
+  const { config, logger, role } = options;
+  const stack: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    while (stack.length) {
+      const stop = stack.pop()!;
+      await stop().catch((error: unknown) => logger.error({ err: error }, 'error while stopping'));
+    }
+  };
+  try {
+    const { url, embedded } = await openDatabase(config, logger);
+    if (embedded) stack.push(() => embedded.stop());
+
+    const db = createDataSource({ url, poolSize: role === 'worker' ? config.workerConcurrency + 5 : 20 });
+    await db.initialize();
+    stack.push(() => db.destroy());
+    if (options.migrate) {
+      const applied = await runMigrations(db);
+      if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
+    }
+    const masterKey = await resolveMasterKey(config);
+
+    const boss = await startBoss({ url, logger, supervise: role !== 'api' });
+    stack.push(() => boss.stop({ graceful: true, timeout: 20_000 }));
+
+    const metrics = new Metrics();
+    const services = createServices({ db, boss, config, logger, masterKey, metrics });
+    const operatorToken = await services.accounts.bootstrapOperator(config.bootstrapToken);
+
+    if (role !== 'api') {
+      const workers = new Workers({ services, boss, config, logger, metrics });
+      await workers.start();
+      stack.push(() => workers.stop());
+    }
+
+    let http: HttpServer | undefined;
+    let port: number | undefined;
+    if (role !== 'worker') {
+      http = new HttpServer({ schema: await buildHooklineSchema(), services, db, boss, metrics, logger });
+      port = await http.start(config.port);
+      const server = http;
+      stack.push(() => server.stop());
+    }
+
+    return {
+      url: `http://localhost:${port ?? config.port}/graphql`,
+      port,
+      operatorToken,
+      services,
+      db,
+      boss,
+      http,
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

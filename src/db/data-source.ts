@@ -1,0 +1,39 @@
+import 'reflect-metadata';
+import { DataSource } from 'typeorm';
+import { entities } from './entities/index.js';
+import { migrations } from '../../migrations/index.js';
+
+export interface DataSourceOptions {
+  url: string;
+  poolSize?: number;
+  applicationName?: string;
+}
+
+/**
+ * The application's TypeORM data source. Schema changes come only from the
+ * reviewed files in migrations/: synchronize and migrationsRun stay off.
+ */
+export function createDataSource(options: DataSourceOptions): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url: options.url,
+    entities,
+    migrations,
+    migrationsTableName: 'hookline_migrations',
+    synchronize: false,
+    migrationsRun: false,
+    logging: false,
+    extra: {
+      max: options.poolSize ?? 10,
+      application_name: options.applicationName ?? 'hookline',
+      // A query that outlives this is a bug or a dead database; fail it rather than hang.
+      statement_timeout: 30_000,
+      connectionTimeoutMillis: 5_000,
+    },
+  });
+}
+
+export async function runMigrations(dataSource: DataSource): Promise<string[]> {
+  const applied = await dataSource.runMigrations({ transaction: 'each' });
+  return applied.map((m) => m.name);
+}

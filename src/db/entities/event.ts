@@ -1,0 +1,37 @@
+import { Column, JoinColumn, ManyToOne, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm';
+import { AccountEntity } from './account.js';
+import { Environment } from '../../domain.js';
+
+@Entity({ name: 'events' })
+@Index('events_scope_idx', ['accountId', 'environment', 'id'])
+@Index('events_idempotency_key', ['accountId', 'environment', 'idempotencyKey'], {
+  unique: true,
+  where: 'idempotency_key IS NOT NULL',
+})
+export class EventEntity {
+  /** UUIDv7: time-ordered, so id order is creation order. */
+  @PrimaryColumn('uuid')
+  id: string;
+
+  @Column('uuid', { name: 'account_id' })
+  accountId: string;
+
+  @ManyToOne(() => AccountEntity, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'account_id' })
+  account?: AccountEntity;
+
+  @Column('text')
+  environment: Environment;
+
+  @Column('text')
+  type: string;
+
+  @Column('jsonb')
+  data: unknown;
+
+  @Column('text', { name: 'idempotency_key', nullable: true })
+  idempotencyKey: string | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+}

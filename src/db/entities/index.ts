@@ -1,0 +1,30 @@
+import { AccountEntity } from './account.js';
+import { ApiKeyEntity } from './api-key.js';
+import { EventChannelEntity, EventTypeEntity } from './catalog.js';
+import { DeliveryAttemptEntity, DeliveryEntity } from './delivery.js';
+import { EventEntity } from './event.js';
+import { SigningSecretEntity, SubscriptionEntity } from './subscription.js';
+
+export {
+  AccountEntity,
+  ApiKeyEntity,
+  DeliveryAttemptEntity,
+  DeliveryEntity,
+  EventChannelEntity,
+  EventEntity,
+  EventTypeEntity,
+  SigningSecretEntity,
+  SubscriptionEntity,
+};
+
+export const entities = [
+  AccountEntity,
+  ApiKeyEntity,
+  EventChannelEntity,
+  EventTypeEntity,
+  SubscriptionEntity,
+  SigningSecretEntity,
+  EventEntity,
+  DeliveryEntity,
+  DeliveryAttemptEntity,
+];

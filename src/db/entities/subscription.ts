@@ -1,0 +1,92 @@
+import { Column, JoinColumn, ManyToOne, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { AccountEntity } from './account.js';
+import { Environment, PayloadFormat } from '../../domain.js';
+
+@Entity({ name: 'webhook_subscriptions' })
+@Index('webhook_subscriptions_scope_idx', ['accountId', 'environment', 'createdAt'])
+export class SubscriptionEntity {
+  @PrimaryColumn('uuid')
+  id: string;
+
+  @Column('uuid', { name: 'account_id' })
+  accountId: string;
+
+  @ManyToOne(() => AccountEntity, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'account_id' })
+  account?: AccountEntity;
+
+  @Column('text')
+  environment: Environment;
+
+  @Column('text')
+  url: string;
+
+  @Column('text', { nullable: true })
+  description: string | null;
+
+  @Column('text', { array: true })
+  channels: string[];
+
+  @Column('text', { array: true, default: () => "'{}'" })
+  events: string[];
+
+  @Column('boolean', { default: true })
+  enabled: boolean;
+
+  @Column('text', { name: 'disabled_reason', nullable: true })
+  disabledReason: string | null;
+
+  @Column('text', { name: 'payload_format', default: PayloadFormat.ENVELOPE })
+  payloadFormat: PayloadFormat;
+
+  @Column('int', { name: 'retry_schedule', array: true })
+  retrySchedule: number[];
+
+  @Column('jsonb', { nullable: true })
+  headers: Record<string, string> | null;
+
+  @Column('int', { name: 'rate_limit_per_second', nullable: true })
+  rateLimitPerSecond: number | null;
+
+  /** Start of the current run of failed deliveries; cleared by a success. */
+  @Column('timestamptz', { name: 'failing_since', nullable: true })
+  failingSince: Date | null;
+
+  /** Deleted subscriptions are kept so that their delivery history stays readable. */
+  @Column('timestamptz', { name: 'deleted_at', nullable: true })
+  deletedAt: Date | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt: Date;
+}
+
+@Entity({ name: 'signing_secrets' })
+@Index('signing_secrets_subscription_idx', ['subscriptionId', 'createdAt'])
+export class SigningSecretEntity {
+  @PrimaryColumn('uuid')
+  id: string;
+
+  @Column('uuid', { name: 'subscription_id' })
+  subscriptionId: string;
+
+  @ManyToOne(() => SubscriptionEntity, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'subscription_id' })
+  subscription?: SubscriptionEntity;
+
+  /** AES-256-GCM: nonce, tag and ciphertext of the whsec_ secret. */
+  @Column('bytea')
+  ciphertext: Buffer;
+
+  /** Last four characters of the secret. */
+  @Column('text')
+  hint: string;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+
+  @Column('timestamptz', { name: 'expires_at', nullable: true })
+  expiresAt: Date | null;
+}

@@ -1,0 +1,33 @@
+/** Values shared by the entities, the services and the GraphQL types. */
+
+export enum Environment {
+  STAGING = 'STAGING',
+  PRODUCTION = 'PRODUCTION',
+}
+
+export enum Role {
+  OPERATOR = 'OPERATOR',
+  ADMIN = 'ADMIN',
+  PUBLISHER = 'PUBLISHER',
+  VIEWER = 'VIEWER',
+}
+
+export enum PayloadFormat {
+  ENVELOPE = 'ENVELOPE',
+  FLAT = 'FLAT',
+  XML = 'XML',
+}
+
+export enum DeliveryStatus {
+  PENDING = 'PENDING',
+  RETRYING = 'RETRYING',
+  SUCCEEDED = 'SUCCEEDED',
+  FAILED = 'FAILED',
+  CANCELLED = 'CANCELLED',
+}
+
+/** The tenant that every account-scoped query takes (DESIGN.md habit 3). */
+export interface Scope {
+  accountId: string;
+  environment: Environment;
+}

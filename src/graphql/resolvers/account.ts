@@ -1,0 +1,56 @@
+import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Role } from '../../domain.js';
+import { requirePrincipal, type GraphQLContext } from '../context.js';
+import { Account, ApiKey, CreatedAccount, CreatedApiKey, Viewer } from '../types/account.js';
+import { Environment } from '../types/enums.js';
+
+@Resolver()
+export class AccountResolver {
+  @Authorized()
+  @Query(() => Viewer)
+  async viewer(@Ctx() ctx: GraphQLContext): Promise<Viewer> {
+    const principal = requirePrincipal(ctx);
+    const [account, key] = await Promise.all([
+      principal.accountId ? ctx.services.accounts.getAccount(principal.accountId) : null,
+      ctx.services.accounts.getOwnKey(principal),
+    ]);
+    return Object.assign(new Viewer(), {
+      account: account ? Account.from(account) : null,
+      role: principal.role,
+      environment: principal.environment,
+      apiKey: ApiKey.from(key),
+    });
+  }
+
+  @Authorized(Role.ADMIN, Role.OPERATOR)
+  @Query(() => [ApiKey])
+  async apiKeys(@Ctx() ctx: GraphQLContext): Promise<ApiKey[]> {
+    const keys = await ctx.services.accounts.listApiKeys(requirePrincipal(ctx));
+    return keys.map((k) => ApiKey.from(k));
+  }
+
+  @Authorized(Role.OPERATOR)
+  @Mutation(() => CreatedAccount, { description: 'OPERATOR only' })
+  async createAccount(@Ctx() ctx: GraphQLContext, @Arg('name') name: string): Promise<CreatedAccount> {
+    const { account, adminToken } = await ctx.services.accounts.createAccount(name);
+    return Object.assign(new CreatedAccount(), { account: Account.from(account), adminToken });
+  }
+
+  @Authorized(Role.ADMIN, Role.OPERATOR)
+  @Mutation(() => CreatedApiKey)
+  async createApiKey(
+    @Ctx() ctx: GraphQLContext,
+    @Arg('name') name: string,
+    @Arg('role', () => Role) role: Role,
+    @Arg('environment', () => Environment, { nullable: true }) environment?: Environment | null,
+  ): Promise<CreatedApiKey> {
+    const created = await ctx.services.accounts.createApiKey(requirePrincipal(ctx), { name, role, environment });
+    return Object.assign(new CreatedApiKey(), { apiKey: ApiKey.from(created.apiKey), token: created.token });
+  }
+
+  @Authorized(Role.ADMIN, Role.OPERATOR)
+  @Mutation(() => ApiKey)
+  async revokeApiKey(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<ApiKey> {
+    return ApiKey.from(await ctx.services.accounts.revokeApiKey(requirePrincipal(ctx), id));
+  }
+}

@@ -1,0 +1,93 @@
+import { Field, ID, ObjectType } from 'type-graphql';
+import type { AccountEntity, ApiKeyEntity } from '../../db/entities/index.js';
+import { Environment, Role } from './enums.js';
+
+@ObjectType()
+export class Account {
+  @Field(() => ID)
+  id: string;
+
+  @Field()
+  name: string;
+
+  @Field()
+  createdAt: Date;
+
+  static from(entity: AccountEntity): Account {
+    return Object.assign(new Account(), { id: entity.id, name: entity.name, createdAt: entity.createdAt });
+  }
+}
+
+@ObjectType()
+export class ApiKey {
+  @Field(() => ID)
+  id: string;
+
+  @Field()
+  name: string;
+
+  @Field(() => Role)
+  role: Role;
+
+  @Field(() => Environment)
+  environment: Environment;
+
+  @Field({ description: 'The first characters of the token, enough to recognise it' })
+  prefix: string;
+
+  @Field()
+  createdAt: Date;
+
+  @Field(() => Date, { nullable: true })
+  lastUsedAt: Date | null;
+
+  @Field(() => Date, { nullable: true })
+  revokedAt: Date | null;
+
+  /** The token hash is left behind on purpose: it has no field. */
+  static from(entity: ApiKeyEntity): ApiKey {
+    return Object.assign(new ApiKey(), {
+      id: entity.id,
+      name: entity.name,
+      role: entity.role,
+      environment: entity.environment,
+      prefix: entity.prefix,
+      createdAt: entity.createdAt,
+      lastUsedAt: entity.lastUsedAt,
+      revokedAt: entity.revokedAt,
+    });
+  }
+}
+
+@ObjectType()
+export class CreatedApiKey {
+  @Field(() => ApiKey)
+  apiKey: ApiKey;
+
+  @Field({ description: 'The whole token. Shown once; only a hash is stored.' })
+  token: string;
+}
+
+@ObjectType()
+export class CreatedAccount {
+  @Field(() => Account)
+  account: Account;
+
+  @Field({ description: 'An ADMIN token of the new account for PRODUCTION, shown once' })
+  adminToken: string;
+}
+
+@ObjectType()
+export class Viewer {
+  @Field(() => Account, { nullable: true })
+  account: Account | null;
+
+  @Field(() => Role)
+  role: Role;
+
+  @Field(() => Environment)
+  environment: Environment;
+
+  @Field(() => ApiKey)
+  apiKey: ApiKey;
+}

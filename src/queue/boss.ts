@@ -1,0 +1,61 @@
+import { PgBoss, type Db } from 'pg-boss';
+import type { QueryRunner } from 'typeorm';
+import type { Logger } from '../logger.js';
+import { QUEUES } from './jobs.js';
+
+export const BOSS_SCHEMA = 'pgboss';
+
+export interface BossOptions {
+  url: string;
+  logger: Logger;
+  /** Connections of pg-boss's own pool. */
+  poolSize?: number;
+  /** Maintenance and scheduling run in worker processes; API processes only send. */
+  supervise?: boolean;
+}
+
+/**
+ * Starts pg-boss on its own schema of the application database and makes
+ * sure that Hookline's queues exist.
+ */
+export async function startBoss(options: BossOptions): Promise<PgBoss> {
+  const boss = new PgBoss({
+    connectionString: options.url,
+    schema: BOSS_SCHEMA,
+    max: options.poolSize ?? 10,
+    application_name: 'hookline-queue',
+    supervise: options.supervise ?? true,
+    schedule: false,
+    useListenNotify: true,
+  });
+  boss.on('error', (error) => options.logger.error({ err: error }, 'queue error'));
+  await boss.start();
+  await ensureQueues(boss);
+  return boss;
+}
+
+async function ensureQueues(boss: PgBoss): Promise<void> {
+  // The delivery worker keeps its own retry schedule in the deliveries table;
+  // pg-boss retries only cover a worker that crashed or threw unexpectedly.
+  const common = { retryLimit: 5, retryDelay: 5, retryBackoff: true, notify: true } as const;
+  const existing = new Set((await boss.getQueues()).map((q) => q.name));
+  if (!existing.has(QUEUES.fanout)) {
+    await boss.createQueue(QUEUES.fanout, { ...common, expireInSeconds: 120 });
+  }
+  if (!existing.has(QUEUES.deliver)) {
+    await boss.createQueue(QUEUES.deliver, { ...common, expireInSeconds: 300 });
+  }
+}
+
+/**
+ * pg-boss's db option bound to a TypeORM transaction, so that a job is sent
+ * in the same transaction as the row it concerns (the outbox property).
+ */
+export function bossDb(queryRunner: QueryRunner): Db {
+  return {
+    executeSql: async (text: string, values?: unknown[]) => {
+      const result = (await queryRunner.query(text, values, true)) as { records: unknown[] };
+      return { rows: result.records };
+    },
+  };
+}

@@ -1,0 +1,18 @@
+/**
+ * Queue names and job payloads. Jobs carry ids only: never event data,
+ * secrets or URLs, which the workers reload from their rows.
+ */
+export const QUEUES = {
+  fanout: 'fanout',
+  deliver: 'deliver',
+} as const;
+
+export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+
+export interface FanoutJob {
+  eventId: string;
+}
+
+export interface DeliverJob {
+  deliveryId: string;
+}

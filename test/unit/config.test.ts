@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+const key = Buffer.alloc(32, 1).toString('base64');
+
+describe('loadConfig', () => {
+  it('has the documented defaults', () => {
+    expect(loadConfig({})).toMatchObject({
+      nodeEnv: 'development',
+      databaseUrl: undefined,
+      port: 4000,
+      dataDir: '.hookline',
+      allowPrivateUrls: true,
+      workerConcurrency: 50,
+      deliveryTimeoutMs: 15_000,
+    });
+  });
+
+  it('turns private URLs off and requires a master key in production', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/HOOKLINE_MASTER_KEY is required/);
+    const config = loadConfig({ NODE_ENV: 'production', HOOKLINE_MASTER_KEY: key });
+    expect(config.allowPrivateUrls).toBe(false);
+    expect(config.masterKey?.length).toBe(32);
+  });
+
+  it.each([
+    ['PORT', 'eighty', /PORT must be a whole number/],
+    ['PORT', '70000', /PORT must be between 0 and 65535/],
+    ['DATABASE_URL', 'mysql://x', /DATABASE_URL must be a postgres/],
+    ['HOOKLINE_BOOTSTRAP_TOKEN', 'short', /HOOKLINE_BOOTSTRAP_TOKEN must be at least 32 characters/],
+    ['HOOKLINE_MASTER_KEY', 'c2hvcnQ=', /HOOKLINE_MASTER_KEY must be 32 bytes/],
+    ['HOOKLINE_ALLOW_PRIVATE_URLS', 'maybe', /HOOKLINE_ALLOW_PRIVATE_URLS must be true or false/],
+    ['HOOKLINE_WORKER_CONCURRENCY', '0', /HOOKLINE_WORKER_CONCURRENCY must be between 1 and 1000/],
+    ['HOOKLINE_DELIVERY_TIMEOUT_MS', '-5', /HOOKLINE_DELIVERY_TIMEOUT_MS must be a whole number/],
+    ['NODE_ENV', 'staging', /NODE_ENV must be development, production or test/],
+  ])('rejects %s=%s with a message naming the variable', (name, value, message) => {
+    let error: unknown;
+    try {
+      loadConfig({ [name]: value });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variable).toBe(name);
+    expect((error as Error).message).toMatch(message);
+  });
+
+  it('treats an empty value as unset', () => {
+    expect(loadConfig({ PORT: '', DATABASE_URL: '' })).toMatchObject({ port: 4000, databaseUrl: undefined });
+  });
+});
