@@ -22,8 +22,8 @@ export class Initial1795000000000 implements MigrationInterface {
     await queryRunner.query(`CREATE TABLE "events" ("id" uuid NOT NULL, "account_id" uuid NOT NULL, "environment" text NOT NULL, "type" text NOT NULL, "data" jsonb NOT NULL, "idempotency_key" text, "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), CONSTRAINT "PK_40731c7151fe4be3116e45ddf73" PRIMARY KEY ("id"))`);
     await queryRunner.query(`CREATE UNIQUE INDEX "events_idempotency_key" ON "events" ("account_id", "environment", "idempotency_key") WHERE idempotency_key IS NOT NULL`);
     await queryRunner.query(`CREATE INDEX "events_scope_idx" ON "events" ("account_id", "environment", "id")`);
-    await queryRunner.query(`CREATE TABLE "deliveries" ("id" uuid NOT NULL, "account_id" uuid NOT NULL, "environment" text NOT NULL, "event_id" uuid NOT NULL, "subscription_id" uuid NOT NULL, "status" text NOT NULL DEFAULT 'PENDING', "attempt_count" integer NOT NULL DEFAULT '0', "next_attempt_at" TIMESTAMP WITH TIME ZONE, "last_attempt_at" TIMESTAMP WITH TIME ZONE, "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), "updated_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), CONSTRAINT "PK_a6ef225c5c5f0974e503bfb731f" PRIMARY KEY ("id"))`);
-    await queryRunner.query(`CREATE INDEX "deliveries_event_idx" ON "deliveries" ("event_id")`);
+    await queryRunner.query(`CREATE TABLE "deliveries" ("id" uuid NOT NULL, "account_id" uuid NOT NULL, "environment" text NOT NULL, "event_id" uuid NOT NULL, "subscription_id" uuid NOT NULL, "status" text NOT NULL DEFAULT 'PENDING', "attempt_count" integer NOT NULL DEFAULT '0', "next_attempt_at" TIMESTAMP WITH TIME ZONE, "last_attempt_at" TIMESTAMP WITH TIME ZONE, "current_job_id" uuid, "schedule_offset" integer NOT NULL DEFAULT '0', "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), "updated_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), CONSTRAINT "PK_a6ef225c5c5f0974e503bfb731f" PRIMARY KEY ("id"))`);
+    await queryRunner.query(`CREATE UNIQUE INDEX "deliveries_event_subscription_key" ON "deliveries" ("event_id", "subscription_id")`);
     await queryRunner.query(`CREATE INDEX "deliveries_subscription_idx" ON "deliveries" ("subscription_id", "id")`);
     await queryRunner.query(`CREATE INDEX "deliveries_scope_idx" ON "deliveries" ("account_id", "environment", "id")`);
     await queryRunner.query(`CREATE TABLE "delivery_attempts" ("id" uuid NOT NULL, "delivery_id" uuid NOT NULL, "subscription_id" uuid NOT NULL, "number" integer NOT NULL, "started_at" TIMESTAMP WITH TIME ZONE NOT NULL, "duration_ms" integer NOT NULL, "response_status" integer, "response_body" text, "error" text, "succeeded" boolean NOT NULL, CONSTRAINT "PK_41eba4eb5401d72860f7cd9a7ac" PRIMARY KEY ("id"))`);
@@ -57,7 +57,7 @@ export class Initial1795000000000 implements MigrationInterface {
     await queryRunner.query(`DROP TABLE "delivery_attempts"`);
     await queryRunner.query(`DROP INDEX "deliveries_scope_idx"`);
     await queryRunner.query(`DROP INDEX "deliveries_subscription_idx"`);
-    await queryRunner.query(`DROP INDEX "deliveries_event_idx"`);
+    await queryRunner.query(`DROP INDEX "deliveries_event_subscription_key"`);
     await queryRunner.query(`DROP TABLE "deliveries"`);
     await queryRunner.query(`DROP INDEX "events_scope_idx"`);
     await queryRunner.query(`DROP INDEX "events_idempotency_key"`);

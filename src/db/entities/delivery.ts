@@ -6,7 +6,7 @@ import { DeliveryStatus, Environment } from '../../domain.js';
 @Entity({ name: 'deliveries' })
 @Index('deliveries_scope_idx', ['accountId', 'environment', 'id'])
 @Index('deliveries_subscription_idx', ['subscriptionId', 'id'])
-@Index('deliveries_event_idx', ['eventId'])
+@Index('deliveries_event_subscription_key', ['eventId', 'subscriptionId'], { unique: true })
 export class DeliveryEntity {
   /** UUIDv7; also the webhook-id header, the same on every attempt. */
   @PrimaryColumn('uuid')
@@ -43,6 +43,18 @@ export class DeliveryEntity {
 
   @Column('timestamptz', { name: 'last_attempt_at', nullable: true })
   lastAttemptAt: Date | null;
+
+  /**
+   * The pg-boss job that is to make the next attempt. Only that job may
+   * attempt the delivery: a job left over from an earlier schedule (a
+   * redelivery, a crash after commit) finds another id here and does nothing.
+   */
+  @Column('uuid', { name: 'current_job_id', nullable: true })
+  currentJobId: string | null;
+
+  /** attempt_count when the delivery was last (re)queued: the retry schedule starts over from there. */
+  @Column('int', { name: 'schedule_offset', default: 0 })
+  scheduleOffset: number;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
