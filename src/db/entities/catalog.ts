@@ -1,13 +1,16 @@
 import { Column, JoinColumn, ManyToOne, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm';
 import { AccountEntity } from './account.js';
+import { Environment } from '../../domain.js';
 
 /**
  * A channel groups the actions of one resource. Built-in channels have no
- * account; an account's own channels (from defineEventType) carry its id.
+ * account and no environment; an account's own channels (from
+ * defineEventType) carry its id and the environment they were defined in,
+ * which alone sees them.
  */
 @Entity({ name: 'event_channels' })
 @Index('event_channels_builtin_name_key', ['name'], { unique: true, where: 'account_id IS NULL' })
-@Index('event_channels_account_name_key', ['accountId', 'name'], { unique: true, where: 'account_id IS NOT NULL' })
+@Index('event_channels_account_name_key', ['accountId', 'environment', 'name'], { unique: true, where: 'account_id IS NOT NULL' })
 export class EventChannelEntity {
   @PrimaryColumn('uuid')
   id: string;
@@ -18,6 +21,10 @@ export class EventChannelEntity {
   @ManyToOne(() => AccountEntity, { onDelete: 'CASCADE' })
   @JoinColumn({ name: 'account_id' })
   account?: AccountEntity;
+
+  /** Null exactly when accountId is: built-in rows belong to every environment. */
+  @Column('text', { nullable: true })
+  environment: Environment | null;
 
   @Column('text')
   name: string;
@@ -32,9 +39,10 @@ export class EventChannelEntity {
   createdAt: Date;
 }
 
+/** Built-in types have no account and no environment; an account's own carry both, as its channels do. */
 @Entity({ name: 'event_types' })
 @Index('event_types_builtin_name_key', ['name'], { unique: true, where: 'account_id IS NULL' })
-@Index('event_types_account_name_key', ['accountId', 'name'], { unique: true, where: 'account_id IS NOT NULL' })
+@Index('event_types_account_name_key', ['accountId', 'environment', 'name'], { unique: true, where: 'account_id IS NOT NULL' })
 export class EventTypeEntity {
   @PrimaryColumn('uuid')
   id: string;
@@ -45,6 +53,10 @@ export class EventTypeEntity {
   @ManyToOne(() => AccountEntity, { onDelete: 'CASCADE' })
   @JoinColumn({ name: 'account_id' })
   account?: AccountEntity;
+
+  /** Null exactly when accountId is: built-in rows belong to every environment. */
+  @Column('text', { nullable: true })
+  environment: Environment | null;
 
   /** channel.action */
   @Column('text')

@@ -1,0 +1,217 @@
+import type { DataSource } from 'typeorm';
+import { EventChannelEntity, EventTypeEntity } from '../db/entities/index.js';
+import type { Scope } from '../domain.js';
+import { InputError, type FieldError } from '../errors.js';
+import { newId } from '../ids.js';
+import { JsonSchemaValidator } from './json-schema.js';
+import { EVENT_NAME_PATTERN, actionOf, channelOf } from './rules.js';
+
+export const MAX_EVENT_NAME_LENGTH = 100;
+export const MAX_EVENT_DESCRIPTION_LENGTH = 500;
+export const MAX_EXAMPLE_BYTES = 64 * 1024;
+
+/** A channel as the catalog shows it to one account. */
+export interface ChannelView {
+  name: string;
+  label: string;
+  actions: string[];
+  exclusive: boolean;
+}
+
+/** The channel and event names one account may subscribe to. */
+export interface Vocabulary {
+  channels: Map<string, { exclusive: boolean }>;
+  eventNames: Set<string>;
+}
+
+export interface DefineEventTypeFields {
+  name: string;
+  description: string;
+  schema?: unknown;
+  example?: unknown;
+}
+
+/** Built-in rows have no account; a key sees them and its account's own of its environment. */
+const VISIBLE = '(x.account_id IS NULL OR (x.account_id = :accountId AND x.environment = :environment))';
+
+/**
+ * The event catalog: the built-in channels and event types (migrated data)
+ * and each account's own (defineEventType), which belong to the environment
+ * they were defined in, like the rest of an account's data: a schema tried
+ * out in STAGING does not change what PRODUCTION accepts.
+ */
+export class CatalogService {
+  private readonly schemas = new JsonSchemaValidator();
+  private builtinExclusive: Promise<ReadonlySet<string>> | undefined;
+
+  constructor(private readonly db: DataSource) {}
+
+  async listChannels(scope: Scope): Promise<ChannelView[]> {
+    const [channels, types] = await Promise.all([this.visibleChannels(scope), this.listEventTypes(scope)]);
+    const actions = new Map<string, string[]>();
+    for (const type of types) actions.set(type.channel, [...(actions.get(type.channel) ?? []), type.action]);
+    return channels.map((c) => ({ name: c.name, label: c.label, exclusive: c.exclusive, actions: actions.get(c.name) ?? [] }));
+  }
+
+  /** Built-in and own event types, optionally of one channel, in catalog order. */
+  async listEventTypes(scope: Scope, channel?: string | null): Promise<EventTypeEntity[]> {
+    const query = this.db
+      .getRepository(EventTypeEntity)
+      .createQueryBuilder('x')
+      .where(VISIBLE, { accountId: scope.accountId, environment: scope.environment })
+      .orderBy('x.id', 'ASC');
+    if (channel !== undefined && channel !== null) query.andWhere('x.channel = :channel', { channel });
+    return dedupeByName(await query.getMany());
+  }
+
+  async eventNames(scope: Scope): Promise<string[]> {
+    return (await this.listEventTypes(scope)).map((t) => t.name);
+  }
+
+  /**
+   * The event type of that name that the account may publish: its own or a
+   * built-in one. Should both exist (a later release adding a built-in type
+   * an account had defined), the built-in one wins: typed mutations and
+   * receivers rely on its schema.
+   */
+  async getEventType(scope: Scope, name: string): Promise<EventTypeEntity | null> {
+    return this.db
+      .getRepository(EventTypeEntity)
+      .createQueryBuilder('x')
+      .where(VISIBLE, { accountId: scope.accountId, environment: scope.environment })
+      .andWhere('x.name = :name', { name })
+      .orderBy('x.account_id', 'ASC', 'NULLS FIRST')
+      .getOne();
+  }
+
+  /** The data's problems under the type's JSON Schema, with paths like `data.amount`; empty when valid or schemaless. */
+  validateEventData(eventType: EventTypeEntity, data: unknown): FieldError[] {
+    if (!eventType.schema) return [];
+    return this.schemas.validate(eventType.schema, data, 'data');
+  }
+
+  /**
+   * Names of the exclusive channels. Only built-in channels can be exclusive
+   * (defineEventType never makes one), and built-in rows change only by
+   * migration, so the set is read once per process.
+   */
+  async exclusiveChannels(_scope: Scope): Promise<ReadonlySet<string>> {
+    this.builtinExclusive ??= this.db
+      .getRepository(EventChannelEntity)
+      .createQueryBuilder('c')
+      .select('c.name', 'name')
+      .where('c.account_id IS NULL AND c.exclusive')
+      .getRawMany<{ name: string }>()
+      .then((rows) => new Set(rows.map((r) => r.name)) as ReadonlySet<string>)
+      .catch((error: unknown) => {
+        this.builtinExclusive = undefined;
+        throw error;
+      });
+    return this.builtinExclusive;
+  }
+
+  /** The channels and event names the account may subscribe to. */
+  async vocabulary(scope: Scope): Promise<Vocabulary> {
+    const [channels, names] = await Promise.all([this.visibleChannels(scope), this.eventNames(scope)]);
+    return {
+      channels: new Map(channels.map((c) => [c.name, { exclusive: c.exclusive }])),
+      eventNames: new Set(names),
+    };
+  }
+
+  /**
+   * Adds an event type of the account's own, or replaces its description,
+   * schema and example when the account defined it before. The channel is
+   * created for the account when neither a built-in nor an own channel has
+   * that name. Built-in types cannot be redefined.
+   */
+  async defineEventType(scope: Scope, fields: DefineEventTypeFields): Promise<EventTypeEntity> {
+    const name = fields.name.trim();
+    const description = fields.description.trim();
+    const problems: FieldError[] = [];
+    if (!EVENT_NAME_PATTERN.test(name)) {
+      problems.push({ field: 'input.name', message: 'must be channel.action in lowercase snake case, e.g. purchase_orders.approved' });
+    } else if (name.length > MAX_EVENT_NAME_LENGTH) {
+      problems.push({ field: 'input.name', message: `must be at most ${MAX_EVENT_NAME_LENGTH} characters` });
+    }
+    if (description.length === 0) problems.push({ field: 'input.description', message: 'must not be empty' });
+    if (description.length > MAX_EVENT_DESCRIPTION_LENGTH) {
+      problems.push({ field: 'input.description', message: `must be at most ${MAX_EVENT_DESCRIPTION_LENGTH} characters` });
+    }
+    const schema = fields.schema ?? null;
+    const example = fields.example ?? null;
+    const schemaProblems = schema === null ? [] : this.schemas.schemaProblems(schema);
+    problems.push(...schemaProblems.map((message) => ({ field: 'input.schema', message })));
+    if (example !== null && Buffer.byteLength(JSON.stringify(example)) > MAX_EXAMPLE_BYTES) {
+      problems.push({ field: 'input.example', message: `must be at most ${MAX_EXAMPLE_BYTES} bytes of JSON` });
+    } else if (example !== null && schema !== null && schemaProblems.length === 0) {
+      problems.push(...this.schemas.validate(schema as object, example, 'input.example'));
+    }
+    if (problems.length) throw new InputError(problems);
+
+    const channel = channelOf(name);
+    return this.db.transaction(async (manager) => {
+      const builtin = await manager
+        .getRepository(EventTypeEntity)
+        .createQueryBuilder('x')
+        .where('x.account_id IS NULL AND x.name = :name', { name })
+        .getExists();
+      if (builtin) throw InputError.field('input.name', `${name} is a built-in event type and cannot be redefined`);
+
+      const builtinChannel = await manager
+        .getRepository(EventChannelEntity)
+        .createQueryBuilder('c')
+        .where('c.account_id IS NULL AND c.name = :channel', { channel })
+        .getExists();
+      if (!builtinChannel) {
+        await manager.query(
+          `INSERT INTO event_channels (id, account_id, environment, name, label) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (account_id, environment, name) WHERE account_id IS NOT NULL DO NOTHING`,
+          [newId(), scope.accountId, scope.environment, channel, labelOf(channel)],
+        );
+      }
+      const [row] = (await manager.query(
+        `INSERT INTO event_types (id, account_id, environment, name, channel, action, description, schema, example)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb)
+         ON CONFLICT (account_id, environment, name) WHERE account_id IS NOT NULL
+         DO UPDATE SET description = EXCLUDED.description, schema = EXCLUDED.schema, example = EXCLUDED.example
+         RETURNING id`,
+        [
+          newId(),
+          scope.accountId,
+          scope.environment,
+          name,
+          channel,
+          actionOf(name),
+          description,
+          schema === null ? null : JSON.stringify(schema),
+          example === null ? null : JSON.stringify(example),
+        ],
+      )) as Array<{ id: string }>;
+      return manager.findOneByOrFail(EventTypeEntity, { id: row!.id });
+    });
+  }
+
+  private async visibleChannels(scope: Scope): Promise<EventChannelEntity[]> {
+    const rows = await this.db
+      .getRepository(EventChannelEntity)
+      .createQueryBuilder('x')
+      .where(VISIBLE, { accountId: scope.accountId, environment: scope.environment })
+      .orderBy('x.account_id', 'ASC', 'NULLS FIRST')
+      .addOrderBy('x.id', 'ASC')
+      .getMany();
+    return dedupeByName(rows);
+  }
+}
+
+/** An own row named like a built-in one (possible only when a release adds that built-in) is hidden by it. */
+function dedupeByName<T extends { name: string; accountId: string | null }>(rows: T[]): T[] {
+  const builtin = new Set(rows.filter((r) => r.accountId === null).map((r) => r.name));
+  return rows.filter((r) => r.accountId === null || !builtin.has(r.name));
+}
+
+/** purchase_orders → Purchase orders */
+function labelOf(channel: string): string {
+  const words = channel.replace(/_/g, ' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}

@@ -1,0 +1,91 @@
+import { GraphQLJSON } from 'graphql-scalars';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Role } from '../../domain.js';
+import { redactHeaderValues } from '../../subscriptions/validation.js';
+import { requirePrincipal, scopeOf, type GraphQLContext } from '../context.js';
+import {
+  CreatedWebhookSubscription,
+  CreateWebhookSubscriptionInput,
+  RotatedSecret,
+  SigningSecret,
+  UpdateWebhookSubscriptionInput,
+  WebhookSubscription,
+} from '../types/subscription.js';
+
+/**
+ * Subscriptions and their secrets. ADMIN changes them; ADMIN and VIEWER
+ * read them. PUBLISHER does not: a publishing service has no need to know
+ * where events go, and endpoints and their headers are the account's
+ * integration details. Plaintext secrets reach ADMIN only, through the
+ * one-time `secret` fields and webhookSecrets.
+ */
+@Resolver(() => WebhookSubscription)
+export class SubscriptionResolver {
+  @Authorized(Role.ADMIN, Role.VIEWER)
+  @Query(() => [WebhookSubscription])
+  async webhookSubscriptions(@Ctx() ctx: GraphQLContext): Promise<WebhookSubscription[]> {
+    return (await ctx.services.subscriptions.list(scopeOf(ctx))).map((s) => WebhookSubscription.from(s));
+  }
+
+  @Authorized(Role.ADMIN, Role.VIEWER)
+  @Query(() => WebhookSubscription, { nullable: true })
+  async webhookSubscription(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<WebhookSubscription> {
+    return WebhookSubscription.from(await ctx.services.subscriptions.get(scopeOf(ctx), id));
+  }
+
+  @Authorized(Role.ADMIN)
+  @Query(() => [String], { description: 'ADMIN only: the secrets currently used for signing, newest first' })
+  async webhookSecrets(@Ctx() ctx: GraphQLContext, @Arg('subscriptionId', () => ID) subscriptionId: string): Promise<string[]> {
+    return ctx.services.subscriptions.revealSecrets(scopeOf(ctx), subscriptionId);
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => CreatedWebhookSubscription)
+  async createWebhookSubscription(
+    @Ctx() ctx: GraphQLContext,
+    @Arg('input', () => CreateWebhookSubscriptionInput) input: CreateWebhookSubscriptionInput,
+  ): Promise<CreatedWebhookSubscription> {
+    const { subscription, secret } = await ctx.services.subscriptions.create(scopeOf(ctx), input);
+    return Object.assign(new CreatedWebhookSubscription(), { subscription: WebhookSubscription.from(subscription), secret });
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => WebhookSubscription)
+  async updateWebhookSubscription(
+    @Ctx() ctx: GraphQLContext,
+    @Arg('id', () => ID) id: string,
+    @Arg('input', () => UpdateWebhookSubscriptionInput) input: UpdateWebhookSubscriptionInput,
+  ): Promise<WebhookSubscription> {
+    return WebhookSubscription.from(await ctx.services.subscriptions.update(scopeOf(ctx), id, input));
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => Boolean)
+  async deleteWebhookSubscription(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<boolean> {
+    await ctx.services.subscriptions.delete(scopeOf(ctx), id);
+    return true;
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => RotatedSecret, { description: 'The new secret signs at once; the current one keeps signing beside it until it expires' })
+  async rotateWebhookSecret(
+    @Ctx() ctx: GraphQLContext,
+    @Arg('id', () => ID) id: string,
+    @Arg('expireCurrentAfterSeconds', () => Int, { nullable: true, defaultValue: 86400 }) expireCurrentAfterSeconds: number | null,
+    @Arg('secret', () => String, { nullable: true }) secret: string | null,
+  ): Promise<RotatedSecret> {
+    const rotated = await ctx.services.subscriptions.rotateSecret(scopeOf(ctx), id, expireCurrentAfterSeconds, secret);
+    return Object.assign(new RotatedSecret(), { subscription: WebhookSubscription.from(rotated.subscription), secret: rotated.secret });
+  }
+
+  /** Metadata of the secrets that sign now; never their plaintext. */
+  @FieldResolver(() => [SigningSecret])
+  async secrets(@Ctx() ctx: GraphQLContext, @Root() subscription: WebhookSubscription): Promise<SigningSecret[]> {
+    return (await ctx.services.secrets.listActive(subscription.id)).map((s) => SigningSecret.from(s));
+  }
+
+  @FieldResolver(() => GraphQLJSON, { nullable: true, description: 'Extra headers sent with every delivery' })
+  headers(@Ctx() ctx: GraphQLContext, @Root() subscription: WebhookSubscription): Record<string, string> | null {
+    return requirePrincipal(ctx).role === Role.ADMIN ? subscription.headers : redactHeaderValues(subscription.headers);
+  }
+}

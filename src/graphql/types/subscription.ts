@@ -1,0 +1,258 @@
+import { ArrayMaxSize, ArrayNotEmpty, ArrayUnique, IsOptional, Max, MaxLength, Min, ValidateBy } from 'class-validator';
+import { GraphQLJSON } from 'graphql-scalars';
+import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import type { SigningSecretEntity, SubscriptionEntity } from '../../db/entities/index.js';
+import { MAX_RETRIES, MAX_RETRY_DELAY_SECONDS, MIN_RETRY_DELAY_SECONDS } from '../../subscriptions/retry-schedule.js';
+import {
+  MAX_CHANNELS,
+  MAX_DESCRIPTION_LENGTH,
+  MAX_EVENTS,
+  MAX_NAME_LENGTH,
+  MAX_RATE_LIMIT,
+  MAX_URL_LENGTH,
+  MIN_RATE_LIMIT,
+  headersProblems,
+  urlProblem,
+} from '../../subscriptions/validation.js';
+import { Environment, PayloadFormat } from './enums.js';
+
+/** A class-validator rule from a pure check that lists what is wrong. */
+function Satisfies(name: string, problems: (value: unknown) => string[]): PropertyDecorator {
+  return ValidateBy({
+    name,
+    validator: {
+      validate: (value: unknown) => problems(value).length === 0,
+      defaultMessage: (args?: { value: unknown }) => problems(args?.value).join('; '),
+    },
+  });
+}
+
+const IsWebhookUrl = () =>
+  Satisfies('isWebhookUrl', (value) => {
+    if (typeof value !== 'string') return ['must be a string'];
+    const problem = urlProblem(value);
+    return problem ? [problem] : [];
+  });
+const IsWebhookHeaders = () => Satisfies('isWebhookHeaders', headersProblems);
+
+@ObjectType()
+export class SigningSecret {
+  @Field(() => ID)
+  id: string;
+
+  @Field({ description: 'Last four characters of the secret' })
+  hint: string;
+
+  @Field()
+  createdAt: Date;
+
+  @Field(() => Date, { nullable: true, description: 'Set while a rotated-out secret is still used for signing' })
+  expiresAt: Date | null;
+
+  /** The ciphertext is left behind on purpose: it has no field. */
+  static from(entity: SigningSecretEntity): SigningSecret {
+    return Object.assign(new SigningSecret(), { id: entity.id, hint: entity.hint, createdAt: entity.createdAt, expiresAt: entity.expiresAt });
+  }
+}
+
+/**
+ * `secrets` and the role-dependent `headers` are resolved by
+ * SubscriptionResolver; `stats` and `deliveries` by the delivery history
+ * resolver. Resolvers of other types that return a subscription return
+ * WebhookSubscription.from(entity).
+ */
+@ObjectType()
+export class WebhookSubscription {
+  @Field(() => ID)
+  id: string;
+
+  @Field()
+  url: string;
+
+  @Field(() => String, { nullable: true })
+  description: string | null;
+
+  @Field(() => [String])
+  channels: string[];
+
+  @Field(() => [String], { description: 'Event names the subscription is limited to; empty means every event of its channels' })
+  events: string[];
+
+  @Field(() => Environment)
+  environment: Environment;
+
+  @Field()
+  enabled: boolean;
+
+  @Field(() => String, { nullable: true })
+  disabledReason: string | null;
+
+  @Field(() => PayloadFormat)
+  payloadFormat: PayloadFormat;
+
+  @Field(() => [Int], { description: 'Seconds to wait before each retry; empty means a single attempt and no retries' })
+  retrySchedule: number[];
+
+  @Field(() => GraphQLJSON, { nullable: true, description: 'Extra headers sent with every delivery' })
+  headers: Record<string, string> | null;
+
+  @Field(() => Int, { nullable: true, description: 'Most deliveries per second to this endpoint; null means no limit' })
+  rateLimitPerSecond: number | null;
+
+  @Field()
+  createdAt: Date;
+
+  @Field()
+  updatedAt: Date;
+
+  static from(entity: SubscriptionEntity): WebhookSubscription {
+    return Object.assign(new WebhookSubscription(), {
+      id: entity.id,
+      url: entity.url,
+      description: entity.description,
+      channels: entity.channels,
+      events: entity.events,
+      environment: entity.environment,
+      enabled: entity.enabled,
+      disabledReason: entity.disabledReason,
+      payloadFormat: entity.payloadFormat,
+      retrySchedule: entity.retrySchedule,
+      headers: entity.headers,
+      rateLimitPerSecond: entity.rateLimitPerSecond,
+      createdAt: entity.createdAt,
+      updatedAt: entity.updatedAt,
+    });
+  }
+}
+
+@ObjectType()
+export class CreatedWebhookSubscription {
+  @Field(() => WebhookSubscription)
+  subscription: WebhookSubscription;
+
+  @Field({ description: 'The signing secret (whsec_...). Shown once, unless revealed again by an ADMIN.' })
+  secret: string;
+}
+
+@ObjectType()
+export class RotatedSecret {
+  @Field(() => WebhookSubscription)
+  subscription: WebhookSubscription;
+
+  @Field()
+  secret: string;
+}
+
+/**
+ * Field-by-field syntax is checked here (class-validator, reported as
+ * input.<field>); what needs the catalog, the destination policy or the
+ * stored subscription is checked by SubscriptionService.
+ */
+@InputType()
+export class CreateWebhookSubscriptionInput {
+  @Field()
+  @MaxLength(MAX_URL_LENGTH)
+  @IsWebhookUrl()
+  url: string;
+
+  @Field(() => String, { nullable: true })
+  @IsOptional()
+  @MaxLength(MAX_DESCRIPTION_LENGTH)
+  description?: string | null;
+
+  @Field(() => [String])
+  @ArrayNotEmpty({ message: 'channels must name at least one channel' })
+  @ArrayMaxSize(MAX_CHANNELS)
+  @ArrayUnique()
+  @MaxLength(MAX_NAME_LENGTH, { each: true })
+  channels: string[];
+
+  @Field(() => [String], { nullable: true, description: 'Limit to these event names (each must belong to one of the channels)' })
+  @IsOptional()
+  @ArrayMaxSize(MAX_EVENTS)
+  @ArrayUnique()
+  @MaxLength(MAX_NAME_LENGTH, { each: true })
+  events?: string[] | null;
+
+  @Field(() => PayloadFormat, { nullable: true, defaultValue: PayloadFormat.ENVELOPE })
+  payloadFormat?: PayloadFormat | null;
+
+  @Field(() => [Int], { nullable: true, description: 'Default: [5, 300, 1800, 7200, 18000, 36000, 36000]' })
+  @IsOptional()
+  @ArrayMaxSize(MAX_RETRIES)
+  @Min(MIN_RETRY_DELAY_SECONDS, { each: true })
+  @Max(MAX_RETRY_DELAY_SECONDS, { each: true })
+  retrySchedule?: number[] | null;
+
+  @Field(() => GraphQLJSON, { nullable: true })
+  @IsOptional()
+  @IsWebhookHeaders()
+  headers?: Record<string, string> | null;
+
+  @Field(() => Int, { nullable: true })
+  @IsOptional()
+  @Min(MIN_RATE_LIMIT)
+  @Max(MAX_RATE_LIMIT)
+  rateLimitPerSecond?: number | null;
+
+  /** Checked by the secret service, whose messages never repeat the value. */
+  @Field(() => String, {
+    nullable: true,
+    description: 'Bring your own secret: whsec_ followed by base64 of 24 to 64 bytes; generated when absent',
+  })
+  sharedSecret?: string | null;
+}
+
+/** Absent fields are kept; see UpdateSubscriptionFields for what null means. */
+@InputType()
+export class UpdateWebhookSubscriptionInput {
+  @Field(() => String, { nullable: true })
+  @IsOptional()
+  @MaxLength(MAX_URL_LENGTH)
+  @IsWebhookUrl()
+  url?: string | null;
+
+  @Field(() => String, { nullable: true })
+  @IsOptional()
+  @MaxLength(MAX_DESCRIPTION_LENGTH)
+  description?: string | null;
+
+  @Field(() => [String], { nullable: true })
+  @IsOptional()
+  @ArrayNotEmpty({ message: 'channels must name at least one channel' })
+  @ArrayMaxSize(MAX_CHANNELS)
+  @ArrayUnique()
+  @MaxLength(MAX_NAME_LENGTH, { each: true })
+  channels?: string[] | null;
+
+  @Field(() => [String], { nullable: true })
+  @IsOptional()
+  @ArrayMaxSize(MAX_EVENTS)
+  @ArrayUnique()
+  @MaxLength(MAX_NAME_LENGTH, { each: true })
+  events?: string[] | null;
+
+  @Field(() => Boolean, { nullable: true })
+  enabled?: boolean | null;
+
+  @Field(() => PayloadFormat, { nullable: true })
+  payloadFormat?: PayloadFormat | null;
+
+  @Field(() => [Int], { nullable: true })
+  @IsOptional()
+  @ArrayMaxSize(MAX_RETRIES)
+  @Min(MIN_RETRY_DELAY_SECONDS, { each: true })
+  @Max(MAX_RETRY_DELAY_SECONDS, { each: true })
+  retrySchedule?: number[] | null;
+
+  @Field(() => GraphQLJSON, { nullable: true })
+  @IsOptional()
+  @IsWebhookHeaders()
+  headers?: Record<string, string> | null;
+
+  @Field(() => Int, { nullable: true })
+  @IsOptional()
+  @Min(MIN_RATE_LIMIT)
+  @Max(MAX_RATE_LIMIT)
+  rateLimitPerSecond?: number | null;
+}

@@ -1,0 +1,270 @@
+import { IsNull, type DataSource, type EntityManager } from 'typeorm';
+import type { CatalogService } from '../catalog/service.js';
+import { channelOf, checkExclusiveChannels } from '../catalog/rules.js';
+import { SubscriptionEntity } from '../db/entities/index.js';
+import { PayloadFormat, type Scope } from '../domain.js';
+import { InputError, NotFoundError, type FieldError } from '../errors.js';
+import { WebhookSubscription } from '../graphql/types/subscription.js';
+import { isUuid, newId } from '../ids.js';
+import { checkDestination, DestinationError, type DestinationPolicy } from '../net/address-policy.js';
+import type { SecretService } from '../secrets/service.js';
+import { DEFAULT_RETRY_SCHEDULE } from './retry-schedule.js';
+import { urlProblem } from './validation.js';
+
+export interface CreateSubscriptionFields {
+  url: string;
+  description?: string | null;
+  channels: string[];
+  events?: string[] | null;
+  payloadFormat?: PayloadFormat | null;
+  retrySchedule?: number[] | null;
+  headers?: Record<string, string> | null;
+  rateLimitPerSecond?: number | null;
+  sharedSecret?: string | null;
+}
+
+/**
+ * Absent fields keep their value. An explicit null gives what create gives
+ * when the field is left out (no description, every event of the channels,
+ * the default retry schedule, no headers, no rate limit, ENVELOPE); url,
+ * channels and enabled have no such default and cannot be null.
+ */
+export interface UpdateSubscriptionFields {
+  url?: string | null;
+  description?: string | null;
+  channels?: string[] | null;
+  events?: string[] | null;
+  enabled?: boolean | null;
+  payloadFormat?: PayloadFormat | null;
+  retrySchedule?: number[] | null;
+  headers?: Record<string, string> | null;
+  rateLimitPerSecond?: number | null;
+}
+
+/** What the rules are checked against: the subscription as it would be saved. */
+type Candidate = Pick<SubscriptionEntity, 'url' | 'channels' | 'events'>;
+
+const WHAT = 'Webhook subscription';
+const DISABLED_BY_ADMIN = 'Disabled by an ADMIN with updateWebhookSubscription';
+
+/**
+ * Webhook subscriptions of an account and environment. Every method that a
+ * client reaches takes the scope; an id from another account or
+ * environment, a malformed id and a deleted subscription are all NOT_FOUND.
+ */
+export class SubscriptionService {
+  constructor(
+    private readonly db: DataSource,
+    private readonly catalog: CatalogService,
+    private readonly secrets: SecretService,
+    private readonly destinations: DestinationPolicy,
+  ) {}
+
+  async create(scope: Scope, fields: CreateSubscriptionFields): Promise<{ subscription: SubscriptionEntity; secret: string }> {
+    const secret = this.secrets.prepare(fields.sharedSecret, 'input.sharedSecret');
+    const candidate: Candidate = { url: fields.url, channels: fields.channels, events: fields.events ?? [] };
+    const url = await this.check(scope, candidate, await this.urlProblems(fields.url));
+    return this.db.transaction(async (manager) => {
+      const id = newId();
+      await manager.insert(SubscriptionEntity, {
+        id,
+        accountId: scope.accountId,
+        environment: scope.environment,
+        url,
+        description: fields.description ?? null,
+        channels: candidate.channels,
+        events: candidate.events,
+        enabled: true,
+        disabledReason: null,
+        payloadFormat: fields.payloadFormat ?? PayloadFormat.ENVELOPE,
+        retrySchedule: fields.retrySchedule ?? [...DEFAULT_RETRY_SCHEDULE],
+        headers: fields.headers ?? null,
+        rateLimitPerSecond: fields.rateLimitPerSecond ?? null,
+      });
+      await this.secrets.add(manager, id, secret);
+      return { subscription: await manager.findOneByOrFail(SubscriptionEntity, { id }), secret };
+    });
+  }
+
+  /** Applies the changes and checks the whole resulting subscription, the exclusive-channel rule included. */
+  async update(scope: Scope, id: string, fields: UpdateSubscriptionFields): Promise<SubscriptionEntity> {
+    const nulls = (['url', 'channels', 'enabled'] as const)
+      .filter((name) => fields[name] === null)
+      .map((name) => ({ field: `input.${name}`, message: 'cannot be null; leave it out to keep the current value' }));
+    if (nulls.length) throw new InputError(nulls);
+
+    // The destination is checked when the URL is set: the delivery worker
+    // checks every connection anyway, and a host that stopped resolving must
+    // not keep an ADMIN from disabling or editing the subscription. It may
+    // resolve a host name, so it runs before the row is locked.
+    const urlProblems = typeof fields.url === 'string' ? await this.urlProblems(fields.url) : [];
+
+    return this.db.transaction(async (manager) => {
+      const current = await this.lockForUpdate(manager, scope, id);
+      const candidate: Candidate = {
+        url: fields.url ?? current.url,
+        channels: fields.channels ?? current.channels,
+        events: fields.events === undefined ? current.events : (fields.events ?? []),
+      };
+      const url = await this.check(scope, candidate, urlProblems);
+
+      const changes: Partial<SubscriptionEntity> = { url, channels: candidate.channels, events: candidate.events };
+      if (fields.description !== undefined) changes.description = fields.description;
+      if (fields.payloadFormat !== undefined) changes.payloadFormat = fields.payloadFormat ?? PayloadFormat.ENVELOPE;
+      if (fields.retrySchedule !== undefined) changes.retrySchedule = fields.retrySchedule ?? [...DEFAULT_RETRY_SCHEDULE];
+      if (fields.headers !== undefined) changes.headers = fields.headers;
+      if (fields.rateLimitPerSecond !== undefined) changes.rateLimitPerSecond = fields.rateLimitPerSecond;
+      if (fields.enabled === true && !current.enabled) {
+        // Re-enabling starts afresh: the failure streak that disabled it is over.
+        Object.assign(changes, { enabled: true, disabledReason: null, failingSince: null });
+      } else if (fields.enabled === false && current.enabled) {
+        Object.assign(changes, { enabled: false, disabledReason: DISABLED_BY_ADMIN });
+      }
+      await manager.update(SubscriptionEntity, { id: current.id }, changes);
+      return manager.findOneByOrFail(SubscriptionEntity, { id: current.id });
+    });
+  }
+
+  /**
+   * Soft delete: the row stays for the delivery history, but the
+   * subscription is NOT_FOUND from now on, gets no deliveries (the channel
+   * rules skip deleted subscriptions) and its secrets stop signing.
+   */
+  async delete(scope: Scope, id: string): Promise<void> {
+    await this.db.transaction(async (manager) => {
+      const current = await this.lockForUpdate(manager, scope, id);
+      await manager.update(SubscriptionEntity, { id: current.id }, { deletedAt: new Date() });
+      await this.secrets.expireAll(manager, current.id);
+    });
+  }
+
+  async list(scope: Scope): Promise<SubscriptionEntity[]> {
+    return this.db.getRepository(SubscriptionEntity).find({
+      where: { accountId: scope.accountId, environment: scope.environment, deletedAt: IsNull() },
+      order: { createdAt: 'DESC', id: 'DESC' },
+    });
+  }
+
+  /** The subscription, or NotFoundError when it is unknown, another tenant's, malformed or deleted. */
+  async get(scope: Scope, id: string): Promise<SubscriptionEntity> {
+    const found = isUuid(id)
+      ? await this.db.getRepository(SubscriptionEntity).findOneBy({
+          id,
+          accountId: scope.accountId,
+          environment: scope.environment,
+          deletedAt: IsNull(),
+        })
+      : null;
+    if (!found) throw new NotFoundError(WHAT, id);
+    return found;
+  }
+
+  /**
+   * Like get, but a deleted subscription is still found: a delivery made
+   * before the deletion still shows where it went.
+   */
+  async getIncludingDeleted(scope: Scope, id: string): Promise<WebhookSubscription> {
+    const found = isUuid(id)
+      ? await this.db.getRepository(SubscriptionEntity).findOneBy({ id, accountId: scope.accountId, environment: scope.environment })
+      : null;
+    if (!found) throw new NotFoundError(WHAT, id);
+    return WebhookSubscription.from(found);
+  }
+
+  /**
+   * Disables a subscription with a reason the user sees (e.g. the endpoint
+   * answered 410 Gone), in the caller's transaction when one is given. For
+   * the delivery side, which has the id from a delivery row.
+   */
+  async disable(subscriptionId: string, reason: string, manager: EntityManager = this.db.manager): Promise<void> {
+    await manager.update(SubscriptionEntity, { id: subscriptionId, deletedAt: IsNull() }, { enabled: false, disabledReason: reason });
+  }
+
+  /** A new secret that signs at once; the active ones keep signing for expireCurrentAfterSeconds more. */
+  async rotateSecret(
+    scope: Scope,
+    id: string,
+    expireCurrentAfterSeconds: number | null | undefined,
+    secret?: string | null,
+  ): Promise<{ subscription: SubscriptionEntity; secret: string }> {
+    const newSecret = this.secrets.prepare(secret, 'secret');
+    return this.db.transaction(async (manager) => {
+      // The row lock serialises rotations of one subscription.
+      const subscription = await this.lockForUpdate(manager, scope, id);
+      await this.secrets.rotate(manager, subscription.id, expireCurrentAfterSeconds, newSecret);
+      return { subscription, secret: newSecret };
+    });
+  }
+
+  /** The secrets that sign now, newest first, in plaintext: for ADMINs only (the resolver checks the role). */
+  async revealSecrets(scope: Scope, id: string): Promise<string[]> {
+    const subscription = await this.get(scope, id);
+    return this.secrets.activeSecrets(subscription.id);
+  }
+
+  private async lockForUpdate(manager: EntityManager, scope: Scope, id: string): Promise<SubscriptionEntity> {
+    const found = isUuid(id)
+      ? await manager.getRepository(SubscriptionEntity).findOne({
+          where: { id, accountId: scope.accountId, environment: scope.environment, deletedAt: IsNull() },
+          lock: { mode: 'pessimistic_write' },
+        })
+      : null;
+    if (!found) throw new NotFoundError(WHAT, id);
+    return found;
+  }
+
+  /**
+   * Problems of a URL being set: its syntax, then the destination policy,
+   * which may resolve the host name (so callers run it outside transactions).
+   */
+  private async urlProblems(url: string): Promise<FieldError[]> {
+    const syntax = urlProblem(url);
+    if (syntax) return [{ field: 'input.url', message: syntax }];
+    const destination = await this.destinationProblem(new URL(url));
+    return destination ? [{ field: 'input.url', message: destination }] : [];
+  }
+
+  /**
+   * The rules a saved subscription must satisfy beyond its URL: known
+   * channels, at least one of them, known events that belong to those
+   * channels, and an exclusive channel alone. The BAD_USER_INPUT problems
+   * are reported together with the URL's; the exclusive rule has its own
+   * code and comes after them. Returns the URL as it is stored: normalised
+   * by the same parser that the delivery client uses.
+   */
+  private async check(scope: Scope, candidate: Candidate, urlProblems: FieldError[]): Promise<string> {
+    const problems = [...urlProblems];
+    const vocabulary = await this.catalog.vocabulary(scope);
+    if (candidate.channels.length === 0) problems.push({ field: 'input.channels', message: 'must name at least one channel' });
+    const unknownChannels = candidate.channels.filter((c) => !vocabulary.channels.has(c));
+    if (unknownChannels.length) {
+      problems.push({ field: 'input.channels', message: `unknown channel ${unknownChannels.join(', ')}; query channels for the catalog` });
+    }
+    const unknownEvents = candidate.events.filter((e) => !vocabulary.eventNames.has(e));
+    if (unknownEvents.length) {
+      problems.push({ field: 'input.events', message: `unknown event type ${unknownEvents.join(', ')}; query eventNames for the catalog` });
+    }
+    const outside = candidate.events.filter((e) => vocabulary.eventNames.has(e) && !candidate.channels.includes(channelOf(e)));
+    if (outside.length) {
+      problems.push({
+        field: 'input.events',
+        message: `${outside.join(', ')} ${outside.length === 1 ? 'is' : 'are'} not in the subscribed channels (${candidate.channels.join(', ')}); add the channel or remove the event`,
+      });
+    }
+    if (problems.length) throw new InputError(problems);
+
+    const exclusive = new Set([...vocabulary.channels].filter(([, c]) => c.exclusive).map(([name]) => name));
+    checkExclusiveChannels(candidate.channels, exclusive);
+    return new URL(candidate.url).href;
+  }
+
+  private async destinationProblem(url: URL): Promise<string | undefined> {
+    try {
+      await checkDestination(url, this.destinations);
+      return undefined;
+    } catch (error) {
+      if (error instanceof DestinationError) return error.message;
+      throw error;
+    }
+  }
+}
