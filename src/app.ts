@@ -11,6 +11,7 @@ import type { Logger } from './logger.js';
 import { startBoss } from './queue/boss.js';
 import { createServices, type Services } from './services.js';
 import { Workers } from './delivery/workers.js';
+import { VERSION } from './version.js';
 
 export type Role = 'all' | 'api' | 'worker';
 
@@ -70,7 +71,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     }
     const masterKey = await resolveMasterKey(config);
 
-    const boss = await startBoss({ url, logger, supervise: role !== 'api' });
+    const boss = await startBoss({ url, logger, supervise: role !== 'api', monitorSeconds: config.queueMonitorSeconds });
     stack.push(() => boss.stop({ graceful: true, timeout: 20_000 }));
 
     const metrics = new Metrics();
@@ -78,7 +79,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     const operatorToken = await services.accounts.bootstrapOperator(config.bootstrapToken);
 
     if (role !== 'api') {
-      const workers = new Workers({ services, boss, config, logger, metrics });
+      const workers = new Workers({ services, boss, config, logger, metrics, version: VERSION });
       await workers.start();
       stack.push(() => workers.stop());
     }

@@ -25,6 +25,8 @@ export interface Config {
   allowPrivateUrls: boolean;
   workerConcurrency: number;
   deliveryTimeoutMs: number;
+  /** How often the queue looks for jobs of crashed workers (their heartbeats stopped) to run them again. */
+  queueMonitorSeconds: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -64,6 +66,7 @@ const variables = {
   HOOKLINE_ALLOW_PRIVATE_URLS: booleanString,
   HOOKLINE_WORKER_CONCURRENCY: integerString(1, 1000),
   HOOKLINE_DELIVERY_TIMEOUT_MS: integerString(100, 300_000),
+  HOOKLINE_QUEUE_MONITOR_SECONDS: integerString(1, 3600),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'must be a pino log level'),
 } as const;
 
@@ -103,6 +106,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowPrivateUrls: v.HOOKLINE_ALLOW_PRIVATE_URLS ?? !production,
     workerConcurrency: v.HOOKLINE_WORKER_CONCURRENCY ?? 50,
     deliveryTimeoutMs: v.HOOKLINE_DELIVERY_TIMEOUT_MS ?? 15_000,
+    queueMonitorSeconds: v.HOOKLINE_QUEUE_MONITOR_SECONDS ?? 15,
     logLevel: v.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info'),
   };
 }

@@ -1,9 +1,14 @@
 import type { PgBoss } from 'pg-boss';
 import type { DataSource } from 'typeorm';
 import { AccountService } from './accounts/service.js';
+import { CatalogService } from './catalog/service.js';
 import type { Config } from './config.js';
 import type { Metrics } from './http/metrics.js';
 import type { Logger } from './logger.js';
+import { DeliveryService } from './deliveries/service.js';
+import { EventService } from './events/service.js';
+import { SecretService } from './secrets/service.js';
+import { SubscriptionService } from './subscriptions/service.js';
 
 /** What the domain services are built from. */
 export interface ServiceDeps {
@@ -19,10 +24,23 @@ export interface ServiceDeps {
 /** The domain services; resolvers and workers reach the rules only through these. */
 export interface Services {
   accounts: AccountService;
+  catalog: CatalogService;
+  secrets: SecretService;
+  subscriptions: SubscriptionService;
+  events: EventService;
+  deliveries: DeliveryService;
 }
 
 export function createServices(deps: ServiceDeps): Services {
+  const catalog = new CatalogService(deps.db);
+  const secrets = new SecretService(deps.db, deps.masterKey);
+  const subscriptions = new SubscriptionService(deps.db, catalog, secrets, { allowPrivate: deps.config.allowPrivateUrls });
   return {
     accounts: new AccountService(deps.db),
+    catalog,
+    secrets,
+    subscriptions,
+    events: new EventService(deps.db, deps.boss, catalog),
+    deliveries: new DeliveryService(deps.db, deps.boss, catalog, subscriptions),
   };
 }

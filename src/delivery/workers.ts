@@ -1,8 +1,11 @@
-import type { PgBoss } from 'pg-boss';
+import type { Job, PgBoss } from 'pg-boss';
 import type { Config } from '../config.js';
 import type { Metrics } from '../http/metrics.js';
 import type { Logger } from '../logger.js';
+import { QUEUES, type DeliverJob, type FanoutJob } from '../queue/jobs.js';
 import type { Services } from '../services.js';
+import { Deliverer } from './deliverer.js';
+import { DeliveryHttpClient } from './http-client.js';
 
 export interface WorkerDeps {
   services: Services;
@@ -10,20 +13,93 @@ export interface WorkerDeps {
   config: Config;
   logger: Logger;
   metrics: Metrics;
+  version: string;
 }
 
-/** The queue consumers of one process. */
+/**
+ * NOTIFY wakes workers when a job is created, but a retry is created for
+ * later and wakes nobody when it falls due: polling must stay frequent.
+ */
+const POLLING = { pollingIntervalSeconds: 1, notifyPollingIntervalSeconds: 1, burstWhenBatchFull: true } as const;
+
+/** Jobs fetched per poll; the batch's jobs run concurrently. */
+const DELIVER_BATCH = 10;
+const FANOUT_BATCH = 10;
+
+/**
+ * The queue consumers of one process: fan-out (event to deliveries) and
+ * delivery (one attempt per job). Deliveries in flight per process are
+ * bounded by HOOKLINE_WORKER_CONCURRENCY.
+ */
 export class Workers {
-  private readonly queues: string[] = [];
+  private readonly http: DeliveryHttpClient;
+  private readonly deliverer: Deliverer;
+  private readonly workIds: Array<{ queue: string; id: string }> = [];
 
-  constructor(private readonly deps: WorkerDeps) {}
-
-  async start(): Promise<void> {
-    this.deps.logger.info({ concurrency: this.deps.config.workerConcurrency, queues: this.queues }, 'workers started');
+  constructor(private readonly deps: WorkerDeps) {
+    const { services, config, logger, metrics } = deps;
+    this.http = new DeliveryHttpClient({
+      timeoutMs: config.deliveryTimeoutMs,
+      allowPrivate: config.allowPrivateUrls,
+      userAgent: `Hookline/${deps.version}`,
+      connections: config.workerConcurrency,
+    });
+    this.deliverer = new Deliverer({
+      deliveries: services.deliveries,
+      catalog: services.catalog,
+      secrets: services.secrets,
+      http: this.http,
+      metrics,
+      logger,
+      userAgent: `Hookline/${deps.version}`,
+    });
   }
 
-  /** Stops taking jobs and waits for the ones in hand (pg-boss offWork waits). */
+  async start(): Promise<void> {
+    const { boss, config, services, logger } = this.deps;
+    const pollers = Math.max(1, Math.ceil(config.workerConcurrency / DELIVER_BATCH));
+    const batchSize = Math.min(DELIVER_BATCH, config.workerConcurrency);
+
+    this.workIds.push({
+      queue: QUEUES.fanout,
+      id: await boss.work<FanoutJob>(
+        QUEUES.fanout,
+        { batchSize: FANOUT_BATCH, ...POLLING },
+        async (jobs: Job<FanoutJob>[]) => {
+          // Each event fans out in its own transaction; a failure fails the batch and
+          // pg-boss runs it again, which adds only what is missing.
+          for (const job of jobs) await services.deliveries.fanOut(job.data.eventId);
+        },
+      ),
+    });
+
+    this.workIds.push({
+      queue: QUEUES.deliver,
+      id: await boss.work<DeliverJob, unknown, typeof POLLING & { batchSize: number; localConcurrency: number; perJobResults: true }>(
+        QUEUES.deliver,
+        { batchSize, localConcurrency: pollers, ...POLLING, perJobResults: true },
+        async (jobs: Job<DeliverJob>[]) =>
+          Promise.all(
+            jobs.map(async (job) => {
+              try {
+                await this.deliverer.deliver(job.data.deliveryId, job.id);
+                return { id: job.id, status: 'completed' as const };
+              } catch (error) {
+                // Not an endpoint failure (those are recorded attempts) but ours, e.g. the
+                // database is away: pg-boss retries the job, and the attempt is made again.
+                logger.error({ err: error, deliveryId: job.data.deliveryId }, 'delivery job failed');
+                return { id: job.id, status: 'failed' as const, output: { message: error instanceof Error ? error.message : String(error) } };
+              }
+            }),
+          ),
+      ),
+    });
+    logger.info({ concurrency: config.workerConcurrency, pollers, batchSize }, 'workers started');
+  }
+
+  /** Stops fetching jobs, waits for the ones in hand, then closes the HTTP agent. */
   async stop(): Promise<void> {
-    for (const queue of this.queues) await this.deps.boss.offWork(queue, { wait: true });
+    for (const { queue, id } of this.workIds.splice(0)) await this.deps.boss.offWork(queue, { id, wait: true });
+    await this.http.close();
   }
 }

@@ -12,7 +12,15 @@ export interface BossOptions {
   poolSize?: number;
   /** Maintenance and scheduling run in worker processes; API processes only send. */
   supervise?: boolean;
+  /** Seconds between passes that find expired jobs and jobs whose heartbeats stopped. */
+  monitorSeconds?: number;
 }
+
+/**
+ * Workers heartbeat every few seconds while a job is in hand; a job whose
+ * heartbeats stop (its worker died) is run again by the next monitor pass.
+ */
+const HEARTBEAT_SECONDS = 10;
 
 /**
  * Starts pg-boss on its own schema of the application database and makes
@@ -25,6 +33,8 @@ export async function startBoss(options: BossOptions): Promise<PgBoss> {
     max: options.poolSize ?? 10,
     application_name: 'hookline-queue',
     supervise: options.supervise ?? true,
+    superviseIntervalSeconds: options.monitorSeconds ?? 15,
+    monitorIntervalSeconds: options.monitorSeconds ?? 15,
     schedule: false,
     useListenNotify: true,
   });
@@ -37,7 +47,14 @@ export async function startBoss(options: BossOptions): Promise<PgBoss> {
 async function ensureQueues(boss: PgBoss): Promise<void> {
   // The delivery worker keeps its own retry schedule in the deliveries table;
   // pg-boss retries only cover a worker that crashed or threw unexpectedly.
-  const common = { retryLimit: 5, retryDelay: 5, retryBackoff: true, notify: true } as const;
+  const common = {
+    retryLimit: 20,
+    retryDelay: 5,
+    retryBackoff: true,
+    retryDelayMax: 300,
+    heartbeatSeconds: HEARTBEAT_SECONDS,
+    notify: true,
+  } as const;
   const existing = new Set((await boss.getQueues()).map((q) => q.name));
   if (!existing.has(QUEUES.fanout)) {
     await boss.createQueue(QUEUES.fanout, { ...common, expireInSeconds: 120 });

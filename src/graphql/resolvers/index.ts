@@ -1,5 +1,16 @@
 import type { NonEmptyArray } from 'type-graphql';
 import { AccountResolver } from './account.js';
+import { CatalogResolver } from './catalog.js';
+import { DeliveryResolver, SubscriptionHistoryResolver } from './delivery.js';
+import { EventResolver } from './event.js';
+import { SubscriptionResolver } from './subscription.js';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const resolvers: NonEmptyArray<Function> = [AccountResolver];
+export const resolvers: NonEmptyArray<Function> = [
+  AccountResolver,
+  CatalogResolver,
+  SubscriptionResolver,
+  SubscriptionHistoryResolver,
+  EventResolver,
+  DeliveryResolver,
+];

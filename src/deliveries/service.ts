@@ -1,0 +1,363 @@
+import type { PgBoss } from 'pg-boss';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { CatalogService } from '../catalog/service.js';
+import { channelOf, subscriptionMatches } from '../catalog/rules.js';
+import { DeliveryAttemptEntity, DeliveryEntity, EventEntity, SubscriptionEntity } from '../db/entities/index.js';
+import { DeliveryStatus, type Scope } from '../domain.js';
+import { NotFoundError } from '../errors.js';
+import { isUuid, newId } from '../ids.js';
+import { decodeCursor, encodeCursor, type Page } from '../pagination.js';
+import { bossDb } from '../queue/boss.js';
+import { QUEUES, type DeliverJob } from '../queue/jobs.js';
+import type { SubscriptionService } from '../subscriptions/service.js';
+
+export const TEST_EVENT_TYPE = 'webhook.test';
+
+export interface DeliveryFilter {
+  subscriptionId?: string | null;
+  eventType?: string | null;
+  status?: DeliveryStatus | null;
+  since?: Date | null;
+  until?: Date | null;
+}
+
+export interface DeliveryStats {
+  total: number;
+  succeeded: number;
+  failed: number;
+  pending: number;
+  successRate: number | null;
+  latencyP50Ms: number | null;
+  latencyP95Ms: number | null;
+  lastSuccessAt: Date | null;
+  lastFailureAt: Date | null;
+}
+
+/** Everything one attempt needs, read in one query. */
+export interface AttemptContext {
+  delivery: DeliveryEntity;
+  event: EventEntity;
+  subscription: SubscriptionEntity;
+}
+
+/** What an attempt did, to be recorded. */
+export interface AttemptRecord {
+  startedAt: Date;
+  durationMs: number;
+  responseStatus: number | null;
+  responseBody: string | null;
+  error: string | null;
+  succeeded: boolean;
+}
+
+/** What follows the attempt, decided by the delivery worker from the retry policy. */
+export type AttemptOutcome =
+  | { kind: 'succeeded' }
+  | { kind: 'retry'; delayMs: number }
+  | { kind: 'failed'; disableReason?: string }
+
+const ACTIVE_STATUSES = [DeliveryStatus.PENDING, DeliveryStatus.RETRYING];
+
+export class DeliveryService {
+  constructor(
+    private readonly db: DataSource,
+    private readonly boss: PgBoss,
+    private readonly catalog: CatalogService,
+    private readonly subscriptions: SubscriptionService,
+  ) {}
+
+  // ---------------------------------------------------------------- fan-out
+
+  /**
+   * Creates one delivery and one delivery job per subscription that the
+   * channel rules choose, in one transaction. Running it twice for an event
+   * adds nothing (one delivery per event and subscription), so a fan-out job
+   * that comes back after a crash is harmless.
+   */
+  async fanOut(eventId: string): Promise<number> {
+    return this.db.transaction(async (manager) => {
+      const event = await manager.findOneBy(EventEntity, { id: eventId });
+      if (!event) return 0;
+      const scope: Scope = { accountId: event.accountId, environment: event.environment };
+      const channel = channelOf(event.type);
+      const candidates = await manager
+        .getRepository(SubscriptionEntity)
+        .createQueryBuilder('s')
+        .where('s.account_id = :accountId AND s.environment = :environment', scope)
+        .andWhere('s.enabled AND s.deleted_at IS NULL')
+        .andWhere(':channel = ANY(s.channels)', { channel })
+        .andWhere('(cardinality(s.events) = 0 OR :type = ANY(s.events))', { type: event.type })
+        .getMany();
+      if (candidates.length === 0) return 0;
+      const exclusive = await this.catalog.exclusiveChannels(scope);
+      const matching = candidates.filter((s) => subscriptionMatches(s, event, exclusive));
+      return (await this.insertDeliveries(manager, event, matching.map((s) => s.id))).length;
+    });
+  }
+
+  private async insertDeliveries(manager: EntityManager, event: EventEntity, subscriptionIds: string[]): Promise<string[]> {
+    if (subscriptionIds.length === 0) return [];
+    const ids = subscriptionIds.map(() => newId());
+    const jobIds = subscriptionIds.map(() => newId());
+    const inserted: Array<{ id: string; current_job_id: string }> = await manager.query(
+      `INSERT INTO deliveries (id, account_id, environment, event_id, subscription_id, current_job_id, next_attempt_at)
+       SELECT d.id, $1, $2, $3, d.subscription_id, d.job_id, now()
+       FROM unnest($4::uuid[], $5::uuid[], $6::uuid[]) AS d(id, subscription_id, job_id)
+       ON CONFLICT (event_id, subscription_id) DO NOTHING
+       RETURNING id, current_job_id`,
+      [event.accountId, event.environment, event.id, ids, subscriptionIds, jobIds],
+    );
+    await this.queueJobs(manager, inserted.map((r) => ({ deliveryId: r.id, jobId: r.current_job_id })));
+    return inserted.map((r) => r.id);
+  }
+
+  private async queueJobs(manager: EntityManager, jobs: Array<{ deliveryId: string; jobId: string; startAfter?: Date }>): Promise<void> {
+    if (jobs.length === 0) return;
+    await this.boss.insert(
+      QUEUES.deliver,
+      jobs.map((j) => ({ id: j.jobId, data: { deliveryId: j.deliveryId } satisfies DeliverJob, startAfter: j.startAfter })),
+      { db: bossDb(manager.queryRunner!) },
+    );
+  }
+
+  // ---------------------------------------------------------------- attempts
+
+  /**
+   * The delivery with its event and subscription, when the job is still the
+   * one that is to attempt it; undefined for a job left over from an earlier
+   * schedule or a delivery that is already settled.
+   */
+  async loadForAttempt(deliveryId: string, jobId: string): Promise<AttemptContext | undefined> {
+    const delivery = await this.db.getRepository(DeliveryEntity).findOneBy({ id: deliveryId });
+    if (!delivery || delivery.currentJobId !== jobId || !ACTIVE_STATUSES.includes(delivery.status)) return undefined;
+    const [event, subscription] = await Promise.all([
+      this.db.getRepository(EventEntity).findOneByOrFail({ id: delivery.eventId }),
+      this.db.getRepository(SubscriptionEntity).findOneByOrFail({ id: delivery.subscriptionId }),
+    ]);
+    return { delivery, event, subscription };
+  }
+
+  /**
+   * Whether the subscription should still receive the delivery now. A test
+   * event goes to its one subscription whatever its channels.
+   */
+  async stillMatches(context: AttemptContext): Promise<boolean> {
+    const { subscription, event } = context;
+    if (subscription.deletedAt) return false;
+    if (event.type === TEST_EVENT_TYPE) return true;
+    const exclusive = await this.catalog.exclusiveChannels({ accountId: event.accountId, environment: event.environment });
+    return subscriptionMatches(subscription, event, exclusive);
+  }
+
+  async cancel(deliveryId: string, jobId: string): Promise<void> {
+    await this.db.getRepository(DeliveryEntity).update(
+      { id: deliveryId, currentJobId: jobId },
+      { status: DeliveryStatus.CANCELLED, currentJobId: null, nextAttemptAt: null },
+    );
+  }
+
+  /**
+   * Records an attempt and what follows from it in one transaction: the
+   * delivery's new state, the job of the next attempt, and the
+   * subscription's failure streak or disabling. Only the job that was to make
+   * the attempt moves the schedule on; an attempt by any other job is still
+   * recorded.
+   */
+  async recordAttempt(context: AttemptContext, jobId: string, attempt: AttemptRecord, outcome: AttemptOutcome): Promise<void> {
+    const { delivery, subscription } = context;
+    await this.db.transaction(async (manager) => {
+      const [current] = (await manager.query(
+        'SELECT attempt_count, current_job_id FROM deliveries WHERE id = $1 FOR UPDATE',
+        [delivery.id],
+      )) as Array<{ attempt_count: number; current_job_id: string | null }>;
+      if (!current) return;
+      const number = current.attempt_count + 1;
+      await manager.insert(DeliveryAttemptEntity, {
+        id: newId(),
+        deliveryId: delivery.id,
+        subscriptionId: subscription.id,
+        number,
+        ...attempt,
+      });
+      const base = { attemptCount: number, lastAttemptAt: attempt.startedAt };
+      const repo = manager.getRepository(DeliveryEntity);
+      if (current.current_job_id !== jobId) {
+        await repo.update({ id: delivery.id }, outcome.kind === 'succeeded' ? { ...base, status: DeliveryStatus.SUCCEEDED } : base);
+      } else if (outcome.kind === 'retry') {
+        const nextJobId = newId();
+        const startAfter = new Date(attempt.startedAt.getTime() + attempt.durationMs + outcome.delayMs);
+        await repo.update({ id: delivery.id }, { ...base, status: DeliveryStatus.RETRYING, nextAttemptAt: startAfter, currentJobId: nextJobId });
+        await this.queueJobs(manager, [{ deliveryId: delivery.id, jobId: nextJobId, startAfter }]);
+      } else {
+        const status = outcome.kind === 'succeeded' ? DeliveryStatus.SUCCEEDED : DeliveryStatus.FAILED;
+        await repo.update({ id: delivery.id }, { ...base, status, nextAttemptAt: null, currentJobId: null });
+      }
+
+      if (attempt.succeeded) {
+        if (subscription.failingSince) {
+          await manager.update(SubscriptionEntity, { id: subscription.id }, { failingSince: null });
+        }
+      } else {
+        await manager.query(
+          'UPDATE webhook_subscriptions SET failing_since = COALESCE(failing_since, $2) WHERE id = $1',
+          [subscription.id, attempt.startedAt],
+        );
+      }
+      if (outcome.kind === 'failed' && outcome.disableReason) {
+        await this.subscriptions.disable(subscription.id, outcome.disableReason, manager);
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- operations
+
+  /** A webhook.test event and its delivery to this subscription alone. */
+  async sendTest(scope: Scope, subscriptionId: string): Promise<DeliveryEntity> {
+    const subscription = await this.subscriptions.get(scope, subscriptionId);
+    return this.db.transaction(async (manager) => {
+      const event: EventEntity = Object.assign(new EventEntity(), {
+        id: newId(),
+        accountId: scope.accountId,
+        environment: scope.environment,
+        type: TEST_EVENT_TYPE,
+        data: { subscriptionId: subscription.id, message: 'This is a test event from Hookline.' },
+        idempotencyKey: null,
+      });
+      await manager.save(EventEntity, event);
+      const [deliveryId] = await this.insertDeliveries(manager, event, [subscription.id]);
+      return manager.findOneByOrFail(DeliveryEntity, { id: deliveryId! });
+    });
+  }
+
+  /**
+   * Queues the delivery again under the same id (the webhook-id receivers
+   * de-duplicate on). Its attempt numbers continue; the retry schedule starts
+   * over. A job still scheduled for it becomes stale and does nothing.
+   */
+  async redeliver(scope: Scope, deliveryId: string): Promise<DeliveryEntity> {
+    const delivery = await this.get(scope, deliveryId);
+    await this.db.transaction(async (manager) => {
+      await this.requeue(manager, 'd.id = $1', [delivery.id]);
+    });
+    return this.get(scope, deliveryId);
+  }
+
+  /** Requeues every FAILED delivery of the subscription created since then. */
+  async replayFailed(scope: Scope, subscriptionId: string, since: Date): Promise<number> {
+    const subscription = await this.subscriptions.get(scope, subscriptionId);
+    return this.db.transaction(async (manager) =>
+      this.requeue(manager, 'd.subscription_id = $1 AND d.status = $2 AND d.created_at >= $3', [
+        subscription.id,
+        DeliveryStatus.FAILED,
+        since,
+      ]),
+    );
+  }
+
+  /** Queues the deliveries that `where` selects again, each under a new job id. */
+  private async requeue(manager: EntityManager, where: string, params: unknown[]): Promise<number> {
+    // The structured result: for an UPDATE, TypeORM's plain result is [rows, count].
+    const result = (await manager.queryRunner!.query(
+      `UPDATE deliveries d
+       SET status = 'PENDING', next_attempt_at = now(), current_job_id = gen_random_uuid(),
+           schedule_offset = d.attempt_count, updated_at = now()
+       WHERE ${where}
+       RETURNING d.id, d.current_job_id`,
+      params,
+      true,
+    )) as { records: Array<{ id: string; current_job_id: string }> };
+    const rows = result.records;
+    await this.queueJobs(manager, rows.map((r) => ({ deliveryId: r.id, jobId: r.current_job_id })));
+    return rows.length;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  async get(scope: Scope, id: string): Promise<DeliveryEntity> {
+    const delivery = isUuid(id)
+      ? await this.db.getRepository(DeliveryEntity).findOneBy({ id, accountId: scope.accountId, environment: scope.environment })
+      : null;
+    if (!delivery) throw new NotFoundError('Delivery', id);
+    return delivery;
+  }
+
+  async listForEvent(scope: Scope, eventId: string): Promise<DeliveryEntity[]> {
+    return this.db.getRepository(DeliveryEntity).find({
+      where: { eventId, accountId: scope.accountId, environment: scope.environment },
+      order: { id: 'ASC' },
+    });
+  }
+
+  /** Newest first, keyset-paginated on the time-ordered id. */
+  async list(scope: Scope, filter: DeliveryFilter, first: number, after?: string | null): Promise<Page<DeliveryEntity>> {
+    const query = this.db
+      .getRepository(DeliveryEntity)
+      .createQueryBuilder('d')
+      .where('d.account_id = :accountId AND d.environment = :environment', scope);
+    if (filter.subscriptionId) {
+      if (!isUuid(filter.subscriptionId)) return { nodes: [], totalCount: 0, hasNextPage: false, endCursor: null };
+      query.andWhere('d.subscription_id = :subscriptionId', { subscriptionId: filter.subscriptionId });
+    }
+    if (filter.status) query.andWhere('d.status = :status', { status: filter.status });
+    if (filter.since) query.andWhere('d.created_at >= :since', { since: filter.since });
+    if (filter.until) query.andWhere('d.created_at < :until', { until: filter.until });
+    if (filter.eventType) {
+      query.andWhere('EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id AND e.type = :eventType)', { eventType: filter.eventType });
+    }
+    const totalCount = await query.getCount();
+    const cursor = decodeCursor(after, 'after');
+    if (cursor) query.andWhere('d.id < :cursor', { cursor });
+    const rows = await query.orderBy('d.id', 'DESC').limit(first + 1).getMany();
+    const nodes = rows.slice(0, first);
+    return {
+      nodes,
+      totalCount,
+      hasNextPage: rows.length > first,
+      endCursor: nodes.length ? encodeCursor(nodes[nodes.length - 1]!.id) : null,
+    };
+  }
+
+  async attempts(scope: Scope, deliveryId: string): Promise<DeliveryAttemptEntity[]> {
+    return this.db
+      .getRepository(DeliveryAttemptEntity)
+      .createQueryBuilder('a')
+      .innerJoin(DeliveryEntity, 'd', 'd.id = a.delivery_id')
+      .where('a.delivery_id = :deliveryId', { deliveryId })
+      .andWhere('d.account_id = :accountId AND d.environment = :environment', scope)
+      .orderBy('a.number', 'ASC')
+      .getMany();
+  }
+
+  /** Counts over the subscription's deliveries, latency over its attempts, both since `since` when given. */
+  async stats(scope: Scope, subscriptionId: string, since?: Date | null): Promise<DeliveryStats> {
+    const inScope = `EXISTS (SELECT 1 FROM webhook_subscriptions s WHERE s.id = $1 AND s.account_id = $3 AND s.environment = $4)`;
+    const params = [subscriptionId, since ?? null, scope.accountId, scope.environment];
+    const [counts] = (await this.db.query(
+      `SELECT count(*)::int AS total,
+              count(*) FILTER (WHERE status = 'SUCCEEDED')::int AS succeeded,
+              count(*) FILTER (WHERE status = 'FAILED')::int AS failed,
+              count(*) FILTER (WHERE status IN ('PENDING', 'RETRYING'))::int AS pending
+       FROM deliveries WHERE subscription_id = $1 AND ($2::timestamptz IS NULL OR created_at >= $2) AND ${inScope}`,
+      params,
+    )) as Array<{ total: number; succeeded: number; failed: number; pending: number }>;
+    const [latency] = (await this.db.query(
+      `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50,
+              percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95,
+              max(started_at) FILTER (WHERE succeeded) AS last_success,
+              max(started_at) FILTER (WHERE NOT succeeded) AS last_failure
+       FROM delivery_attempts WHERE subscription_id = $1 AND ($2::timestamptz IS NULL OR started_at >= $2) AND ${inScope}`,
+      params,
+    )) as Array<{ p50: number | null; p95: number | null; last_success: Date | null; last_failure: Date | null }>;
+    const c = counts!;
+    const l = latency!;
+    const settled = c.succeeded + c.failed;
+    return {
+      ...c,
+      successRate: settled ? c.succeeded / settled : null,
+      latencyP50Ms: l.p50 === null ? null : Math.round(l.p50),
+      latencyP95Ms: l.p95 === null ? null : Math.round(l.p95),
+      lastSuccessAt: l.last_success,
+      lastFailureAt: l.last_failure,
+    };
+  }
+}

@@ -1,0 +1,337 @@
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
+import { isIP, type LookupFunction } from 'node:net';
+import { Agent, buildConnector } from 'undici';
+import { isBlockedAddress } from '../net/address-policy.js';
+
+/**
+ * The HTTP client of the delivery worker (DESIGN.md habit 7): one shared
+ * undici Agent, HTTP/1.1 only, no redirects, a total deadline per attempt,
+ * a bounded read of the response, private addresses refused at connect time,
+ * and failures reported as values, never thrown.
+ */
+
+export type AttemptErrorCode = 'timeout' | 'connection_refused' | 'connection_reset' | 'dns' | 'blocked_address' | 'tls' | 'other';
+
+/**
+ * The outcome of one attempt. `status` is set only when a complete response
+ * arrived within the deadline (the body read to its end or to the byte cap);
+ * when the deadline or a broken connection cut the body short, `status` is
+ * null, `errorCode` says why and `error` names the status that had arrived.
+ * So `status !== null` and `errorCode === null` always go together.
+ */
+export interface AttemptResult {
+  status: number | null;
+  /** At most maxResponseBytes of the body, as UTF-8 text ('' for an empty body); null when no response arrived. */
+  body: string | null;
+  /** A short message for people: no stack trace, no request content. */
+  error: string | null;
+  errorCode: AttemptErrorCode | null;
+  /** From the start of send() to the last byte read or the failure, fractional milliseconds. */
+  durationMs: number;
+  /** The Retry-After header as sent, whatever the status. */
+  retryAfter: string | null;
+}
+
+export interface DeliveryRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface DeliveryHttpClientOptions {
+  /** Per attempt, from the start of send() to the last byte. */
+  timeoutMs: number;
+  /** false: https only, and no connection to loopback, private, link-local or reserved addresses. */
+  allowPrivate: boolean;
+  /** The User-Agent header, e.g. `Hookline/0.1.0`; it replaces any User-Agent among the request's headers. */
+  userAgent: string;
+  /** Bytes of the response body kept; the rest is not read. Default 4096 (API.md §5). */
+  maxResponseBytes?: number;
+  /** Connections per origin; unlimited when unset. */
+  connections?: number;
+}
+
+export const DEFAULT_MAX_RESPONSE_BYTES = 4096;
+
+/** Raised inside the connector when the destination policy refuses a connection. */
+export class BlockedDestinationError extends Error {
+  readonly code = 'HOOKLINE_BLOCKED_DESTINATION';
+
+  constructor(message: string) {
+    super(message);
+    this.name = 'BlockedDestinationError';
+  }
+}
+
+/** The abort reason of the per-attempt deadline. */
+class DeadlineExceededError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`timeout after ${timeoutMs} ms`);
+    this.name = 'DeadlineExceededError';
+  }
+}
+
+/** Resolves a host name to every address it has. */
+export type HostResolver = (hostname: string, options: LookupOptions) => Promise<LookupAddress[]>;
+
+const systemResolver: HostResolver = (hostname, options) =>
+  new Promise((resolve, reject) => {
+    dnsLookup(hostname, { ...options, all: true }, (err, addresses) => (err ? reject(err) : resolve(addresses)));
+  });
+
+/**
+ * A `lookup` for net/tls.connect that fails when any address of the name is
+ * blocked, before a connection is attempted. Any rather than all: a name that
+ * mixes public and private answers is how DNS rebinding is done, and
+ * checkDestination refuses such a name when the subscription is saved too.
+ */
+export function blockingLookup(resolve: HostResolver = systemResolver): LookupFunction {
+  return (hostname, options, callback) => {
+    resolve(hostname, options).then(
+      (addresses) => {
+        // Called outside the promise chain so that an exception in the callback is not swallowed as a rejection.
+        if (addresses.length === 0) {
+          const err = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', hostname });
+          process.nextTick(callback, err, '', 0);
+          return;
+        }
+        const blocked = addresses.find((a) => isBlockedAddress(a.address));
+        if (blocked) {
+          process.nextTick(callback, new BlockedDestinationError(`blocked address ${blocked.address} (${hostname})`), '', 0);
+        } else if (options.all) {
+          process.nextTick(callback, null, addresses);
+        } else {
+          process.nextTick(callback, null, addresses[0]!.address, addresses[0]!.family);
+        }
+      },
+      (err: NodeJS.ErrnoException) => process.nextTick(callback, err, '', 0),
+    );
+  };
+}
+
+/**
+ * The destination policy at connect time. Three checks, because each covers
+ * what the others cannot: net.connect skips `lookup` for an IP literal, so a
+ * literal host is checked here; a name is checked by blockingLookup before
+ * any packet is sent; and the address actually connected is checked last, in
+ * case some path (a future Node, happy eyeballs) reached an address that
+ * neither of the first two saw.
+ */
+export function destinationGuardedConnector(options: { connectTimeoutMs: number; resolve?: HostResolver }): buildConnector.connector {
+  const connect = buildConnector({
+    allowH2: false,
+    timeout: options.connectTimeoutMs,
+    lookup: blockingLookup(options.resolve),
+  });
+  return (target, callback) => {
+    if (target.protocol !== 'https:') {
+      callback(new BlockedDestinationError('plain http refused: https required'), null);
+      return;
+    }
+    if (isIP(target.hostname) && isBlockedAddress(target.hostname)) {
+      callback(new BlockedDestinationError(`blocked address ${target.hostname}`), null);
+      return;
+    }
+    connect(target, (err, socket) => {
+      if (err) {
+        callback(err, null);
+        return;
+      }
+      const remote = socket!.remoteAddress;
+      if (remote === undefined || isBlockedAddress(remote)) {
+        socket!.destroy();
+        callback(new BlockedDestinationError(`blocked address ${remote ?? '(unknown)'}`), null);
+        return;
+      }
+      callback(null, socket!);
+    });
+  };
+}
+
+export class DeliveryHttpClient {
+  private readonly agent: Agent;
+  private readonly timeoutMs: number;
+  private readonly userAgent: string;
+  private readonly maxResponseBytes: number;
+
+  constructor(options: DeliveryHttpClientOptions) {
+    if (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0) throw new RangeError('timeoutMs must be a positive number');
+    this.timeoutMs = options.timeoutMs;
+    this.userAgent = options.userAgent;
+    this.maxResponseBytes = Math.max(0, options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES);
+    this.agent = new Agent({
+      connect: options.allowPrivate
+        ? buildConnector({ allowH2: false, timeout: options.timeoutMs })
+        : destinationGuardedConnector({ connectTimeoutMs: options.timeoutMs }),
+      // undici 8 negotiates HTTP/2 by default; deliveries are plain HTTP/1.1 POSTs.
+      allowH2: false,
+      // Both are idle timers (headersTimeout from the request sent, bodyTimeout between chunks):
+      // a body that trickles a byte a second never trips them, hence the deadline in send().
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+      // Below the 5 s that Node's and many servers' keep-alive default to, so that we
+      // drop an idle socket before the server does and a POST never meets a closed one.
+      keepAliveTimeout: 4_000,
+      keepAliveMaxTimeout: 4_000,
+      pipelining: 1,
+      ...(options.connections !== undefined ? { connections: options.connections } : {}),
+    });
+  }
+
+  /** One POST. Redirects are not followed: a 3xx is returned like any other status. Never throws. */
+  async send(request: DeliveryRequest): Promise<AttemptResult> {
+    const started = performance.now();
+    const result = (outcome: Partial<AttemptResult>): AttemptResult => ({
+      status: null,
+      body: null,
+      error: null,
+      errorCode: null,
+      retryAfter: null,
+      ...outcome,
+      durationMs: performance.now() - started,
+    });
+
+    let url: URL;
+    try {
+      url = new URL(request.url);
+    } catch {
+      return result({ error: 'invalid URL', errorCode: 'other' });
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      return result({ error: `unsupported URL scheme ${url.protocol}`, errorCode: 'other' });
+    }
+
+    const controller = new AbortController();
+    const deadline = setTimeout(() => controller.abort(new DeadlineExceededError(this.timeoutMs)), this.timeoutMs);
+    let status: number | null = null;
+    try {
+      const response = await this.agent.request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method: 'POST',
+        headers: this.headers(request.headers),
+        body: request.body,
+        signal: controller.signal,
+      });
+      status = response.statusCode;
+      const body = await readCapped(response.body, this.maxResponseBytes);
+      return result({ status, body, retryAfter: firstHeader(response.headers['retry-after']) });
+    } catch (err) {
+      const failure = describeFailure(err, { timeoutMs: this.timeoutMs, hostname: url.hostname });
+      const error = status === null ? failure.message : `${failure.message} (status ${status} received, response body incomplete)`;
+      return result({ error, errorCode: failure.code });
+    } finally {
+      clearTimeout(deadline);
+    }
+  }
+
+  /** Waits for requests in flight (each bounded by the deadline) and closes every connection. */
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  private headers(headers: Record<string, string>): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [name, value] of Object.entries(headers)) {
+      if (name.toLowerCase() !== 'user-agent') out[name] = value;
+    }
+    out['user-agent'] = this.userAgent;
+    return out;
+  }
+}
+
+function firstHeader(value: string | string[] | undefined): string | null {
+  if (value === undefined) return null;
+  return Array.isArray(value) ? (value[0] ?? null) : value;
+}
+
+/**
+ * Reads at most maxBytes of a response body and then stops: destroying the
+ * stream makes undici close the connection, so that a huge or endless body
+ * costs a few KiB and no time.
+ */
+async function readCapped(body: NodeJS.ReadableStream & { destroy(error?: Error): unknown }, maxBytes: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let truncated = false;
+  if (maxBytes === 0) {
+    truncated = true;
+  } else {
+    for await (const chunk of body) {
+      const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      const room = maxBytes - size;
+      if (buffer.length >= room) {
+        chunks.push(buffer.subarray(0, room));
+        size += room;
+        truncated = true;
+        break;
+      }
+      chunks.push(buffer);
+      size += buffer.length;
+    }
+  }
+  if (truncated) {
+    // undici turns an early destroy into an 'error' (RequestAbortedError) after the iterator has let go.
+    body.on('error', () => {});
+    body.destroy();
+  }
+  // With stream: true a multi-byte character cut by the cap is held back rather than shown as U+FFFD.
+  const text = new TextDecoder('utf-8').decode(Buffer.concat(chunks, size), { stream: truncated });
+  // PostgreSQL text cannot hold NUL; the body is recorded as text.
+  return text.replaceAll('\u0000', '\uFFFD');
+}
+
+interface Failure {
+  code: AttemptErrorCode;
+  message: string;
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'ECONNABORTED']);
+const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'EAI_NODATA', 'EAI_ADDRFAMILY']);
+const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|HOSTNAME_MISMATCH$|EPROTO$)/;
+
+/** The error itself, then what it wraps (undici's `cause`, happy eyeballs' AggregateError), nearest first. */
+function errorChain(err: unknown): Array<Error & { code?: unknown }> {
+  const chain: Array<Error & { code?: unknown }> = [];
+  const queue: unknown[] = [err];
+  while (queue.length > 0 && chain.length < 8) {
+    const next = queue.shift();
+    if (!(next instanceof Error) || chain.includes(next)) continue;
+    chain.push(next);
+    if (next.cause !== undefined) queue.push(next.cause);
+    if (next instanceof AggregateError) queue.push(...next.errors);
+  }
+  return chain;
+}
+
+function shortMessage(message: string): string {
+  const firstLine = message.split('\n', 1)[0]!.trim();
+  return firstLine.length > 200 ? `${firstLine.slice(0, 197)}...` : firstLine || 'request failed';
+}
+
+/** Classifies a transport failure by error class and code (undici and Node's errno codes). */
+function describeFailure(err: unknown, context: { timeoutMs: number; hostname: string }): Failure {
+  const chain = errorChain(err);
+  const timeout = { code: 'timeout', message: `timeout after ${context.timeoutMs} ms` } as const;
+  for (const e of chain) {
+    if (e instanceof DeadlineExceededError || e.name === 'TimeoutError') return timeout;
+    if (e instanceof BlockedDestinationError) return { code: 'blocked_address', message: e.message };
+    const code = typeof e.code === 'string' ? e.code : undefined;
+    if (code === undefined) continue;
+    if (TIMEOUT_CODES.has(code)) return timeout;
+    if (code === 'ECONNREFUSED') return { code: 'connection_refused', message: 'connection refused' };
+    if (code === 'UND_ERR_SOCKET') return { code: 'connection_reset', message: 'connection closed by the server' };
+    if (RESET_CODES.has(code)) return { code: 'connection_reset', message: 'connection reset' };
+    if (code === 'ENOTFOUND') return { code: 'dns', message: `host ${context.hostname} not found` };
+    if (DNS_CODES.has(code)) return { code: 'dns', message: `DNS lookup of ${context.hostname} failed (${code})` };
+    if (TLS_CODE.test(code)) {
+      // OpenSSL's messages carry library paths and hex; its code says the same in a word.
+      const readable = !code.startsWith('ERR_SSL_') && code !== 'EPROTO';
+      return { code: 'tls', message: readable ? `TLS error: ${shortMessage(e.message)}` : `TLS error (${code})` };
+    }
+    if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return { code: 'other', message: `host unreachable (${code})` };
+  }
+  const first = chain[0];
+  return { code: 'other', message: first ? shortMessage(first.message) : 'request failed' };
+}

@@ -1,0 +1,104 @@
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { DeliveryStatus, Role } from '../../domain.js';
+import { checkPageSize } from '../../pagination.js';
+import { scopeOf, type GraphQLContext } from '../context.js';
+import { Delivery, DeliveryAttempt, DeliveryConnection, DeliveryFilter, DeliveryStats, Event } from '../types/delivery.js';
+import { WebhookSubscription } from '../types/subscription.js';
+
+@Resolver(() => Delivery)
+export class DeliveryResolver {
+  @Authorized(Role.ADMIN, Role.VIEWER)
+  @Query(() => DeliveryConnection)
+  async deliveries(
+    @Ctx() ctx: GraphQLContext,
+    @Arg('filter', () => DeliveryFilter, { nullable: true }) filter: DeliveryFilter | null,
+    @Arg('first', () => Int, { defaultValue: 50, nullable: true }) first: number | null,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+  ): Promise<DeliveryConnection> {
+    const page = await ctx.services.deliveries.list(scopeOf(ctx), filter ?? {}, checkPageSize(first ?? 50), after);
+    return {
+      nodes: page.nodes.map((d) => Delivery.from(d)),
+      totalCount: page.totalCount,
+      pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
+    };
+  }
+
+  @Authorized(Role.ADMIN, Role.VIEWER)
+  @Query(() => Delivery, { nullable: true })
+  async delivery(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<Delivery | null> {
+    return Delivery.from(await ctx.services.deliveries.get(scopeOf(ctx), id));
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => Delivery, { description: 'Sends a webhook.test event to this subscription alone, whatever its channels' })
+  async sendTestEvent(@Ctx() ctx: GraphQLContext, @Arg('subscriptionId', () => ID) subscriptionId: string): Promise<Delivery> {
+    return Delivery.from(await ctx.services.deliveries.sendTest(scopeOf(ctx), subscriptionId));
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => Delivery, {
+    description: 'Queues the delivery again with the same id, so that receivers can still de-duplicate; its attempts continue',
+  })
+  async redeliver(@Ctx() ctx: GraphQLContext, @Arg('deliveryId', () => ID) deliveryId: string): Promise<Delivery> {
+    return Delivery.from(await ctx.services.deliveries.redeliver(scopeOf(ctx), deliveryId));
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => Int, { description: 'Queues again every FAILED delivery of the subscription created since then; returns how many' })
+  async replayFailedDeliveries(
+    @Ctx() ctx: GraphQLContext,
+    @Arg('subscriptionId', () => ID) subscriptionId: string,
+    @Arg('since') since: Date,
+  ): Promise<number> {
+    return ctx.services.deliveries.replayFailed(scopeOf(ctx), subscriptionId, since);
+  }
+
+  @FieldResolver(() => Event)
+  async event(@Ctx() ctx: GraphQLContext, @Root() delivery: Delivery): Promise<Event> {
+    return Event.from(await ctx.services.events.get(scopeOf(ctx), delivery.eventId));
+  }
+
+  @FieldResolver(() => WebhookSubscription)
+  async subscription(@Ctx() ctx: GraphQLContext, @Root() delivery: Delivery): Promise<WebhookSubscription> {
+    return ctx.services.subscriptions.getIncludingDeleted(scopeOf(ctx), delivery.subscriptionId);
+  }
+
+  @FieldResolver(() => [DeliveryAttempt])
+  async attempts(@Ctx() ctx: GraphQLContext, @Root() delivery: Delivery): Promise<DeliveryAttempt[]> {
+    return (await ctx.services.deliveries.attempts(scopeOf(ctx), delivery.id)).map((a) => DeliveryAttempt.from(a));
+  }
+}
+
+/** The delivery history fields of a subscription. */
+@Resolver(() => WebhookSubscription)
+export class SubscriptionHistoryResolver {
+  @FieldResolver(() => DeliveryStats)
+  async stats(
+    @Ctx() ctx: GraphQLContext,
+    @Root() subscription: WebhookSubscription,
+    @Arg('since', () => Date, { nullable: true }) since: Date | null,
+  ): Promise<DeliveryStats> {
+    return Object.assign(new DeliveryStats(), await ctx.services.deliveries.stats(scopeOf(ctx), subscription.id, since));
+  }
+
+  @FieldResolver(() => DeliveryConnection)
+  async deliveries(
+    @Ctx() ctx: GraphQLContext,
+    @Root() subscription: WebhookSubscription,
+    @Arg('status', () => DeliveryStatus, { nullable: true }) status: DeliveryStatus | null,
+    @Arg('first', () => Int, { defaultValue: 50, nullable: true }) first: number | null,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+  ): Promise<DeliveryConnection> {
+    const page = await ctx.services.deliveries.list(
+      scopeOf(ctx),
+      { subscriptionId: subscription.id, status },
+      checkPageSize(first ?? 50),
+      after,
+    );
+    return {
+      nodes: page.nodes.map((d) => Delivery.from(d)),
+      totalCount: page.totalCount,
+      pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
+    };
+  }
+}

@@ -1,0 +1,145 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { startReceiver, type Receiver } from '../support/receiver.js';
+import { tenant, type Tenant } from '../support/scenario.js';
+
+const cli = new URL('../../bin/hookline.js', import.meta.url).pathname;
+
+/** A `hookline worker` process on the test database, as production runs it. */
+function startWorkerProcess(t: TestApp): ChildProcess {
+  const child = spawn(process.execPath, [cli, 'worker'], {
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      DATABASE_URL: t.database.url,
+      HOOKLINE_MASTER_KEY: t.config.masterKey!.toString('base64'),
+      HOOKLINE_WORKER_CONCURRENCY: '5',
+      HOOKLINE_QUEUE_MONITOR_SECONDS: '2',
+      LOG_LEVEL: 'error',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return child;
+}
+
+async function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((resolve) => child.once('exit', () => resolve()));
+}
+
+async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await condition()) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+async function deliveryIds(t: TestApp, acme: Tenant, eventIds: string[]): Promise<string[]> {
+  const ids: string[] = [];
+  for (const id of eventIds) ids.push(...(await acme.waitForDeliveries(id, 1, 30_000)).map((d) => d.id));
+  return ids;
+}
+
+async function allSucceeded(t: TestApp, accountToken: string, count: number): Promise<boolean> {
+  const data = await t.ok<{ deliveries: { totalCount: number } }>(accountToken, '{ deliveries(filter: { status: SUCCEEDED }) { totalCount } }');
+  return data.deliveries.totalCount >= count;
+}
+
+describe('at least once: nothing is lost when a worker dies', () => {
+  let t: TestApp;
+  let acme: Tenant;
+  let receiver: Receiver;
+  const children: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    t = await startTestApp({ role: 'api' });
+    acme = await tenant(t);
+    receiver = await startReceiver();
+  });
+  afterEach(async () => {
+    for (const child of children.splice(0)) {
+      child.kill('SIGKILL');
+      await exited(child);
+    }
+  });
+  afterAll(async () => {
+    await receiver?.close();
+    await t?.stop();
+  });
+
+  it('delivers every event after a worker is killed with SIGKILL mid-delivery, under the same webhook-id', async () => {
+    const sub = await acme.subscribe({ url: `${receiver.url}/crash`, channels: ['bank_transfers'], retrySchedule: [1, 1, 1] });
+    receiver.setSecrets([sub.secret]);
+    // Slow answers keep deliveries in flight when the worker dies; `answered` tells which were not.
+    const answered = new Set<string>();
+    receiver.respondWith(async (request) => {
+      await new Promise((r) => setTimeout(r, 1500));
+      answered.add(request.headers['webhook-id']!);
+      return { status: 200 };
+    });
+
+    const eventIds: string[] = [];
+    for (let i = 0; i < 12; i++) eventIds.push((await acme.publish('bank_transfers.created', { transferId: `T-${i}` })).event.id);
+
+    const first = startWorkerProcess(t);
+    children.push(first);
+    await waitUntil(() => receiver.requests.length >= 3, 30_000, 'the first worker to start delivering');
+    first.kill('SIGKILL');
+    const inFlight = receiver.requests.map((r) => r.headers['webhook-id']!).filter((id) => !answered.has(id));
+    expect(inFlight.length).toBeGreaterThan(0);
+    await exited(first);
+
+    children.push(startWorkerProcess(t));
+    const ids = await deliveryIds(t, acme, eventIds);
+    expect(ids).toHaveLength(12);
+    await waitUntil(() => allSucceeded(t, acme.adminToken, 12), 60_000, 'every delivery to succeed');
+
+    const received = receiver.requests.map((r) => r.headers['webhook-id']);
+    expect(new Set(received)).toEqual(new Set(ids));
+    // The deliveries the dead worker had in hand were sent again with the same id.
+    for (const id of inFlight) expect(received.filter((r) => r === id).length).toBeGreaterThanOrEqual(2);
+    expect(receiver.requests.every((r) => r.verified)).toBe(true);
+  });
+
+  it('delivers every event across a loss of every database connection', async () => {
+    const sub = await acme.subscribe({ url: `${receiver.url}/outage`, channels: ['business_loans'], retrySchedule: [1, 1, 1] });
+    receiver.reset();
+    receiver.setSecrets([sub.secret]);
+    receiver.respondWith(() => ({ status: 200, delayMs: 300 }));
+    children.push(startWorkerProcess(t));
+
+    const eventIds: string[] = [];
+    for (let i = 0; i < 10; i++) eventIds.push((await acme.publish('business_loans.created', { loanId: `L-${i}` })).event.id);
+    await waitUntil(() => receiver.requests.length >= 2, 30_000, 'deliveries to start');
+
+    const serverUrl = new URL(t.database.url);
+    serverUrl.pathname = '/postgres';
+    const admin = new pg.Client({ connectionString: serverUrl.toString() });
+    await admin.connect();
+    try {
+      // What a database restart does to this database's clients: every connection dropped,
+      // and none accepted for a while.
+      await admin.query(`ALTER DATABASE ${t.database.name} WITH ALLOW_CONNECTIONS false`);
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [t.database.name]);
+      await new Promise((r) => setTimeout(r, 3000));
+    } finally {
+      await admin.query(`ALTER DATABASE ${t.database.name} WITH ALLOW_CONNECTIONS true`);
+      await admin.end();
+    }
+
+    const ids = await deliveryIds(t, acme, eventIds);
+    await waitUntil(async () => {
+      const data = await t.ok<{ webhookSubscription: { stats: { succeeded: number } } }>(
+        acme.adminToken,
+        'query($id: ID!) { webhookSubscription(id: $id) { stats { succeeded } } }',
+        { id: sub.id },
+      );
+      return data.webhookSubscription.stats.succeeded === 10;
+    }, 90_000, 'every delivery to succeed after the outage');
+    expect(new Set(receiver.requests.map((r) => r.headers['webhook-id']))).toEqual(new Set(ids));
+  });
+});

@@ -1,0 +1,170 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { createKey, startTestApp, type TestApp } from '../support/app.js';
+import { tenant, type Tenant } from '../support/scenario.js';
+
+const PUBLISH = 'mutation($input: PublishEventInput!) { publishEvent(input: $input) { event { id type data idempotencyKey environment } duplicate } }';
+const INVOICE_PAID = {
+  invoiceId: 'INV12345',
+  customerId: 'CUST-9',
+  amount: 1250.75,
+  currency: 'USD',
+  paidAt: '2026-11-23T10:00:00.000Z',
+};
+
+describe('publishing events (API only, no workers)', () => {
+  let t: TestApp;
+  let acme: Tenant;
+  let sql: pg.Client;
+
+  beforeAll(async () => {
+    t = await startTestApp({ role: 'api' });
+    acme = await tenant(t);
+    sql = new pg.Client({ connectionString: t.database.url });
+    await sql.connect();
+  });
+  afterAll(async () => {
+    await sql?.end();
+    await t?.stop();
+  });
+
+  async function fanoutJobsFor(eventId: string): Promise<number> {
+    const { rows } = await sql.query(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'fanout' AND data->>'eventId' = $1`, [eventId]);
+    return (rows[0] as { n: number }).n;
+  }
+
+  it('stores the event together with exactly one fan-out job carrying only its id', async () => {
+    const { event } = await acme.publish('invoices.created', { invoiceId: 'INV-1' });
+    expect(await fanoutJobsFor(event.id)).toBe(1);
+    const { rows } = await sql.query(`SELECT data FROM pgboss.job WHERE name = 'fanout' AND data->>'eventId' = $1`, [event.id]);
+    expect(rows[0].data).toEqual({ eventId: event.id });
+  });
+
+  it('stores no event when its job cannot be written, and shows no SQL', async () => {
+    await sql.query(`CREATE FUNCTION public.refuse_jobs() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'queue refused'; END $$`);
+    await sql.query(`CREATE TRIGGER refuse_jobs BEFORE INSERT ON pgboss.job FOR EACH ROW EXECUTE FUNCTION public.refuse_jobs()`);
+    try {
+      const before = (await sql.query(`SELECT count(*)::int AS n FROM events`)).rows[0].n as number;
+      const result = await t.gql(acme.adminToken, PUBLISH, { input: { type: 'invoices.created', data: { invoiceId: 'X' } } });
+      expect(result.errors?.[0]).toMatchObject({ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+      expect(JSON.stringify(result)).not.toMatch(/queue refused|INSERT|pgboss/);
+      expect((await sql.query(`SELECT count(*)::int AS n FROM events`)).rows[0].n).toBe(before);
+    } finally {
+      await sql.query('DROP TRIGGER refuse_jobs ON pgboss.job');
+      await sql.query('DROP FUNCTION public.refuse_jobs()');
+    }
+  });
+
+  it('publishes the typed domain events', async () => {
+    const paid = await t.ok<{ recordInvoicePaid: { event: { type: string; data: unknown }; duplicate: boolean } }>(
+      acme.adminToken,
+      'mutation($input: InvoicePaidInput!) { recordInvoicePaid(input: $input) { event { type data } duplicate } }',
+      { input: INVOICE_PAID },
+    );
+    expect(paid.recordInvoicePaid).toEqual({ event: { type: 'invoices.paid', data: INVOICE_PAID }, duplicate: false });
+
+    const dispute = await t.ok<{ openDispute: { event: { type: string; data: Record<string, unknown> } } }>(
+      acme.adminToken,
+      `mutation { openDispute(input: { invoiceId: "INV1", customerId: "C1", reason: "Goods not received",
+         openedAt: "2026-11-20T09:00:00Z", idempotencyKey: "dispute-1" }) { event { type data } } }`,
+    );
+    expect(dispute.openDispute.event).toEqual({
+      type: 'disputes.opened',
+      data: { invoiceId: 'INV1', customerId: 'C1', reason: 'Goods not received', openedAt: '2026-11-20T09:00:00.000Z' },
+    });
+
+    const promise = await t.ok<{ recordPromiseToPay: { event: { type: string; data: Record<string, unknown> } } }>(
+      acme.adminToken,
+      'mutation { recordPromiseToPay(input: { invoiceId: "INV1", customerId: "C1", promisedDate: "2026-12-15" }) { event { type data } } }',
+    );
+    expect(promise.recordPromiseToPay.event).toEqual({
+      type: 'promises_to_pay.created',
+      data: { invoiceId: 'INV1', customerId: 'C1', promisedDate: '2026-12-15' },
+    });
+  });
+
+  it('rejects unknown types, oversized data, schema violations and bad typed input, naming the field', async () => {
+    const unknown = await t.gql(acme.adminToken, PUBLISH, { input: { type: 'invoices.exploded', data: {} } });
+    expect(unknown.errors?.[0]?.extensions?.code).toBe('UNKNOWN_EVENT_TYPE');
+
+    const big = await t.gql(acme.adminToken, PUBLISH, { input: { type: 'invoices.created', data: { blob: 'x'.repeat(256 * 1024) } } });
+    expect(big.errors?.[0]?.extensions?.code).toBe('PAYLOAD_TOO_LARGE');
+
+    const schema = await t.gql(acme.adminToken, PUBLISH, { input: { type: 'invoices.paid', data: { invoiceId: 'INV1' } } });
+    expect(schema.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    const fields = (schema.errors?.[0]?.extensions?.fields as Array<{ field: string }>).map((f) => f.field);
+    expect(fields.every((f) => f.startsWith('input.data'))).toBe(true);
+
+    const currency = await t.gql(acme.adminToken, 'mutation($input: InvoicePaidInput!) { recordInvoicePaid(input: $input) { duplicate } }', {
+      input: { ...INVOICE_PAID, currency: 'EURO', amount: -5 },
+    });
+    expect(currency.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect((currency.errors?.[0]?.extensions?.fields as Array<{ field: string }>).map((f) => f.field).sort()).toEqual(['input.amount', 'input.currency']);
+
+    const date = await t.gql(acme.adminToken, 'mutation { recordPromiseToPay(input: { invoiceId: "I", customerId: "C", promisedDate: "2026-02-30" }) { duplicate } }');
+    expect(date.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: [{ field: 'input.promisedDate' }] });
+
+    const longKey = await t.gql(acme.adminToken, PUBLISH, { input: { type: 'invoices.created', data: {}, idempotencyKey: 'k'.repeat(256) } });
+    expect(longKey.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: [{ field: 'input.idempotencyKey' }] });
+  });
+
+  it('keeps idempotency keys per environment and queues nothing for a repeat', async () => {
+    const stagingAdmin = await createKey(t, acme.adminToken, 'ADMIN', 'STAGING');
+    const first = await acme.publish('clients.created', { clientId: 'C-1' }, 'same-key');
+    const repeat = await acme.publish('clients.created', { clientId: 'C-2' }, 'same-key');
+    expect(repeat).toEqual({ event: { id: first.event.id }, duplicate: true });
+    expect(await fanoutJobsFor(first.event.id)).toBe(1);
+    const staging = await acme.publish('clients.created', { clientId: 'C-1' }, 'same-key', stagingAdmin);
+    expect(staging.duplicate).toBe(false);
+    expect(staging.event.id).not.toBe(first.event.id);
+  });
+
+  it('lets PUBLISHER and ADMIN publish, and nobody else', async () => {
+    const publisher = await createKey(t, acme.adminToken, 'PUBLISHER');
+    const viewer = await createKey(t, acme.adminToken, 'VIEWER');
+    const ok = await t.gql(publisher, PUBLISH, { input: { type: 'sales.created', data: {} } });
+    expect(ok.errors).toBeUndefined();
+    for (const token of [viewer, t.operatorToken]) {
+      const denied = await t.gql(token, PUBLISH, { input: { type: 'sales.created', data: {} } });
+      expect(denied.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    }
+    const readDenied = await t.gql(publisher, '{ deliveries { totalCount } }');
+    expect(readDenied.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const readOk = await t.gql(viewer, '{ events { totalCount } deliveries { totalCount } }');
+    expect(readOk.errors).toBeUndefined();
+  });
+
+  it('treats ids of another account or environment as ids that do not exist', async () => {
+    const other = await tenant(t, 'Other');
+    const stagingAdmin = await createKey(t, acme.adminToken, 'ADMIN', 'STAGING');
+    const sub = await acme.subscribe({ url: 'http://127.0.0.1:9/x', channels: ['invoices'] });
+    const test = await t.ok<{ sendTestEvent: { id: string; event: { id: string } } }>(
+      acme.adminToken,
+      'mutation($id: ID!) { sendTestEvent(subscriptionId: $id) { id event { id } } }',
+      { id: sub.id },
+    );
+    const deliveryId = test.sendTestEvent.id;
+    const eventId = test.sendTestEvent.event.id;
+    const operations: Array<[string, Record<string, unknown>]> = [
+      ['query($id: ID!) { event(id: $id) { id } }', { id: eventId }],
+      ['query($id: ID!) { delivery(id: $id) { id } }', { id: deliveryId }],
+      ['mutation($id: ID!) { redeliver(deliveryId: $id) { id } }', { id: deliveryId }],
+      ['mutation($id: ID!) { sendTestEvent(subscriptionId: $id) { id } }', { id: sub.id }],
+      ['mutation($id: ID!) { replayFailedDeliveries(subscriptionId: $id, since: "2020-01-01T00:00:00Z") }', { id: sub.id }],
+    ];
+    for (const token of [other.adminToken, stagingAdmin]) {
+      for (const [query, variables] of operations) {
+        const result = await t.gql(token, query, variables);
+        expect(result.errors?.[0]?.extensions?.code, query).toBe('NOT_FOUND');
+      }
+      const lists = await t.ok<{ events: { nodes: Array<{ id: string }> }; deliveries: { totalCount: number } }>(
+        token,
+        `{ events(first: 500) { nodes { id } } deliveries(filter: { subscriptionId: "${sub.id}" }) { totalCount } }`,
+      );
+      expect(lists.deliveries.totalCount).toBe(0);
+      expect(lists.events.nodes.map((n) => n.id)).not.toContain(eventId);
+    }
+    const malformed = await t.gql(acme.adminToken, '{ delivery(id: "42") { id } }');
+    expect(malformed.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  });
+});
