@@ -111,13 +111,48 @@ export class DeliveryService {
     return inserted.map((r) => r.id);
   }
 
-  private async queueJobs(manager: EntityManager, jobs: Array<{ deliveryId: string; jobId: string; startAfter?: Date }>): Promise<void> {
+  private async queueJobs(
+    manager: EntityManager,
+    jobs: Array<{ deliveryId: string; jobId: string; startAfter?: Date; reservedSlot?: Date }>,
+  ): Promise<void> {
     if (jobs.length === 0) return;
     await this.boss.insert(
       QUEUES.deliver,
-      jobs.map((j) => ({ id: j.jobId, data: { deliveryId: j.deliveryId } satisfies DeliverJob, startAfter: j.startAfter })),
+      jobs.map((j) => {
+        const data: DeliverJob = { deliveryId: j.deliveryId };
+        if (j.reservedSlot) data.reservedSlot = j.reservedSlot.toISOString();
+        return { id: j.jobId, data, startAfter: j.startAfter };
+      }),
       { db: bossDb(manager.queryRunner!) },
     );
+  }
+
+  /**
+   * Reserves the next send slot of a rate-limited subscription, shared by
+   * every worker through the subscription row: slots are 1/rate seconds
+   * apart, so at most `rate` sends start in a second.
+   */
+  async reserveSendSlot(subscriptionId: string, ratePerSecond: number): Promise<Date> {
+    const [row] = (await this.db.query(
+      `UPDATE webhook_subscriptions
+       SET rate_next_slot_at = GREATEST(rate_next_slot_at, clock_timestamp()) + make_interval(secs => 1.0 / $2)
+       WHERE id = $1
+       RETURNING rate_next_slot_at - make_interval(secs => 1.0 / $2) AS slot`,
+      [subscriptionId, ratePerSecond],
+    )) as [Array<{ slot: Date }>, number];
+    return row[0]!.slot;
+  }
+
+  /** Moves the delivery's turn to its reserved slot under a new job, without counting an attempt. */
+  async postpone(deliveryId: string, jobId: string, slot: Date): Promise<void> {
+    await this.db.transaction(async (manager) => {
+      const nextJobId = newId();
+      const result = await manager
+        .getRepository(DeliveryEntity)
+        .update({ id: deliveryId, currentJobId: jobId }, { currentJobId: nextJobId, nextAttemptAt: slot });
+      if (!result.affected) return;
+      await this.queueJobs(manager, [{ deliveryId, jobId: nextJobId, startAfter: slot, reservedSlot: slot }]);
+    });
   }
 
   // ---------------------------------------------------------------- attempts

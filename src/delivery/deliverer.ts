@@ -22,7 +22,10 @@ export interface DelivererDeps {
   userAgent: string;
 }
 
-export type DeliverResult = 'stale' | 'cancelled' | 'succeeded' | 'retrying' | 'failed';
+export type DeliverResult = 'stale' | 'cancelled' | 'postponed' | 'succeeded' | 'retrying' | 'failed';
+
+/** A slot this close is taken at once rather than through another job (whose pickup takes longer). */
+const SLOT_TOLERANCE_MS = 50;
 
 /** Makes one attempt of one delivery: the work of a `deliver` job. */
 export class Deliverer {
@@ -31,7 +34,7 @@ export class Deliverer {
 
   constructor(private readonly deps: DelivererDeps) {}
 
-  async deliver(deliveryId: string, jobId: string): Promise<DeliverResult> {
+  async deliver(deliveryId: string, jobId: string, reservedSlot?: string): Promise<DeliverResult> {
     const { deliveries, http, metrics } = this.deps;
     const context = await deliveries.loadForAttempt(deliveryId, jobId);
     if (!context) return 'stale';
@@ -40,6 +43,13 @@ export class Deliverer {
       return 'cancelled';
     }
     const { delivery, event, subscription } = context;
+    if (subscription.rateLimitPerSecond && !reservedSlot) {
+      const slot = await deliveries.reserveSendSlot(subscription.id, subscription.rateLimitPerSecond);
+      if (slot.getTime() - Date.now() > SLOT_TOLERANCE_MS) {
+        await deliveries.postpone(delivery.id, jobId, slot);
+        return 'postponed';
+      }
+    }
 
     const [secrets, message] = await Promise.all([this.deps.secrets.activeSecrets(subscription.id), this.message(context)]);
     const { body, contentType } = buildPayload(subscription.payloadFormat, {

@@ -82,7 +82,7 @@ export class Workers {
           Promise.all(
             jobs.map(async (job) => {
               try {
-                await this.deliverer.deliver(job.data.deliveryId, job.id);
+                await this.deliverer.deliver(job.data.deliveryId, job.id, job.data.reservedSlot);
                 return { id: job.id, status: 'completed' as const };
               } catch (error) {
                 // Not an endpoint failure (those are recorded attempts) but ours, e.g. the

@@ -15,4 +15,9 @@ export interface FanoutJob {
 
 export interface DeliverJob {
   deliveryId: string;
+  /**
+   * Set when the job was postponed to a send slot of a rate-limited
+   * subscription: the slot is already reserved, so the job sends at once.
+   */
+  reservedSlot?: string;
 }

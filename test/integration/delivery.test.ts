@@ -232,6 +232,20 @@ describe('publishing and delivering', () => {
     expect(data.webhookSubscription.deliveries).toEqual({ totalCount: 1, nodes: [{ id: sent.sendTestEvent.id }] });
   });
 
+  it('spaces the sends to a rate-limited endpoint', async () => {
+    const sub = await acme.subscribe({ url: `${receiver.url}/limited`, channels: ['accounts'] });
+    await t.ok(acme.adminToken, 'mutation($id: ID!) { updateWebhookSubscription(id: $id, input: { rateLimitPerSecond: 2 }) { id } }', {
+      id: sub.id,
+    });
+    receiver.setSecrets([sub.secret]);
+    for (let i = 0; i < 6; i++) await acme.publish('accounts.created', { accountId: `A-${i}` });
+    await receiver.waitFor(6, 30_000);
+    const times = receiver.requests.map((r) => r.receivedAt.getTime()).sort((a, b) => a - b);
+    // Six sends at two a second take at least 2.5 s from first to last.
+    expect(times[5]! - times[0]!).toBeGreaterThanOrEqual(2400);
+    expect(receiver.requests.every((r) => r.verified)).toBe(true);
+  });
+
   it('paginates deliveries and events newest first with cursors and totals', async () => {
     const other = await tenant(t, 'Paginated');
     await other.subscribe({ url: `${receiver.url}/pages`, channels: ['products_services'] });

@@ -48,6 +48,13 @@ export class SubscriptionEntity {
   @Column('int', { name: 'rate_limit_per_second', nullable: true })
   rateLimitPerSecond: number | null;
 
+  /**
+   * With a rate limit: the earliest time the next send to this endpoint may
+   * start. Each send reserves a slot and moves it on by 1/rate seconds.
+   */
+  @Column('timestamptz', { name: 'rate_next_slot_at', nullable: true })
+  rateNextSlotAt: Date | null;
+
   /** Start of the current run of failed deliveries; cleared by a success. */
   @Column('timestamptz', { name: 'failing_since', nullable: true })
   failingSince: Date | null;
