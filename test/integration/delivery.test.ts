@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { XMLParser } from 'fast-xml-parser';
+import pg from 'pg';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 import { tenant, type Tenant } from '../support/scenario.js';
@@ -149,6 +150,29 @@ describe('publishing and delivering', () => {
       { id: sub.id },
     );
     expect(data.webhookSubscription).toEqual({ enabled: false, disabledReason: expect.stringMatching(/410/) });
+  });
+
+  it('disables a subscription whose deliveries have all failed for five days', async () => {
+    const sub = await acme.subscribe({ url: `${receiver.url}/down`, channels: ['wallet_transactions'], retrySchedule: [1, 1] });
+    const sql = new pg.Client({ connectionString: t.database.url });
+    await sql.connect();
+    try {
+      // The streak began five days and a minute ago; the next failure ends it.
+      await sql.query(`UPDATE webhook_subscriptions SET failing_since = now() - interval '5 days 1 minute' WHERE id = $1`, [sub.id]);
+    } finally {
+      await sql.end();
+    }
+    receiver.respondWith(() => ({ status: 500 }));
+    const { event } = await acme.publish('wallet_transactions.created', { transactionId: 'W-1' });
+    const [d] = await acme.waitForDeliveries(event.id, 1);
+    const failed = await acme.waitForStatus(d!.id, 'FAILED');
+    expect(failed.attempts).toHaveLength(1);
+    const data = await t.ok<{ webhookSubscription: { enabled: boolean; disabledReason: string } }>(
+      acme.adminToken,
+      'query($id: ID!) { webhookSubscription(id: $id) { enabled disabledReason } }',
+      { id: sub.id },
+    );
+    expect(data.webhookSubscription).toEqual({ enabled: false, disabledReason: expect.stringMatching(/5 days/) });
   });
 
   it('waits at least as long as Retry-After on 429', async () => {
