@@ -1,3 +1,4 @@
+import type { SelectQueryBuilder } from 'typeorm';
 import { InputError } from './errors.js';
 import { isUuid } from './ids.js';
 
@@ -27,4 +28,27 @@ export function checkPageSize(first: number, field = 'first'): number {
     throw InputError.field(field, `must be between 1 and ${MAX_PAGE_SIZE}`);
   }
   return first;
+}
+
+/**
+ * One page of a filtered query, newest first, keyset-paginated on the
+ * time-ordered id (`alias.id`), with the total of the filter.
+ */
+export async function keysetPage<T extends { id: string }>(
+  query: SelectQueryBuilder<T>,
+  alias: string,
+  first: number,
+  after: string | null | undefined,
+): Promise<Page<T>> {
+  const totalCount = await query.getCount();
+  const cursor = decodeCursor(after, 'after');
+  if (cursor) query.andWhere(`${alias}.id < :cursor`, { cursor });
+  const rows = await query.orderBy(`${alias}.id`, 'DESC').limit(first + 1).getMany();
+  const nodes = rows.slice(0, first);
+  return {
+    nodes,
+    totalCount,
+    hasNextPage: rows.length > first,
+    endCursor: nodes.length ? encodeCursor(nodes[nodes.length - 1]!.id) : null,
+  };
 }

@@ -6,7 +6,7 @@ import { DeliveryAttemptEntity, DeliveryEntity, EventEntity, SubscriptionEntity 
 import { DeliveryStatus, type Scope } from '../domain.js';
 import { NotFoundError } from '../errors.js';
 import { isUuid, newId } from '../ids.js';
-import { decodeCursor, encodeCursor, type Page } from '../pagination.js';
+import { keysetPage, type Page } from '../pagination.js';
 import { bossDb } from '../queue/boss.js';
 import { QUEUES, type DeliverJob } from '../queue/jobs.js';
 import type { SubscriptionService } from '../subscriptions/service.js';
@@ -339,17 +339,7 @@ export class DeliveryService {
     if (filter.eventType) {
       query.andWhere('EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id AND e.type = :eventType)', { eventType: filter.eventType });
     }
-    const totalCount = await query.getCount();
-    const cursor = decodeCursor(after, 'after');
-    if (cursor) query.andWhere('d.id < :cursor', { cursor });
-    const rows = await query.orderBy('d.id', 'DESC').limit(first + 1).getMany();
-    const nodes = rows.slice(0, first);
-    return {
-      nodes,
-      totalCount,
-      hasNextPage: rows.length > first,
-      endCursor: nodes.length ? encodeCursor(nodes[nodes.length - 1]!.id) : null,
-    };
+    return keysetPage(query, 'd', first, after);
   }
 
   async attempts(scope: Scope, deliveryId: string): Promise<DeliveryAttemptEntity[]> {

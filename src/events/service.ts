@@ -7,7 +7,7 @@ import { AppError, InputError, NotFoundError } from '../errors.js';
 import { isUuid, newId } from '../ids.js';
 import { bossDb } from '../queue/boss.js';
 import { QUEUES, type FanoutJob } from '../queue/jobs.js';
-import { decodeCursor, encodeCursor, type Page } from '../pagination.js';
+import { keysetPage, type Page } from '../pagination.js';
 
 export const MAX_EVENT_DATA_BYTES = 256 * 1024;
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
@@ -108,16 +108,6 @@ export class EventService {
     if (filter.type) query.andWhere('e.type = :type', { type: filter.type });
     if (filter.since) query.andWhere('e.created_at >= :since', { since: filter.since });
     if (filter.until) query.andWhere('e.created_at < :until', { until: filter.until });
-    const totalCount = await query.getCount();
-    const cursor = decodeCursor(after, 'after');
-    if (cursor) query.andWhere('e.id < :cursor', { cursor });
-    const rows = await query.orderBy('e.id', 'DESC').limit(first + 1).getMany();
-    const nodes = rows.slice(0, first);
-    return {
-      nodes,
-      totalCount,
-      hasNextPage: rows.length > first,
-      endCursor: nodes.length ? encodeCursor(nodes[nodes.length - 1]!.id) : null,
-    };
+    return keysetPage(query, 'e', first, after);
   }
 }

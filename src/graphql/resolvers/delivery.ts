@@ -2,7 +2,7 @@ import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver
 import { DeliveryStatus, Role } from '../../domain.js';
 import { checkPageSize } from '../../pagination.js';
 import { scopeOf, type GraphQLContext } from '../context.js';
-import { Delivery, DeliveryAttempt, DeliveryConnection, DeliveryFilter, DeliveryStats, Event } from '../types/delivery.js';
+import { Delivery, DeliveryAttempt, DeliveryConnection, DeliveryFilter, DeliveryStats, Event, toConnection } from '../types/delivery.js';
 import { WebhookSubscription } from '../types/subscription.js';
 
 @Resolver(() => Delivery)
@@ -16,11 +16,7 @@ export class DeliveryResolver {
     @Arg('after', () => String, { nullable: true }) after: string | null,
   ): Promise<DeliveryConnection> {
     const page = await ctx.services.deliveries.list(scopeOf(ctx), filter ?? {}, checkPageSize(first ?? 50), after);
-    return {
-      nodes: page.nodes.map((d) => Delivery.from(d)),
-      totalCount: page.totalCount,
-      pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
-    };
+    return toConnection(page, (d) => Delivery.from(d));
   }
 
   @Authorized(Role.ADMIN, Role.VIEWER)
@@ -95,10 +91,6 @@ export class SubscriptionHistoryResolver {
       checkPageSize(first ?? 50),
       after,
     );
-    return {
-      nodes: page.nodes.map((d) => Delivery.from(d)),
-      totalCount: page.totalCount,
-      pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
-    };
+    return toConnection(page, (d) => Delivery.from(d));
   }
 }

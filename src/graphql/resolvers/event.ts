@@ -13,6 +13,7 @@ import {
   PromiseToPayInput,
   PublishEventInput,
   PublishedEvent,
+  toConnection,
 } from '../types/delivery.js';
 
 function published(result: PublishResult): PublishedEvent {
@@ -60,11 +61,7 @@ export class EventResolver {
     @Arg('after', () => String, { nullable: true }) after: string | null,
   ): Promise<EventConnection> {
     const page = await ctx.services.events.list(scopeOf(ctx), filter ?? {}, checkPageSize(first ?? 50), after);
-    return {
-      nodes: page.nodes.map((e) => Event.from(e)),
-      totalCount: page.totalCount,
-      pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
-    };
+    return toConnection(page, (e) => Event.from(e));
   }
 
   @Authorized(Role.ADMIN, Role.VIEWER)

@@ -2,6 +2,7 @@ import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { IsISO4217CurrencyCode, IsISO8601, IsOptional, IsPositive, Length, Matches, Max } from 'class-validator';
 import { GraphQLJSON } from 'graphql-scalars';
 import type { DeliveryAttemptEntity, DeliveryEntity, EventEntity } from '../../db/entities/index.js';
+import type { Page } from '../../pagination.js';
 import { DeliveryStatus, Environment } from './enums.js';
 
 @ObjectType()
@@ -161,6 +162,15 @@ export class PageInfo {
 
   @Field(() => String, { nullable: true })
   endCursor: string | null;
+}
+
+/** A service page as the nodes, pageInfo and totalCount of a connection type. */
+export function toConnection<E, N>(page: Page<E>, map: (entity: E) => N): { nodes: N[]; pageInfo: PageInfo; totalCount: number } {
+  return {
+    nodes: page.nodes.map(map),
+    totalCount: page.totalCount,
+    pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
+  };
 }
 
 @ObjectType()
