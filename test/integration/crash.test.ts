@@ -103,7 +103,7 @@ describe('at least once: nothing is lost when a worker dies', () => {
     // The deliveries the dead worker had in hand were sent again with the same id.
     for (const id of inFlight) expect(received.filter((r) => r === id).length).toBeGreaterThanOrEqual(2);
     expect(receiver.requests.every((r) => r.verified)).toBe(true);
-  });
+  }, 120_000);
 
   it('delivers every event across a loss of every database connection', async () => {
     const sub = await acme.subscribe({ url: `${receiver.url}/outage`, channels: ['business_loans'], retrySchedule: [1, 1, 1] });
@@ -141,5 +141,5 @@ describe('at least once: nothing is lost when a worker dies', () => {
       return data.webhookSubscription.stats.succeeded === 10;
     }, 90_000, 'every delivery to succeed after the outage');
     expect(new Set(receiver.requests.map((r) => r.headers['webhook-id']))).toEqual(new Set(ids));
-  });
+  }, 150_000);
 });
