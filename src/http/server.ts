@@ -46,6 +46,8 @@ export class HttpServer {
       schema,
       introspection: true,
       includeStacktraceInErrorResponses: false,
+      // Hookline's own shutdown stops Apollo in order; Apollo's handler would re-raise the signal.
+      stopOnTerminationSignals: false,
       formatError: createErrorFormatter(logger),
       plugins: [
         ApolloServerPluginDrainHttpServer({ httpServer: server }),

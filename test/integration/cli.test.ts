@@ -1,5 +1,9 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from '../../src/db/embedded.js';
 import { describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
@@ -27,4 +31,58 @@ describe('hookline CLI', () => {
     const result = await run(process.execPath, ['--input-type=module', '-e', script]).catch((e: { code: number }) => e);
     expect(result).toMatchObject({ code: 3 });
   });
+
+  it('starts on an embedded PostgreSQL, stops cleanly on SIGINT, and finds its data again', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'hookline-start-'));
+    const port = await freePort();
+    const env = { ...process.env, DATABASE_URL: '', HOOKLINE_DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'info' };
+
+    async function startOnce(): Promise<{ output: string; stop(): Promise<number | null> }> {
+      const child = spawn(process.execPath, [cli, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const deadline = Date.now() + 60_000;
+      while (!output.includes('GraphQL API listening')) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`hookline start did not come up:\n${output}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      return {
+        get output() {
+          return output;
+        },
+        async stop() {
+          child.kill('SIGINT');
+          return exited;
+        },
+      };
+    }
+
+    const viewer = async (token: string) => {
+      const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: '{ viewer { role } }' }),
+      });
+      return response.json();
+    };
+
+    try {
+      const first = await startOnce();
+      const token = /Operator token \(shown once, keep it\): (\S+)/.exec(first.output)?.[1];
+      expect(token).toBeDefined();
+      expect(await viewer(token!)).toEqual({ data: { viewer: { role: 'OPERATOR' } } });
+      expect(await first.stop()).toBe(0);
+      expect(first.output).toContain('"msg":"stopped"');
+
+      const second = await startOnce();
+      // The same database: no new operator token, and the first one still works.
+      expect(second.output).not.toContain('Operator token');
+      expect(await viewer(token!)).toEqual({ data: { viewer: { role: 'OPERATOR' } } });
+      expect(await second.stop()).toBe(0);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 150_000);
 });
