@@ -1,0 +1,89 @@
+/**
+ * Where a process spent its CPU: self time of a `node --cpu-prof` profile,
+ * by package (node_modules/<name>, Hookline's own dist/src/<dir>, Node's
+ * internals, GC) and by function.
+ *
+ *   node bench/out/profile-summary.js bench/out/logs/<run>/profiles/<name>.cpuprofile [top]
+ */
+import { readFileSync } from 'node:fs';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
+
+function packageOf(url: string, name: string): string {
+  if (!url) return name.startsWith('(') ? name : '(native)';
+  if (url.startsWith('node:')) return `node:${url.slice(5).split('/')[0]}`;
+  const modules = url.lastIndexOf('/node_modules/');
+  if (modules >= 0) {
+    const rest = url.slice(modules + 14).split('/');
+    return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
+  }
+  const src = /\/dist\/(src|migrations)\/([^/]+)/.exec(url);
+  if (src) return `hookline:${src[1]}/${src[2]!.replace(/\.js$/, '')}`;
+  return url;
+}
+
+const file = process.argv[2];
+if (!file) {
+  console.error('usage: node bench/out/profile-summary.js <file.cpuprofile> [top]');
+  process.exit(2);
+}
+const top = Number(process.argv[3] ?? 25);
+const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+const selfUs = new Map<number, number>();
+profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
+const idle = [...selfUs.entries()].filter(([id]) => byId.get(id)?.callFrame.functionName === '(idle)').reduce((a, [, us]) => a + us, 0);
+
+const packages = new Map<string, number>();
+const functions = new Map<string, number>();
+for (const [id, us] of selfUs) {
+  const node = byId.get(id)!;
+  const { functionName, url, lineNumber } = node.callFrame;
+  if (functionName === '(idle)') continue;
+  const pkg = packageOf(url, functionName);
+  packages.set(pkg, (packages.get(pkg) ?? 0) + us);
+  const fn = `${functionName || '(anonymous)'} ${pkg}${url ? `:${lineNumber + 1}` : ''}`;
+  functions.set(fn, (functions.get(fn) ?? 0) + us);
+}
+const busy = total - idle;
+
+// Inclusive time of Hookline's own functions: each sample counts once for every distinct
+// dist/src function on its stack, so a service method shows everything it waits on the CPU for.
+const parent = new Map<number, number>();
+for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+const inclusive = new Map<string, number>();
+for (const [id, us] of selfUs) {
+  const seen = new Set<string>();
+  for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+    const { functionName, url, lineNumber } = byId.get(at)!.callFrame;
+    const pkg = packageOf(url, functionName);
+    if (!pkg.startsWith('hookline:')) continue;
+    const name = `${functionName || '(anonymous)'} ${pkg}:${lineNumber + 1}`;
+    if (seen.has(name)) continue;
+    seen.add(name);
+    inclusive.set(name, (inclusive.get(name) ?? 0) + us);
+  }
+}
+const show = (title: string, map: Map<string, number>) => {
+  console.log(`\n${title} (share of busy time)`);
+  for (const [name, us] of [...map.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+    console.log(`${((us / busy) * 100).toFixed(1).padStart(6)}%  ${(us / 1000).toFixed(0).padStart(7)} ms  ${name}`);
+  }
+};
+console.log(`${file}: ${(total / 1e6).toFixed(1)} s profiled, ${(busy / 1e6).toFixed(1)} s busy (${((busy / total) * 100).toFixed(0)}%)`);
+show('By package', packages);
+show('By function (self time)', functions);
+show("Hookline's functions, inclusive (everything below them on the stack)", inclusive);

@@ -1,0 +1,151 @@
+/**
+ * The webhook receiver of the benchmark, in its own process (forked by the
+ * driver, talking over IPC). It answers 200 as soon as a request's body has
+ * arrived, then records the publish-to-receipt latency from `data.sentAt`
+ * (the publisher's clock; same machine), counts unique webhook-ids, and
+ * verifies one signature in `sampleEvery` with the `standardwebhooks`
+ * package, as an integrator would.
+ *
+ * URL paths are `/h/<key>` (a Hookline subscription) and `/raw/<key>` (the
+ * raw-stack baseline); the driver tells the receiver each key's secret.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Webhook } from 'standardwebhooks';
+import { Samples, nowMs, type LatencySummary } from './stats.js';
+
+export type ToReceiver =
+  | { type: 'secret'; key: string; secret: string }
+  | { type: 'phase'; phase: string }
+  | { type: 'snapshot'; id: number; latency: boolean };
+
+export interface ReceiverSnapshot {
+  type: 'snapshot';
+  id: number;
+  phase: string;
+  /** Requests of this phase, duplicates included. */
+  received: number;
+  /** Distinct webhook-ids of this phase. */
+  unique: number;
+  duplicates: number;
+  /** Requests that carried another phase's tag (late deliveries of an earlier scenario) or none. */
+  stray: number;
+  firstAt: number | null;
+  lastAt: number | null;
+  verified: number;
+  verifyFailed: number;
+  /** Requests whose signature could not be checked because the key's secret is unknown. */
+  unknownKey: number;
+  latency: LatencySummary | null;
+}
+
+export type FromReceiver = { type: 'ready'; port: number } | ReceiverSnapshot;
+
+const sampleEvery = Math.max(1, Number(process.argv[2] ?? 50));
+
+const verifiers = new Map<string, Webhook>();
+let phase = '';
+let state = fresh();
+
+function fresh() {
+  return {
+    received: 0,
+    ids: new Set<string>(),
+    duplicates: 0,
+    stray: 0,
+    firstAt: null as number | null,
+    lastAt: null as number | null,
+    verified: 0,
+    verifyFailed: 0,
+    unknownKey: 0,
+    sampleCounter: 0,
+    latency: new Samples(),
+  };
+}
+
+function send(message: FromReceiver): void {
+  process.send?.(message);
+}
+
+function handle(req: IncomingMessage, res: ServerResponse): void {
+  const chunks: Buffer[] = [];
+  req.on('data', (chunk: Buffer) => chunks.push(chunk));
+  req.on('end', () => {
+    res.writeHead(200, { 'content-length': '0' });
+    res.end();
+    const at = nowMs();
+    const body = Buffer.concat(chunks).toString('utf8');
+    record(req, body, at);
+  });
+}
+
+function record(req: IncomingMessage, body: string, at: number): void {
+  let data: { sentAt?: unknown; phase?: unknown } | undefined;
+  try {
+    const parsed = JSON.parse(body) as { data?: typeof data };
+    data = parsed.data;
+  } catch {
+    data = undefined;
+  }
+  if (!data || data.phase !== phase) {
+    state.stray++;
+    return;
+  }
+  state.received++;
+  state.firstAt ??= at;
+  state.lastAt = at;
+  const id = String(req.headers['webhook-id'] ?? '');
+  if (state.ids.has(id)) state.duplicates++;
+  else state.ids.add(id);
+  if (typeof data.sentAt === 'number') state.latency.add(at - data.sentAt);
+
+  if (state.sampleCounter++ % sampleEvery === 0) {
+    const key = (req.url ?? '').split('/')[2] ?? '';
+    const verifier = verifiers.get(key);
+    if (!verifier) {
+      state.unknownKey++;
+      return;
+    }
+    try {
+      verifier.verify(body, req.headers as Record<string, string>);
+      state.verified++;
+    } catch {
+      state.verifyFailed++;
+    }
+  }
+}
+
+function snapshot(id: number, latency: boolean): ReceiverSnapshot {
+  return {
+    type: 'snapshot',
+    id,
+    phase,
+    received: state.received,
+    unique: state.ids.size,
+    duplicates: state.duplicates,
+    stray: state.stray,
+    firstAt: state.firstAt,
+    lastAt: state.lastAt,
+    verified: state.verified,
+    verifyFailed: state.verifyFailed,
+    unknownKey: state.unknownKey,
+    latency: latency ? state.latency.summary() : null,
+  };
+}
+
+const server = createServer(handle);
+server.keepAliveTimeout = 60_000;
+
+process.on('message', (message: ToReceiver) => {
+  if (message.type === 'secret') verifiers.set(message.key, new Webhook(message.secret));
+  else if (message.type === 'phase') {
+    phase = message.phase;
+    state = fresh();
+  } else if (message.type === 'snapshot') send(snapshot(message.id, message.latency));
+});
+// The driver is gone (it exited or was killed): nothing is left to report to.
+process.on('disconnect', () => process.exit(0));
+
+server.listen(0, '127.0.0.1', () => {
+  const address = server.address();
+  if (address && typeof address === 'object') send({ type: 'ready', port: address.port });
+});

@@ -1,0 +1,518 @@
+/**
+ * The scenarios. Each runs on fresh databases and processes of its own (so
+ * that one scenario's rows and warm caches do not flatter or burden the
+ * next) and returns one RunResult per measured configuration.
+ */
+import { randomBytes } from 'node:crypto';
+import { createSubscriptions, createTenant, type CreatedSubscription, type Tenant } from './graphql.js';
+import { forkBench, waitFor, type Proc } from './harness.js';
+import { insertBacklog, insertHistory, scopeOf } from './bulk.js';
+import type { RawConfig, RawMode, RawResult } from './raw-worker.js';
+import type { ReceiverSnapshot } from './receiver.js';
+import {
+  ActivitySampler,
+  Hookline,
+  UsageWindow,
+  publishClosedLoop,
+  publishOpenLoop,
+  postgresFor,
+  type ActivityRow,
+  type StatementStats,
+  type Context,
+  type PublishStats,
+  type TrackedProc,
+  type WindowResult,
+} from './stack.js';
+import { Samples, round, type LatencySummary } from './stats.js';
+
+export interface RunResult {
+  scenario: string;
+  /** Scenario and configuration, e.g. "steady 500/s" or "workers 2": repeats of one label are summarised by their median. */
+  label: string;
+  params: Record<string, number | string>;
+  expected: number;
+  delivered: number;
+  duplicates: number;
+  missing: number;
+  /** From the first publish (or the workers' start, for a backlog) to the last receipt. */
+  elapsedSeconds: number;
+  deliveriesPerSecond: number;
+  publish: { count: number; errors: number; firstError: string | null; perSecond: number; skipped: number; latencyMs: LatencySummary | null } | null;
+  receiptLatencyMs: LatencySummary | null;
+  signatures: { checked: number; ok: number; failed: number };
+  database: { statuses: Record<string, number>; attempts: number; succeededAttempts: number } | null;
+  usage: WindowResult;
+  pgActivity: ActivityRow[];
+  /** pg_stat_statements of the run (--pg-stat-statements), with calls per delivery. */
+  pgStatements: (StatementStats & { callsPerDelivery: number | null }) | null;
+  extra: Record<string, unknown>;
+  notes: string[];
+}
+
+export type Scenario = (ctx: Context) => Promise<RunResult[]>;
+
+const log = (message: string) => console.log(`  ${message}`);
+
+export function sizes(ctx: Context) {
+  const s = ctx.options.scale;
+  return {
+    baseline: Math.max(500, Math.round(50_000 * s)),
+    steadySeconds: Math.max(5, Math.round(ctx.options.steadySeconds * s)),
+    burst: Math.max(500, Math.round(50_000 * s)),
+    fanoutEvents: Math.max(3, Math.round(100 * s)),
+    backlog: Math.max(1_000, Math.round(1_000_000 * s)),
+    historyRows: Math.max(10_000, Math.round(1_000_000 * s)),
+    historyBurst: Math.max(500, Math.round(20_000 * s)),
+  };
+}
+
+function phaseName(label: string): string {
+  return `${label.replace(/\W+/g, '-')}-${randomBytes(3).toString('hex')}`;
+}
+
+function driverProc(): TrackedProc {
+  return { role: 'driver', name: 'driver', pid: process.pid };
+}
+
+function receiverProc(ctx: Context): TrackedProc {
+  return { role: 'receiver', name: 'receiver', pid: ctx.receiver.proc.pid, proc: ctx.receiver.proc };
+}
+
+async function setupTenant(ctx: Context, hookline: Hookline, subscriptions: number, prefix: string): Promise<{ tenant: Tenant; subs: CreatedSubscription[] }> {
+  const tenant = await createTenant(hookline.graphql, ctx.bootstrapToken, `bench ${prefix}`);
+  const subs = await createSubscriptions(hookline.graphql, tenant.adminToken, ctx.receiver.port, subscriptions, prefix);
+  for (const s of subs) ctx.receiver.setSecret(s.key, s.secret);
+  return { tenant, subs };
+}
+
+function publishSummary(stats: PublishStats): RunResult['publish'] {
+  return {
+    count: stats.count,
+    errors: stats.errors,
+    firstError: stats.firstError,
+    perSecond: round(stats.achievedPerSecond),
+    skipped: stats.skipped,
+    latencyMs: stats.latency.summary(),
+  };
+}
+
+/** Epoch ms of a performance.now() reading of this process. */
+function epochOf(performanceNow: number): number {
+  return performance.timeOrigin + performanceNow;
+}
+
+function finishRun(
+  partial: Pick<RunResult, 'scenario' | 'label' | 'params' | 'expected'> & Partial<RunResult>,
+  snapshot: ReceiverSnapshot,
+  startedAtEpoch: number,
+  usage: WindowResult,
+): RunResult {
+  const elapsedSeconds = snapshot.lastAt !== null ? (snapshot.lastAt - startedAtEpoch) / 1000 : 0;
+  const notes = partial.notes ?? [];
+  const missing = Math.max(0, partial.expected - snapshot.unique);
+  if (partial.publish?.errors) notes.push(`${partial.publish.errors} publishes failed, e.g. ${partial.publish.firstError ?? '?'}`);
+  if (missing) notes.push(`${missing} of ${partial.expected} deliveries had not arrived when the wait ended (--stall-seconds / --max-wait-seconds)`);
+  if (snapshot.verifyFailed) notes.push(`${snapshot.verifyFailed} sampled signatures failed verification`);
+  if (snapshot.duplicates) notes.push(`${snapshot.duplicates} duplicate deliveries (same webhook-id) received`);
+  return {
+    publish: null,
+    database: null,
+    pgActivity: [],
+    pgStatements: null,
+    extra: {},
+    ...partial,
+    delivered: snapshot.unique,
+    duplicates: snapshot.duplicates,
+    missing,
+    elapsedSeconds: round(elapsedSeconds),
+    deliveriesPerSecond: elapsedSeconds > 0 ? round(snapshot.unique / elapsedSeconds) : 0,
+    receiptLatencyMs: partial.receiptLatencyMs === undefined ? snapshot.latency : partial.receiptLatencyMs,
+    signatures: { checked: snapshot.verified + snapshot.verifyFailed, ok: snapshot.verified, failed: snapshot.verifyFailed },
+    usage,
+    notes,
+  };
+}
+
+/** Stops the sampler; its findings go into the run. */
+async function collect(run: RunResult, sampler: ActivitySampler): Promise<void> {
+  const statements = await sampler.statementStats();
+  run.pgActivity = await sampler.stop();
+  run.pgStatements = statements ? { ...statements, callsPerDelivery: run.delivered ? round(statements.calls / run.delivered, 1) : null } : null;
+}
+
+/** The PostgreSQL the run used, and why when it is not the main one. */
+function annotate(run: RunResult, hookline: Hookline): RunResult {
+  run.params.postgres = hookline.postgresName;
+  if (hookline.note && !run.notes.includes(hookline.note)) run.notes.push(hookline.note);
+  return run;
+}
+
+function progress(label: string, expected: number) {
+  let lastLog = Date.now();
+  return (s: ReceiverSnapshot) => {
+    if (Date.now() - lastLog > 10_000) {
+      lastLog = Date.now();
+      log(`${label}: ${s.unique}/${expected} delivered`);
+    }
+  };
+}
+
+// ------------------------------------------------------------------ raw stack
+
+async function rawRun(ctx: Context, databaseUrl: string, mode: RawMode, count: number): Promise<{ result: RawResult; proc: Proc; usage: WindowResult; snapshot: ReceiverSnapshot }> {
+  const phase = phaseName(`raw-${mode}`);
+  await ctx.receiver.phase(phase);
+  const secret = `whsec_${randomBytes(32).toString('base64')}`;
+  ctx.receiver.setSecret('raw', secret);
+  const config: RawConfig = {
+    mode,
+    databaseUrl,
+    receiverUrl: `http://127.0.0.1:${ctx.receiver.port}/raw/raw`,
+    secret,
+    count,
+    concurrency: ctx.options.concurrency,
+    phase,
+    queue: `bench_raw_${mode}`,
+  };
+  const proc = forkBench('raw-worker.js', `raw-${mode}`, [JSON.stringify(config)], ctx.logDir);
+  const procs: TrackedProc[] = [{ role: 'raw', name: `raw-${mode}`, pid: proc.pid, proc }, receiverProc(ctx), driverProc()];
+  let window: UsageWindow | undefined;
+  let result: RawResult | undefined;
+  let failure: string | undefined;
+  proc.child.on('message', (message: RawResult | { type: 'error'; message: string } | { type: 'ready' }) => {
+    if (message.type === 'ready') {
+      // The timed part starts: jobs queued and connections made before it are not counted.
+      window = new UsageWindow(procs, ctx.postgres.postmasterPid);
+      proc.child.send({ type: 'go' });
+    } else if (message.type === 'result') result = message;
+    else failure = message.message;
+  });
+  try {
+    await waitFor(proc, 'its result', () => result !== undefined || failure !== undefined, 30 * 60_000);
+    if (failure || !window) throw new Error(`raw ${mode}: ${failure ?? 'no result'}`);
+    const usage = window.finish(procs);
+    const snapshot = mode === 'pgboss' ? await ctx.receiver.snapshot(true) : await ctx.receiver.awaitDeliveries(count, 10);
+    proc.child.send({ type: 'exit' });
+    return { result: result!, proc, usage, snapshot };
+  } finally {
+    await proc.stop();
+  }
+}
+
+/** pg-boss alone, undici alone, and the two together: the rate a hand-rolled worker reaches on this machine. */
+export const baseline: Scenario = async (ctx) => {
+  const count = sizes(ctx).baseline;
+  const database = await ctx.postgres.createDatabase('raw');
+  const results: RunResult[] = [];
+  try {
+    for (const mode of ['pgboss', 'undici', 'stack'] as const) {
+      log(`raw ${mode}: ${count} jobs, ${ctx.options.concurrency} in flight`);
+      const { result, usage, snapshot } = await rawRun(ctx, database.url, mode, count);
+      const label = { pgboss: 'raw pg-boss fetch/complete', undici: 'raw undici POST', stack: 'raw stack (pg-boss + undici)' }[mode];
+      const run: RunResult = {
+        scenario: 'baseline',
+        label,
+        params: { count, concurrency: ctx.options.concurrency },
+        expected: count,
+        delivered: mode === 'pgboss' ? count : snapshot.unique,
+        duplicates: snapshot.duplicates,
+        missing: mode === 'pgboss' ? 0 : Math.max(0, count - snapshot.unique),
+        elapsedSeconds: round(result.elapsedMs / 1000),
+        deliveriesPerSecond: round(result.perSecond),
+        publish: null,
+        receiptLatencyMs: mode === 'pgboss' ? null : snapshot.latency,
+        signatures: { checked: snapshot.verified + snapshot.verifyFailed, ok: snapshot.verified, failed: snapshot.verifyFailed },
+        database: null,
+        usage,
+        pgActivity: [],
+        pgStatements: null,
+        extra: { errors: result.errors, ...(result.sendPerSecond !== undefined ? { sendPerSecond: round(result.sendPerSecond) } : {}) },
+        notes: result.errors ? [`${result.errors} requests failed`] : [],
+      };
+      log(`${label}: ${run.deliveriesPerSecond}/s${result.sendPerSecond ? ` (send ${round(result.sendPerSecond)}/s)` : ''}`);
+      results.push(run);
+    }
+  } finally {
+    await database.drop();
+  }
+  return results;
+};
+
+// ------------------------------------------------------------------ Hookline scenarios
+
+/** Publishes `events` with `concurrency` in flight and waits for every delivery. */
+async function burstRun(ctx: Context, hookline: Hookline, tenant: Tenant, scenario: string, label: string, events: number, fanout: number): Promise<RunResult> {
+  const expected = events * fanout;
+  const phase = phaseName(label);
+  await ctx.receiver.phase(phase);
+  const procs = () => [...hookline.tracked(), receiverProc(ctx), driverProc()];
+  const window = new UsageWindow(procs(), hookline.postmasterPid);
+  const sampler = new ActivitySampler(hookline.db, hookline.statements);
+  const stats = await publishClosedLoop(hookline.graphql, tenant.publisherToken, phase, events, ctx.options.publishConcurrency);
+  if (stats.count === 0) throw new Error(`every publishEvent failed: ${stats.firstError ?? '?'}`);
+  const snapshot = await ctx.receiver.awaitDeliveries(expected - stats.errors * fanout, ctx.options.stallSeconds, progress(label, expected));
+  const usage = window.finish(procs());
+  const run = finishRun(
+    {
+      scenario,
+      label,
+      params: { events, fanout, workers: hookline.workers.length, concurrency: ctx.options.concurrency, publishConcurrency: ctx.options.publishConcurrency },
+      expected,
+      publish: publishSummary(stats),
+    },
+    snapshot,
+    epochOf(stats.startedAt),
+    usage,
+  );
+  await collect(run, sampler);
+  run.database = await hookline.databaseCheck(phase);
+  return annotate(run, hookline);
+}
+
+function logRun(run: RunResult): void {
+  const p = run.publish?.latencyMs;
+  const r = run.receiptLatencyMs;
+  log(
+    `${run.label}: ${run.delivered}/${run.expected} in ${run.elapsedSeconds} s = ${run.deliveriesPerSecond}/s` +
+      (p ? `; publish p50 ${p.p50} p99 ${p.p99} ms` : '') +
+      (r ? `; receipt p50 ${r.p50} p95 ${r.p95} p99 ${r.p99} ms` : ''),
+  );
+}
+
+export const burst: Scenario = async (ctx) => {
+  const { burst: total } = sizes(ctx);
+  const fanout = ctx.options.fanout;
+  const hookline = await Hookline.start(ctx, 'burst', ctx.options.workers);
+  try {
+    const { tenant } = await setupTenant(ctx, hookline, fanout, 'b');
+    const run = await burstRun(ctx, hookline, tenant, 'burst', `burst ${ctx.options.workers}w`, Math.ceil(total / fanout), fanout);
+    logRun(run);
+    return [run];
+  } finally {
+    await hookline.stop();
+  }
+};
+
+export const steady: Scenario = async (ctx) => {
+  const { steadySeconds } = sizes(ctx);
+  const results: RunResult[] = [];
+  for (const rate of ctx.options.steadyRates) {
+    const label = `steady ${rate}/s`;
+    const hookline = await Hookline.start(ctx, `steady${rate}`, ctx.options.workers);
+    try {
+      const { tenant } = await setupTenant(ctx, hookline, 1, `s${rate}-`);
+      const phase = phaseName(label);
+      await ctx.receiver.phase(phase);
+      const procs = () => [...hookline.tracked(), receiverProc(ctx), driverProc()];
+      const window = new UsageWindow(procs(), hookline.postmasterPid);
+      const sampler = new ActivitySampler(hookline.db, hookline.statements);
+      log(`${label} for ${steadySeconds} s, fan-out 1`);
+      const stats = await publishOpenLoop(hookline.graphql, tenant.publisherToken, phase, rate, steadySeconds * 1000);
+      if (stats.count === 0) throw new Error(`every publishEvent failed: ${stats.firstError ?? '?'}`);
+      const snapshot = await ctx.receiver.awaitDeliveries(stats.count, ctx.options.stallSeconds, progress(label, stats.count));
+      const usage = window.finish(procs());
+      const run = finishRun(
+        {
+          scenario: 'steady',
+          label,
+          params: { rate, seconds: steadySeconds, fanout: 1, workers: hookline.workers.length, concurrency: ctx.options.concurrency },
+          expected: stats.count,
+          publish: publishSummary(stats),
+        },
+        snapshot,
+        epochOf(stats.startedAt),
+        usage,
+      );
+      if (stats.skipped) run.notes.push(`${stats.skipped} publishes skipped: more than 512 were in flight`);
+      if (stats.achievedPerSecond < rate * 0.95) run.notes.push(`the publisher reached ${round(stats.achievedPerSecond)}/s of the ${rate}/s asked`);
+      await collect(run, sampler);
+  run.database = await hookline.databaseCheck(phase);
+      annotate(run, hookline);
+      logRun(run);
+      results.push(run);
+    } finally {
+      await hookline.stop();
+    }
+  }
+  return results;
+};
+
+/** One event to 100 subscriptions, one after the other: how long until the last of them arrives. */
+export const fanout: Scenario = async (ctx) => {
+  const { fanoutEvents } = sizes(ctx);
+  const subscriptions = 100;
+  const label = `fan-out 1→${subscriptions}`;
+  const hookline = await Hookline.start(ctx, 'fanout', ctx.options.workers);
+  try {
+    const { tenant } = await setupTenant(ctx, hookline, subscriptions, 'f');
+    const phase = phaseName(label);
+    await ctx.receiver.phase(phase);
+    const procs = () => [...hookline.tracked(), receiverProc(ctx), driverProc()];
+    const window = new UsageWindow(procs(), hookline.postmasterPid);
+    const sampler = new ActivitySampler(hookline.db, hookline.statements);
+    const completion = new Samples();
+    const publishLatency = new Samples();
+    let errors = 0;
+    let delivered = 0;
+    let snapshot: ReceiverSnapshot | undefined;
+    const started = performance.now();
+    log(`${label}: ${fanoutEvents} events, one at a time`);
+    for (let i = 0; i < fanoutEvents; i++) {
+      const t0 = performance.now();
+      const stats = await publishClosedLoop(hookline.graphql, tenant.publisherToken, phase, 1, 1);
+      if (stats.errors) {
+        errors++;
+        continue;
+      }
+      publishLatency.add(stats.latency.summary()!.max);
+      snapshot = await ctx.receiver.awaitDeliveries(delivered + subscriptions, ctx.options.stallSeconds);
+      delivered = snapshot.unique;
+      if (snapshot.lastAt !== null) completion.add(snapshot.lastAt - epochOf(t0));
+    }
+    snapshot = await ctx.receiver.snapshot(true);
+    const usage = window.finish(procs());
+    const run = finishRun(
+      {
+        scenario: 'fanout',
+        label,
+        params: { events: fanoutEvents, subscriptions, workers: hookline.workers.length, concurrency: ctx.options.concurrency },
+        expected: (fanoutEvents - errors) * subscriptions,
+        publish: { count: fanoutEvents - errors, errors, firstError: null, perSecond: 0, skipped: 0, latencyMs: publishLatency.summary() },
+        extra: { eventToLastReceiptMs: completion.summary() },
+      },
+      snapshot,
+      epochOf(started),
+      usage,
+    );
+    await collect(run, sampler);
+  run.database = await hookline.databaseCheck(phase);
+    annotate(run, hookline);
+    logRun(run);
+    const c = completion.summary();
+    if (c) log(`${label}: publish to the 100th receipt p50 ${c.p50} ms, p99 ${c.p99} ms`);
+    return [run];
+  } finally {
+    await hookline.stop();
+  }
+};
+
+/** Pending deliveries written with the workers stopped, then drained. */
+export const backlog: Scenario = async (ctx) => {
+  const { backlog: total } = sizes(ctx);
+  const fan = ctx.options.fanout;
+  const label = `backlog ${total}`;
+  const hookline = await Hookline.start(ctx, 'backlog', 0);
+  try {
+    const { subs } = await setupTenant(ctx, hookline, fan, 'k');
+    const phase = phaseName(label);
+    await ctx.receiver.phase(phase);
+    const scope = await scopeOf(hookline.db, subs[0]!.id);
+    const boss = await hookline.boss();
+    const insertStarted = performance.now();
+    let lastLog = Date.now();
+    let inserted: number;
+    try {
+      log(`${label}: inserting ${total} pending deliveries (${Math.ceil(total / fan)} events × ${fan} subscriptions) with the workers stopped`);
+      inserted = await insertBacklog(hookline.db, boss, scope, subs.map((s) => s.id), total, phase, (done) => {
+        if (Date.now() - lastLog > 10_000) {
+          lastLog = Date.now();
+          log(`${label}: ${done} inserted`);
+        }
+      });
+    } finally {
+      await boss.stop({ graceful: false });
+    }
+    const insertSeconds = (performance.now() - insertStarted) / 1000;
+    // What autovacuum would have done while a real backlog built up over minutes. Without it the
+    // planner, which still believes the job table nearly empty, may sort every pending job on
+    // each fetch instead of reading the first few from pg-boss's index (see README).
+    await hookline.db.query('VACUUM ANALYZE deliveries');
+    await hookline.db.query('VACUUM ANALYZE events');
+    await hookline.db.query('ANALYZE pgboss.job');
+    log(`${label}: ${inserted} inserted in ${round(insertSeconds)} s; starting ${ctx.options.workers} worker(s)`);
+
+    const procs = () => [...hookline.tracked(), receiverProc(ctx), driverProc()];
+    const window = new UsageWindow(procs(), hookline.postmasterPid);
+    const sampler = new ActivitySampler(hookline.db, hookline.statements);
+    const spawned = performance.now();
+    await hookline.startWorkers(ctx.options.workers);
+    const ready = performance.now();
+    const snapshot = await ctx.receiver.awaitDeliveries(inserted, ctx.options.stallSeconds, progress(label, inserted));
+    const usage = window.finish(procs());
+    const run = finishRun(
+      {
+        scenario: 'backlog',
+        label,
+        params: { deliveries: inserted, fanout: fan, workers: ctx.options.workers, concurrency: ctx.options.concurrency },
+        expected: inserted,
+        // sentAt is the insert time: a latency from it would measure the wait in the backlog.
+        receiptLatencyMs: null,
+        extra: { insertSeconds: round(insertSeconds), workerStartSeconds: round((ready - spawned) / 1000) },
+      },
+      snapshot,
+      epochOf(ready),
+      usage,
+    );
+    await collect(run, sampler);
+  run.database = await hookline.databaseCheck(phase);
+    annotate(run, hookline);
+    logRun(run);
+    return [run];
+  } finally {
+    await hookline.stop();
+  }
+};
+
+/** The burst with one worker process and with two, each on a fresh installation. */
+export const workers: Scenario = async (ctx) => {
+  const { burst: total } = sizes(ctx);
+  const fan = ctx.options.fanout;
+  const results: RunResult[] = [];
+  // Both runs on the same PostgreSQL: the one that two workers' connections fit in.
+  const { postgres, note } = await postgresFor(ctx, 2);
+  for (const n of [1, 2]) {
+    const hookline = await Hookline.start(ctx, `workers${n}`, n, postgres);
+    try {
+      const { tenant } = await setupTenant(ctx, hookline, fan, `w${n}-`);
+      const run = await burstRun(ctx, hookline, tenant, 'workers', `workers ${n}`, Math.ceil(total / fan), fan);
+      if (note && !run.notes.includes(note)) run.notes.push(note);
+      logRun(run);
+      results.push(run);
+    } finally {
+      await hookline.stop();
+    }
+  }
+  return results;
+};
+
+/** The same burst on an empty installation and after 1,000,000 rows of attempt history. */
+export const history: Scenario = async (ctx) => {
+  const { historyRows, historyBurst } = sizes(ctx);
+  const fan = ctx.options.fanout;
+  const hookline = await Hookline.start(ctx, 'history', ctx.options.workers);
+  try {
+    const { tenant, subs } = await setupTenant(ctx, hookline, fan, 'h');
+    const events = Math.ceil(historyBurst / fan);
+    // Warm-up, not measured: JIT, connection pools and caches, so that the two runs differ only in the history.
+    await burstRun(ctx, hookline, tenant, 'history', 'warm-up', Math.max(10, Math.ceil(events / 5)), fan);
+    const empty = await burstRun(ctx, hookline, tenant, 'history', 'history: empty', events, fan);
+    logRun(empty);
+
+    const scope = await scopeOf(hookline.db, subs[0]!.id);
+    const started = performance.now();
+    log(`history: inserting ${historyRows} attempts of history`);
+    const inserted = await insertHistory(hookline.db, scope, subs.map((s) => s.id), historyRows);
+    log(`history: ${inserted} attempts inserted in ${round((performance.now() - started) / 1000)} s`);
+    const full = await burstRun(ctx, hookline, tenant, 'history', `history: ${inserted} attempts`, events, fan);
+    full.extra.historyAttempts = inserted;
+    full.extra.rateVsEmpty = empty.deliveriesPerSecond ? round(full.deliveriesPerSecond / empty.deliveriesPerSecond, 3) : null;
+    logRun(full);
+    return [empty, full];
+  } finally {
+    await hookline.stop();
+  }
+};
+
+export const SCENARIOS: Record<string, Scenario> = { baseline, steady, burst, fanout, backlog, workers, history };
+
+
