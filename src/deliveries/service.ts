@@ -163,12 +163,14 @@ export class DeliveryService {
    * schedule or a delivery that is already settled.
    */
   async loadForAttempt(deliveryId: string, jobId: string): Promise<AttemptContext | undefined> {
-    const delivery = await this.db.getRepository(DeliveryEntity).findOneBy({ id: deliveryId });
+    // One joined read: this runs once per attempt.
+    const delivery = await this.db.getRepository(DeliveryEntity).findOne({
+      where: { id: deliveryId },
+      relations: { event: true, subscription: true },
+    });
     if (!delivery || delivery.currentJobId !== jobId || !ACTIVE_STATUSES.includes(delivery.status)) return undefined;
-    const [event, subscription] = await Promise.all([
-      this.db.getRepository(EventEntity).findOneByOrFail({ id: delivery.eventId }),
-      this.db.getRepository(SubscriptionEntity).findOneByOrFail({ id: delivery.subscriptionId }),
-    ]);
+    const { event, subscription } = delivery;
+    if (!event || !subscription) return undefined;
     return { delivery, event, subscription };
   }
 

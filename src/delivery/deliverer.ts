@@ -2,7 +2,6 @@ import type { CatalogService } from '../catalog/service.js';
 import type { AttemptContext, AttemptOutcome, AttemptRecord, DeliveryService } from '../deliveries/service.js';
 import { TEST_EVENT_TYPE } from '../deliveries/service.js';
 import type { Metrics } from '../http/metrics.js';
-import type { Logger } from '../logger.js';
 import type { SecretService } from '../secrets/service.js';
 import type { DeliveryHttpClient } from './http-client.js';
 import { buildPayload } from './payload.js';
@@ -18,7 +17,6 @@ export interface DelivererDeps {
   secrets: SecretService;
   http: DeliveryHttpClient;
   metrics: Metrics;
-  logger: Logger;
   userAgent: string;
 }
 

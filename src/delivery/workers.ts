@@ -37,7 +37,7 @@ export class Workers {
   private readonly workIds: Array<{ queue: string; id: string }> = [];
 
   constructor(private readonly deps: WorkerDeps) {
-    const { services, config, logger, metrics } = deps;
+    const { services, config, metrics } = deps;
     this.http = new DeliveryHttpClient({
       timeoutMs: config.deliveryTimeoutMs,
       allowPrivate: config.allowPrivateUrls,
@@ -50,7 +50,6 @@ export class Workers {
       secrets: services.secrets,
       http: this.http,
       metrics,
-      logger,
       userAgent: `Hookline/${deps.version}`,
     });
   }

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
-import { GraphQLDateTime, GraphQLJSON } from 'graphql-scalars';
+import { GraphQLDateTime } from 'graphql-scalars';
 import { buildSchema } from 'type-graphql';
 import { authChecker } from './auth.js';
 import { resolvers } from './resolvers/index.js';
@@ -20,5 +20,3 @@ export async function buildHooklineSchema(): Promise<GraphQLSchema> {
 export function printHooklineSchema(schema: GraphQLSchema): string {
   return printSchema(lexicographicSortSchema(schema)) + '\n';
 }
-
-export { GraphQLJSON };

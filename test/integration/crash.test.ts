@@ -38,7 +38,7 @@ async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs:
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
-async function deliveryIds(t: TestApp, acme: Tenant, eventIds: string[]): Promise<string[]> {
+async function deliveryIds(acme: Tenant, eventIds: string[]): Promise<string[]> {
   const ids: string[] = [];
   for (const id of eventIds) ids.push(...(await acme.waitForDeliveries(id, 1, 30_000)).map((d) => d.id));
   return ids;
@@ -94,7 +94,7 @@ describe('at least once: nothing is lost when a worker dies', () => {
     await exited(first);
 
     children.push(startWorkerProcess(t));
-    const ids = await deliveryIds(t, acme, eventIds);
+    const ids = await deliveryIds(acme, eventIds);
     expect(ids).toHaveLength(12);
     await waitUntil(() => allSucceeded(t, acme.adminToken, 12), 60_000, 'every delivery to succeed');
 
@@ -131,7 +131,7 @@ describe('at least once: nothing is lost when a worker dies', () => {
       await admin.end();
     }
 
-    const ids = await deliveryIds(t, acme, eventIds);
+    const ids = await deliveryIds(acme, eventIds);
     await waitUntil(async () => {
       const data = await t.ok<{ webhookSubscription: { stats: { succeeded: number } } }>(
         acme.adminToken,

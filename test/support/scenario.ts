@@ -63,6 +63,16 @@ export async function tenant(t: TestApp, name = 'Acme') {
     return data.event.deliveries;
   }
 
+  /** Whether the subscription is enabled, and why not. */
+  async function subscriptionState(id: string): Promise<{ enabled: boolean; disabledReason: string | null }> {
+    const data = await t.ok<{ webhookSubscription: { enabled: boolean; disabledReason: string | null } }>(
+      adminToken,
+      'query($id: ID!) { webhookSubscription(id: $id) { enabled disabledReason } }',
+      { id },
+    );
+    return data.webhookSubscription;
+  }
+
   /** Polls until the delivery reaches the status (fails the test after timeoutMs). */
   async function waitForStatus(id: string, status: string | string[], timeoutMs = 20_000): Promise<Delivery> {
     const wanted = Array.isArray(status) ? status : [status];
@@ -88,7 +98,7 @@ export async function tenant(t: TestApp, name = 'Acme') {
     throw new Error(`event ${eventId} has ${last.length} deliveries, expected ${count}`);
   }
 
-  return { accountId, adminToken, subscribe, publish, delivery, deliveriesOfEvent, waitForStatus, waitForDeliveries };
+  return { accountId, adminToken, subscribe, publish, delivery, deliveriesOfEvent, subscriptionState, waitForStatus, waitForDeliveries };
 }
 
 export type Tenant = Awaited<ReturnType<typeof tenant>>;
