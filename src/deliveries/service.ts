@@ -1,5 +1,5 @@
 import type { PgBoss } from 'pg-boss';
-import type { DataSource, EntityManager } from 'typeorm';
+import { In, type DataSource, type EntityManager } from 'typeorm';
 import type { CatalogService } from '../catalog/service.js';
 import { channelOf, subscriptionMatches } from '../catalog/rules.js';
 import { DeliveryAttemptEntity, DeliveryEntity, EventEntity, SubscriptionEntity } from '../db/entities/index.js';
@@ -50,6 +50,14 @@ export interface AttemptRecord {
   succeeded: boolean;
 }
 
+/** One attempt to record: by which job, what happened, and what follows. */
+export interface AttemptEntry {
+  context: AttemptContext;
+  jobId: string;
+  attempt: AttemptRecord;
+  outcome: AttemptOutcome;
+}
+
 /** What follows the attempt, decided by the delivery worker from the retry policy. */
 export type AttemptOutcome =
   | { kind: 'succeeded' }
@@ -57,6 +65,10 @@ export type AttemptOutcome =
   | { kind: 'failed'; disableReason?: string }
 
 const ACTIVE_STATUSES = [DeliveryStatus.PENDING, DeliveryStatus.RETRYING];
+
+function compare<T extends string | Date>(x: T, y: T): number {
+  return x < y ? -1 : x > y ? 1 : 0;
+}
 
 export class DeliveryService {
   constructor(
@@ -158,20 +170,26 @@ export class DeliveryService {
   // ---------------------------------------------------------------- attempts
 
   /**
-   * The delivery with its event and subscription, when the job is still the
-   * one that is to attempt it; undefined for a job left over from an earlier
-   * schedule or a delivery that is already settled.
+   * For each job of a batch, the delivery with its event and subscription
+   * when the job is still the one that is to attempt it, in one joined read.
+   * A job left over from an earlier schedule, or whose delivery is already
+   * settled, has no entry.
    */
-  async loadForAttempt(deliveryId: string, jobId: string): Promise<AttemptContext | undefined> {
-    // One joined read: this runs once per attempt.
-    const delivery = await this.db.getRepository(DeliveryEntity).findOne({
-      where: { id: deliveryId },
+  async loadForAttempts(jobs: ReadonlyArray<{ deliveryId: string; jobId: string }>): Promise<Map<string, AttemptContext>> {
+    const contexts = new Map<string, AttemptContext>();
+    if (jobs.length === 0) return contexts;
+    const rows = await this.db.getRepository(DeliveryEntity).find({
+      where: { id: In([...new Set(jobs.map((j) => j.deliveryId))]) },
       relations: { event: true, subscription: true },
     });
-    if (!delivery || delivery.currentJobId !== jobId || !ACTIVE_STATUSES.includes(delivery.status)) return undefined;
-    const { event, subscription } = delivery;
-    if (!event || !subscription) return undefined;
-    return { delivery, event, subscription };
+    const byId = new Map(rows.map((d) => [d.id, d]));
+    for (const { deliveryId, jobId } of jobs) {
+      const delivery = byId.get(deliveryId);
+      if (!delivery || delivery.currentJobId !== jobId || !ACTIVE_STATUSES.includes(delivery.status)) continue;
+      const { event, subscription } = delivery;
+      if (event && subscription) contexts.set(jobId, { delivery, event, subscription });
+    }
+    return contexts;
   }
 
   /**
@@ -194,56 +212,117 @@ export class DeliveryService {
   }
 
   /**
-   * Records an attempt and what follows from it in one transaction: the
-   * delivery's new state, the job of the next attempt, and the
-   * subscription's failure streak or disabling. Only the job that was to make
-   * the attempt moves the schedule on; an attempt by any other job is still
-   * recorded.
+   * Records attempts and what follows from each in one transaction: the
+   * deliveries' new state, the jobs of their next attempts, and the
+   * subscriptions' failure streaks or disabling. Only the job that was to
+   * make an attempt moves the schedule on; an attempt by any other job is
+   * still recorded. The delivery worker gathers the attempts that end while
+   * a commit is under way and records them together (a group commit), so
+   * the cost of a commit is shared by many attempts.
    */
-  async recordAttempt(context: AttemptContext, jobId: string, attempt: AttemptRecord, outcome: AttemptOutcome): Promise<void> {
-    const { delivery, subscription } = context;
+  async recordAttempts(entries: readonly AttemptEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    // Rows are locked in id order, deliveries before subscriptions, so that
+    // two workers' batches cannot deadlock on each other.
+    const ordered = [...entries].sort((x, y) => compare(x.context.delivery.id, y.context.delivery.id) || compare(x.attempt.startedAt, y.attempt.startedAt));
     await this.db.transaction(async (manager) => {
-      const [current] = (await manager.query(
-        'SELECT attempt_count, current_job_id FROM deliveries WHERE id = $1 FOR UPDATE',
-        [delivery.id],
-      )) as Array<{ attempt_count: number; current_job_id: string | null }>;
-      if (!current) return;
-      const number = current.attempt_count + 1;
-      await manager.insert(DeliveryAttemptEntity, {
-        id: newId(),
-        deliveryId: delivery.id,
-        subscriptionId: subscription.id,
-        number,
-        ...attempt,
-      });
-      const base = { attemptCount: number, lastAttemptAt: attempt.startedAt };
-      const repo = manager.getRepository(DeliveryEntity);
-      if (current.current_job_id !== jobId) {
-        await repo.update({ id: delivery.id }, outcome.kind === 'succeeded' ? { ...base, status: DeliveryStatus.SUCCEEDED } : base);
-      } else if (outcome.kind === 'retry') {
-        const nextJobId = newId();
-        const startAfter = new Date(attempt.startedAt.getTime() + attempt.durationMs + outcome.delayMs);
-        await repo.update({ id: delivery.id }, { ...base, status: DeliveryStatus.RETRYING, nextAttemptAt: startAfter, currentJobId: nextJobId });
-        await this.queueJobs(manager, [{ deliveryId: delivery.id, jobId: nextJobId, startAfter }]);
-      } else {
-        const status = outcome.kind === 'succeeded' ? DeliveryStatus.SUCCEEDED : DeliveryStatus.FAILED;
-        await repo.update({ id: delivery.id }, { ...base, status, nextAttemptAt: null, currentJobId: null });
-      }
-
-      if (attempt.succeeded) {
-        if (subscription.failingSince) {
-          await manager.update(SubscriptionEntity, { id: subscription.id }, { failingSince: null });
+      const locked = (await manager.query(
+        `SELECT id, status, attempt_count, current_job_id, next_attempt_at FROM deliveries
+         WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+        [[...new Set(ordered.map((e) => e.context.delivery.id))]],
+      )) as Array<{ id: string; status: DeliveryStatus; attempt_count: number; current_job_id: string | null; next_attempt_at: Date | null }>;
+      const rows = new Map(locked.map((r) => [r.id, r]));
+      const attempts: Array<AttemptRecord & { id: string; deliveryId: string; subscriptionId: string; number: number }> = [];
+      const nextJobs: Array<{ deliveryId: string; jobId: string; startAfter: Date }> = [];
+      for (const { context, jobId, attempt, outcome } of ordered) {
+        const row = rows.get(context.delivery.id);
+        if (!row) continue; // deleted with its subscription meanwhile
+        row.attempt_count += 1;
+        attempts.push({ id: newId(), deliveryId: row.id, subscriptionId: context.subscription.id, number: row.attempt_count, ...attempt });
+        if (row.current_job_id !== jobId) {
+          // A stale job's attempt: recorded, and a success settles the delivery, but the schedule stays.
+          if (outcome.kind === 'succeeded') Object.assign(row, { status: DeliveryStatus.SUCCEEDED });
+        } else if (outcome.kind === 'retry') {
+          const next = { deliveryId: row.id, jobId: newId(), startAfter: new Date(attempt.startedAt.getTime() + attempt.durationMs + outcome.delayMs) };
+          nextJobs.push(next);
+          Object.assign(row, { status: DeliveryStatus.RETRYING, next_attempt_at: next.startAfter, current_job_id: next.jobId });
+        } else {
+          const status = outcome.kind === 'succeeded' ? DeliveryStatus.SUCCEEDED : DeliveryStatus.FAILED;
+          Object.assign(row, { status, next_attempt_at: null, current_job_id: null });
         }
-      } else {
-        await manager.query(
-          'UPDATE webhook_subscriptions SET failing_since = COALESCE(failing_since, $2) WHERE id = $1',
-          [subscription.id, attempt.startedAt],
-        );
+        (row as { last_attempt_at?: Date }).last_attempt_at = attempt.startedAt;
       }
-      if (outcome.kind === 'failed' && outcome.disableReason) {
-        await this.subscriptions.disable(subscription.id, outcome.disableReason, manager);
+      if (attempts.length === 0) return;
+
+      await manager.query(
+        `INSERT INTO delivery_attempts (id, delivery_id, subscription_id, number, started_at, duration_ms, response_status, response_body, error, succeeded)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::timestamptz[], $6::int[], $7::int[], $8::text[], $9::text[], $10::boolean[])`,
+        [
+          attempts.map((a) => a.id),
+          attempts.map((a) => a.deliveryId),
+          attempts.map((a) => a.subscriptionId),
+          attempts.map((a) => a.number),
+          attempts.map((a) => a.startedAt),
+          attempts.map((a) => a.durationMs),
+          attempts.map((a) => a.responseStatus),
+          attempts.map((a) => a.responseBody),
+          attempts.map((a) => a.error),
+          attempts.map((a) => a.succeeded),
+        ],
+      );
+      const changed = locked.filter((r) => (r as { last_attempt_at?: Date }).last_attempt_at);
+      await manager.query(
+        `UPDATE deliveries d
+         SET status = u.status, attempt_count = u.attempt_count, current_job_id = u.current_job_id,
+             next_attempt_at = u.next_attempt_at, last_attempt_at = u.last_attempt_at, updated_at = now()
+         FROM unnest($1::uuid[], $2::text[], $3::int[], $4::uuid[], $5::timestamptz[], $6::timestamptz[])
+           AS u(id, status, attempt_count, current_job_id, next_attempt_at, last_attempt_at)
+         WHERE d.id = u.id`,
+        [
+          changed.map((r) => r.id),
+          changed.map((r) => r.status),
+          changed.map((r) => r.attempt_count),
+          changed.map((r) => r.current_job_id),
+          changed.map((r) => r.next_attempt_at),
+          changed.map((r) => (r as { last_attempt_at?: Date }).last_attempt_at),
+        ],
+      );
+      await this.queueJobs(manager, nextJobs);
+      await this.recordFailureStreaks(manager, ordered);
+      for (const { context, outcome } of ordered) {
+        if (outcome.kind === 'failed' && outcome.disableReason) {
+          await this.subscriptions.disable(context.subscription.id, outcome.disableReason, manager);
+        }
       }
     });
+  }
+
+  /**
+   * A subscription's failure streak starts at its first failed attempt and
+   * ends with a success. Attempts are folded in the order they started; a
+   * subscription that is not failing and only succeeded is not written.
+   */
+  private async recordFailureStreaks(manager: EntityManager, entries: readonly AttemptEntry[]): Promise<void> {
+    const streaks = new Map<string, { reset: boolean; since: Date | null; write: boolean }>();
+    for (const { context, attempt } of [...entries].sort((x, y) => compare(x.attempt.startedAt, y.attempt.startedAt))) {
+      const id = context.subscription.id;
+      const streak = streaks.get(id) ?? { reset: false, since: null, write: false };
+      if (attempt.succeeded) {
+        Object.assign(streak, { reset: true, since: null, write: streak.write || context.subscription.failingSince !== null });
+      } else {
+        Object.assign(streak, { since: streak.since ?? attempt.startedAt, write: true });
+      }
+      streaks.set(id, streak);
+    }
+    const writes = [...streaks].filter(([, s]) => s.write).sort(([x], [y]) => compare(x, y));
+    if (writes.length === 0) return;
+    await manager.query(
+      `UPDATE webhook_subscriptions s
+       SET failing_since = CASE WHEN u.reset THEN u.since ELSE COALESCE(s.failing_since, u.since) END
+       FROM unnest($1::uuid[], $2::boolean[], $3::timestamptz[]) AS u(id, reset, since)
+       WHERE s.id = u.id`,
+      [writes.map(([id]) => id), writes.map(([, s]) => s.reset), writes.map(([, s]) => s.since)],
+    );
   }
 
   // ---------------------------------------------------------------- operations

@@ -4,6 +4,7 @@ import { TEST_EVENT_TYPE } from '../deliveries/service.js';
 import type { Metrics } from '../http/metrics.js';
 import type { SecretService } from '../secrets/service.js';
 import type { DeliveryHttpClient } from './http-client.js';
+import { AttemptRecorder } from './attempt-recorder.js';
 import { buildPayload } from './payload.js';
 import { classifyResponse, nextAttemptDelayMs, parseRetryAfter, shouldDisableForFailureStreak } from './retry-policy.js';
 import { signatureHeader } from './signing.js';
@@ -25,22 +26,49 @@ export type DeliverResult = 'stale' | 'cancelled' | 'postponed' | 'succeeded' | 
 /** A slot this close is taken at once rather than through another job (whose pickup takes longer). */
 const SLOT_TOLERANCE_MS = 50;
 
-/** Makes one attempt of one delivery: the work of a `deliver` job. */
+/** A `deliver` job as the worker hands it over. */
+export interface DeliveryJobRef {
+  jobId: string;
+  deliveryId: string;
+  reservedSlot?: string;
+}
+
+/**
+ * Makes the attempts of a batch of `deliver` jobs: one read of the
+ * deliveries with their events and subscriptions, one of their secrets, the
+ * POSTs concurrently, and each attempt recorded through the group commit.
+ */
 export class Deliverer {
   /** Event type descriptions (the envelope's message) rarely change; a short cache keeps a query off every attempt. */
   private readonly messages = new Map<string, { message: string; expires: number }>();
+  private readonly recorder: AttemptRecorder;
 
-  constructor(private readonly deps: DelivererDeps) {}
+  constructor(private readonly deps: DelivererDeps) {
+    this.recorder = new AttemptRecorder((entries) => deps.deliveries.recordAttempts(entries));
+  }
 
-  async deliver(deliveryId: string, jobId: string, reservedSlot?: string): Promise<DeliverResult> {
+  /** One result per job, in order: what the attempt did, or why the job itself failed. */
+  async deliverAll(jobs: readonly DeliveryJobRef[]): Promise<Array<PromiseSettledResult<DeliverResult>>> {
+    const contexts = await this.deps.deliveries.loadForAttempts(jobs);
+    const subscriptionIds = [...new Set([...contexts.values()].map((c) => c.subscription.id))];
+    const secrets = await this.deps.secrets.activeSecretsFor(subscriptionIds);
+    return Promise.allSettled(
+      jobs.map(async (job) => {
+        const context = contexts.get(job.jobId);
+        if (!context) return 'stale' as const;
+        return this.attempt(context, job, secrets.get(context.subscription.id) ?? []);
+      }),
+    );
+  }
+
+  private async attempt(context: AttemptContext, job: DeliveryJobRef, secrets: string[]): Promise<DeliverResult> {
     const { deliveries, http, metrics } = this.deps;
-    const context = await deliveries.loadForAttempt(deliveryId, jobId);
-    if (!context) return 'stale';
+    const { jobId, reservedSlot } = job;
+    const { delivery, event, subscription } = context;
     if (!(await deliveries.stillMatches(context))) {
-      await deliveries.cancel(deliveryId, jobId);
+      await deliveries.cancel(delivery.id, jobId);
       return 'cancelled';
     }
-    const { delivery, event, subscription } = context;
     if (subscription.rateLimitPerSecond && !reservedSlot) {
       const slot = await deliveries.reserveSendSlot(subscription.id, subscription.rateLimitPerSecond);
       if (slot.getTime() - Date.now() > SLOT_TOLERANCE_MS) {
@@ -49,7 +77,7 @@ export class Deliverer {
       }
     }
 
-    const [secrets, message] = await Promise.all([this.deps.secrets.activeSecrets(subscription.id), this.message(context)]);
+    const message = await this.message(context);
     const { body, contentType } = buildPayload(subscription.payloadFormat, {
       event: event.type,
       message,
@@ -80,7 +108,7 @@ export class Deliverer {
       succeeded: verdict === 'success',
     };
     const outcome = this.outcome(context, verdict, response.status, response.retryAfter, startedAt);
-    await deliveries.recordAttempt(context, jobId, attempt, outcome);
+    await this.recorder.record({ context, jobId, attempt, outcome });
     metrics.deliveryAttempts.inc({ outcome: attempt.succeeded ? 'success' : (response.errorCode ?? `http_${response.status}`) });
     metrics.deliveryDuration.observe(response.durationMs / 1000);
     return outcome.kind === 'succeeded' ? 'succeeded' : outcome.kind === 'retry' ? 'retrying' : 'failed';

@@ -77,20 +77,19 @@ export class Workers {
       id: await boss.work<DeliverJob, unknown, typeof POLLING & { batchSize: number; localConcurrency: number; perJobResults: true }>(
         QUEUES.deliver,
         { batchSize, localConcurrency: pollers, ...POLLING, perJobResults: true },
-        async (jobs: Job<DeliverJob>[]) =>
-          Promise.all(
-            jobs.map(async (job) => {
-              try {
-                await this.deliverer.deliver(job.data.deliveryId, job.id, job.data.reservedSlot);
-                return { id: job.id, status: 'completed' as const };
-              } catch (error) {
-                // Not an endpoint failure (those are recorded attempts) but ours, e.g. the
-                // database is away: pg-boss retries the job, and the attempt is made again.
-                logger.error({ err: error, deliveryId: job.data.deliveryId }, 'delivery job failed');
-                return { id: job.id, status: 'failed' as const, output: { message: error instanceof Error ? error.message : String(error) } };
-              }
-            }),
-          ),
+        async (jobs: Job<DeliverJob>[]) => {
+          const refs = jobs.map((job) => ({ jobId: job.id, deliveryId: job.data.deliveryId, reservedSlot: job.data.reservedSlot }));
+          const results = await this.deliverer.deliverAll(refs).catch((error: unknown) => refs.map(() => ({ status: 'rejected' as const, reason: error })));
+          return results.map((result, i) => {
+            const job = jobs[i]!;
+            if (result.status === 'fulfilled') return { id: job.id, status: 'completed' as const };
+            // Not an endpoint failure (those are recorded attempts) but ours, e.g. the
+            // database is away: pg-boss retries the job, and the attempt is made again.
+            const error: unknown = result.reason;
+            logger.error({ err: error, deliveryId: job.data.deliveryId }, 'delivery job failed');
+            return { id: job.id, status: 'failed' as const, output: { message: error instanceof Error ? error.message : String(error) } };
+          });
+        },
       ),
     });
     logger.info({ concurrency: config.workerConcurrency, pollers, batchSize }, 'workers started');

@@ -15,6 +15,8 @@ export const MAX_EXPIRE_AFTER_SECONDS = 30 * 24 * 3600;
 export const MAX_ACTIVE_SECRETS = 10;
 
 const ACTIVE = '(expires_at IS NULL OR expires_at > $2)';
+/** Decrypted secrets a process keeps; far more than the subscriptions one worker serves at a time. */
+const PLAINTEXT_CACHE_SIZE = 10_000;
 
 /**
  * Signing secrets of subscriptions: stored encrypted (AES-256-GCM under the
@@ -24,6 +26,9 @@ const ACTIVE = '(expires_at IS NULL OR expires_at > $2)';
  * caller has already scoped.
  */
 export class SecretService {
+  /** Decrypted secrets by row id, oldest first (a Map keeps insertion order). */
+  private readonly plaintexts = new Map<string, string>();
+
   constructor(
     private readonly db: DataSource,
     private readonly masterKey: Buffer,
@@ -112,14 +117,44 @@ export class SecretService {
    * scoped lookup or from a delivery row.
    */
   async activeSecrets(subscriptionId: string, at: Date = new Date()): Promise<string[]> {
-    const rows = await this.listActive(subscriptionId, at);
-    return rows.map((row) => {
-      try {
-        return decryptSecret(this.masterKey, row.ciphertext, subscriptionId);
-      } catch {
-        // The usual cause is a changed HOOKLINE_MASTER_KEY; say so without any key material.
-        throw new Error(`signing secret ${row.id} cannot be decrypted with the configured master key`);
-      }
-    });
+    return (await this.activeSecretsFor([subscriptionId], at)).get(subscriptionId) ?? [];
+  }
+
+  /**
+   * activeSecrets for many subscriptions in one query (the delivery worker
+   * asks once per batch of jobs). A subscription with no active secret maps
+   * to an empty list.
+   */
+  async activeSecretsFor(subscriptionIds: string[], at: Date = new Date()): Promise<Map<string, string[]>> {
+    const result = new Map<string, string[]>(subscriptionIds.map((id) => [id, []]));
+    if (subscriptionIds.length === 0) return result;
+    const rows = (await this.db.query(
+      `SELECT id, subscription_id, ciphertext FROM signing_secrets
+       WHERE subscription_id = ANY($1::uuid[]) AND ${ACTIVE}
+       ORDER BY subscription_id, created_at DESC, id DESC`,
+      [[...result.keys()], at],
+    )) as Array<{ id: string; subscription_id: string; ciphertext: Buffer }>;
+    for (const row of rows) result.get(row.subscription_id)!.push(this.decrypt(row));
+    return result;
+  }
+
+  /**
+   * A stored secret never changes (rotation adds a row), so its plaintext is
+   * kept by row id: a busy worker would otherwise decrypt the same few
+   * secrets for every attempt.
+   */
+  private decrypt(row: { id: string; subscription_id: string; ciphertext: Buffer }): string {
+    const cached = this.plaintexts.get(row.id);
+    if (cached !== undefined) return cached;
+    let secret: string;
+    try {
+      secret = decryptSecret(this.masterKey, row.ciphertext, row.subscription_id);
+    } catch {
+      // The usual cause is a changed HOOKLINE_MASTER_KEY; say so without any key material.
+      throw new Error(`signing secret ${row.id} cannot be decrypted with the configured master key`);
+    }
+    if (this.plaintexts.size >= PLAINTEXT_CACHE_SIZE) this.plaintexts.delete(this.plaintexts.keys().next().value!);
+    this.plaintexts.set(row.id, secret);
+    return secret;
   }
 }
