@@ -4,8 +4,7 @@ import type { Config } from './config.js';
 import { createDataSource, runMigrations } from './db/data-source.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js';
 import { resolveMasterKey } from './db/master-key.js';
-import { buildHooklineSchema } from './graphql/schema.js';
-import { HttpServer } from './http/server.js';
+import type { HttpServer } from './http/server.js';
 import { Metrics } from './http/metrics.js';
 import type { Logger } from './logger.js';
 import { startBoss } from './queue/boss.js';
@@ -14,6 +13,8 @@ import { Workers } from './delivery/workers.js';
 import { VERSION } from './version.js';
 
 export type Role = 'all' | 'api' | 'worker';
+
+const WORKER_POOL_SIZE = 10;
 
 export interface AppOptions {
   config: Config;
@@ -62,7 +63,9 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     const { url, embedded } = await openDatabase(config, logger);
     if (embedded) stack.push(() => embedded.stop());
 
-    const db = createDataSource({ url, poolSize: role === 'worker' ? config.workerConcurrency + 5 : 20 });
+    // A worker reads and records whole batches of attempts, so its
+    // connections do not grow with its concurrency.
+    const db = createDataSource({ url, poolSize: role === 'worker' ? WORKER_POOL_SIZE : 20 });
     await db.initialize();
     stack.push(() => db.destroy());
     if (options.migrate) {
@@ -71,7 +74,14 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     }
     const masterKey = await resolveMasterKey(config);
 
-    const boss = await startBoss({ url, logger, supervise: role !== 'api', monitorSeconds: config.queueMonitorSeconds });
+    const boss = await startBoss({
+      url,
+      logger,
+      supervise: role !== 'api',
+      monitorSeconds: config.queueMonitorSeconds,
+      // An API process only sends jobs, inside its own transactions.
+      poolSize: role === 'api' ? 3 : 10,
+    });
     stack.push(() => boss.stop({ graceful: true, timeout: 20_000 }));
 
     const metrics = new Metrics();
@@ -87,6 +97,8 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     let http: HttpServer | undefined;
     let port: number | undefined;
     if (role !== 'worker') {
+      // Loaded here so that a worker process carries no GraphQL or HTTP stack.
+      const [{ HttpServer }, { buildHooklineSchema }] = await Promise.all([import('./http/server.js'), import('./graphql/schema.js')]);
       http = new HttpServer({ schema: await buildHooklineSchema(), services, db, boss, metrics, logger });
       port = await http.start(config.port);
       const server = http;

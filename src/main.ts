@@ -4,7 +4,6 @@ import { Command } from 'commander';
 import { startApp, openDatabase, type Role } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createDataSource, runMigrations } from './db/data-source.js';
-import { buildHooklineSchema, printHooklineSchema } from './graphql/schema.js';
 import { createLogger, type Logger } from './logger.js';
 import { AccountService } from './accounts/service.js';
 import { startBoss } from './queue/boss.js';
@@ -90,6 +89,7 @@ async function migrate(): Promise<void> {
 }
 
 async function emitSchema(file: string): Promise<void> {
+  const { buildHooklineSchema, printHooklineSchema } = await import('./graphql/schema.js');
   await writeFile(file, printHooklineSchema(await buildHooklineSchema()));
   console.log(`wrote ${file}`);
 }
