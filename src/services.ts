@@ -35,12 +35,13 @@ export function createServices(deps: ServiceDeps): Services {
   const catalog = new CatalogService(deps.db);
   const secrets = new SecretService(deps.db, deps.masterKey);
   const subscriptions = new SubscriptionService(deps.db, catalog, secrets, { allowPrivate: deps.config.allowPrivateUrls });
+  const deliveries = new DeliveryService(deps.db, deps.boss, catalog, subscriptions);
   return {
     accounts: new AccountService(deps.db),
     catalog,
     secrets,
     subscriptions,
-    events: new EventService(deps.db, deps.boss, catalog),
-    deliveries: new DeliveryService(deps.db, deps.boss, catalog, subscriptions),
+    events: new EventService(deps.db, catalog, deliveries),
+    deliveries,
   };
 }

@@ -1,8 +1,9 @@
 import type { PgBoss } from 'pg-boss';
-import { In, type DataSource, type EntityManager } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import type { CatalogService } from '../catalog/service.js';
 import { channelOf, subscriptionMatches } from '../catalog/rules.js';
 import { DeliveryAttemptEntity, DeliveryEntity, EventEntity, SubscriptionEntity } from '../db/entities/index.js';
+import { entityColumns, type EntityColumns } from '../db/row-mapping.js';
 import { DeliveryStatus, type Scope } from '../domain.js';
 import { NotFoundError } from '../errors.js';
 import { isUuid, newId } from '../ids.js';
@@ -70,40 +71,77 @@ function compare<T extends string | Date>(x: T, y: T): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
+/** Deliveries with their events and subscriptions, in one plain statement (the worker's read per batch). */
+class AttemptContextReader {
+  private readonly delivery: EntityColumns<DeliveryEntity>;
+  private readonly event: EntityColumns<EventEntity>;
+  private readonly subscription: EntityColumns<SubscriptionEntity>;
+  private readonly sql: string;
+
+  constructor(db: DataSource) {
+    this.delivery = entityColumns(db, DeliveryEntity, 'd');
+    this.event = entityColumns(db, EventEntity, 'e');
+    this.subscription = entityColumns(db, SubscriptionEntity, 's');
+    this.sql = `SELECT ${this.delivery.select}, ${this.event.select}, ${this.subscription.select}
+      FROM deliveries d
+      JOIN events e ON e.id = d.event_id
+      JOIN webhook_subscriptions s ON s.id = d.subscription_id
+      WHERE d.id = ANY($1::uuid[])`;
+  }
+
+  async read(db: DataSource, deliveryIds: string[]): Promise<AttemptContext[]> {
+    const rows = (await db.query(this.sql, [deliveryIds])) as Array<Record<string, unknown>>;
+    return rows.map((row) => ({ delivery: this.delivery.read(row), event: this.event.read(row), subscription: this.subscription.read(row) }));
+  }
+}
+
 export class DeliveryService {
+  private readonly attemptContexts: AttemptContextReader;
+
   constructor(
     private readonly db: DataSource,
     private readonly boss: PgBoss,
     private readonly catalog: CatalogService,
     private readonly subscriptions: SubscriptionService,
-  ) {}
+  ) {
+    this.attemptContexts = new AttemptContextReader(db);
+  }
 
   // ---------------------------------------------------------------- fan-out
 
   /**
    * Creates one delivery and one delivery job per subscription that the
-   * channel rules choose, in one transaction. Running it twice for an event
-   * adds nothing (one delivery per event and subscription), so a fan-out job
-   * that comes back after a crash is harmless.
+   * channel rules choose, in the caller's transaction: publishing does this
+   * in the transaction that stores the event, so an accepted event already
+   * has its deliveries and their jobs. Running it twice for an event adds
+   * nothing (one delivery per event and subscription).
+   */
+  async fanOutInTransaction(manager: EntityManager, event: EventEntity): Promise<number> {
+    const scope: Scope = { accountId: event.accountId, environment: event.environment };
+    const channel = channelOf(event.type);
+    const candidates = await manager
+      .getRepository(SubscriptionEntity)
+      .createQueryBuilder('s')
+      .where('s.account_id = :accountId AND s.environment = :environment', scope)
+      .andWhere('s.enabled AND s.deleted_at IS NULL')
+      .andWhere(':channel = ANY(s.channels)', { channel })
+      .andWhere('(cardinality(s.events) = 0 OR :type = ANY(s.events))', { type: event.type })
+      .getMany();
+    if (candidates.length === 0) return 0;
+    const exclusive = await this.catalog.exclusiveChannels(scope);
+    const matching = candidates.filter((s) => subscriptionMatches(s, event, exclusive));
+    return (await this.insertDeliveries(manager, event, matching.map((s) => s.id))).length;
+  }
+
+  /**
+   * The work of a `fanout` job. Events are fanned out as they are published;
+   * this serves the jobs that an earlier version queued instead, so that
+   * none is lost across an upgrade.
    */
   async fanOut(eventId: string): Promise<number> {
     return this.db.transaction(async (manager) => {
       const event = await manager.findOneBy(EventEntity, { id: eventId });
-      if (!event) return 0;
-      const scope: Scope = { accountId: event.accountId, environment: event.environment };
-      const channel = channelOf(event.type);
-      const candidates = await manager
-        .getRepository(SubscriptionEntity)
-        .createQueryBuilder('s')
-        .where('s.account_id = :accountId AND s.environment = :environment', scope)
-        .andWhere('s.enabled AND s.deleted_at IS NULL')
-        .andWhere(':channel = ANY(s.channels)', { channel })
-        .andWhere('(cardinality(s.events) = 0 OR :type = ANY(s.events))', { type: event.type })
-        .getMany();
-      if (candidates.length === 0) return 0;
-      const exclusive = await this.catalog.exclusiveChannels(scope);
-      const matching = candidates.filter((s) => subscriptionMatches(s, event, exclusive));
-      return (await this.insertDeliveries(manager, event, matching.map((s) => s.id))).length;
+      return event ? this.fanOutInTransaction(manager, event) : 0;
     });
   }
 
@@ -178,16 +216,12 @@ export class DeliveryService {
   async loadForAttempts(jobs: ReadonlyArray<{ deliveryId: string; jobId: string }>): Promise<Map<string, AttemptContext>> {
     const contexts = new Map<string, AttemptContext>();
     if (jobs.length === 0) return contexts;
-    const rows = await this.db.getRepository(DeliveryEntity).find({
-      where: { id: In([...new Set(jobs.map((j) => j.deliveryId))]) },
-      relations: { event: true, subscription: true },
-    });
-    const byId = new Map(rows.map((d) => [d.id, d]));
+    const rows = await this.attemptContexts.read(this.db, [...new Set(jobs.map((j) => j.deliveryId))]);
+    const byId = new Map(rows.map((c) => [c.delivery.id, c]));
     for (const { deliveryId, jobId } of jobs) {
-      const delivery = byId.get(deliveryId);
-      if (!delivery || delivery.currentJobId !== jobId || !ACTIVE_STATUSES.includes(delivery.status)) continue;
-      const { event, subscription } = delivery;
-      if (event && subscription) contexts.set(jobId, { delivery, event, subscription });
+      const context = byId.get(deliveryId);
+      if (!context || context.delivery.currentJobId !== jobId || !ACTIVE_STATUSES.includes(context.delivery.status)) continue;
+      contexts.set(jobId, context);
     }
     return contexts;
   }

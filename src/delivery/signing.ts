@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 
 /**
  * Standard Webhooks signatures (API.md §4): HMAC-SHA256 over
@@ -18,9 +18,27 @@ export function signingKey(secret: string): Buffer {
   return key;
 }
 
+/**
+ * HMAC keys by secret. Node turns a Buffer key into a KeyObject on every
+ * createHmac, which costs seven times the HMAC of a typical body; a worker
+ * signs with the same few secrets all day.
+ */
+const keyObjects = new Map<string, KeyObject>();
+const KEY_CACHE_SIZE = 10_000;
+
+function hmacKey(secret: string): KeyObject {
+  let key = keyObjects.get(secret);
+  if (!key) {
+    key = createSecretKey(signingKey(secret));
+    if (keyObjects.size >= KEY_CACHE_SIZE) keyObjects.delete(keyObjects.keys().next().value!);
+    keyObjects.set(secret, key);
+  }
+  return key;
+}
+
 /** One `v1,<base64>` signature of the content with one secret. */
 export function signature(secret: string, content: Buffer): string {
-  return `v1,${createHmac('sha256', signingKey(secret)).update(content).digest('base64')}`;
+  return `v1,${createHmac('sha256', hmacKey(secret)).update(content).digest('base64')}`;
 }
 
 export interface SignatureInput {

@@ -1,12 +1,10 @@
-import type { PgBoss } from 'pg-boss';
 import type { DataSource } from 'typeorm';
 import type { CatalogService } from '../catalog/service.js';
 import { EventEntity } from '../db/entities/index.js';
 import type { Scope } from '../domain.js';
 import { AppError, InputError, NotFoundError } from '../errors.js';
 import { isUuid, newId } from '../ids.js';
-import { bossDb } from '../queue/boss.js';
-import { QUEUES, type FanoutJob } from '../queue/jobs.js';
+import type { DeliveryService } from '../deliveries/service.js';
 import { keysetPage, type Page } from '../pagination.js';
 
 export const MAX_EVENT_DATA_BYTES = 256 * 1024;
@@ -33,14 +31,15 @@ export interface EventFilter {
 export class EventService {
   constructor(
     private readonly db: DataSource,
-    private readonly boss: PgBoss,
     private readonly catalog: CatalogService,
+    private readonly deliveries: DeliveryService,
   ) {}
 
   /**
-   * Checks the event against the catalog, then stores it and its fan-out job
-   * in one transaction: it answers only after commit, so an accepted event is
-   * durable and always has its job (the outbox property).
+   * Checks the event against the catalog, then stores it, its deliveries and
+   * their jobs in one transaction: it answers only after commit, so an
+   * accepted event is durable and always has its deliveries queued (the
+   * outbox property).
    */
   async publish(scope: Scope, input: PublishInput, dataField = 'input.data'): Promise<PublishResult> {
     const idempotencyKey = input.idempotencyKey ?? null;
@@ -85,9 +84,9 @@ export class EventService {
         });
         return { event: first, duplicate: true };
       }
-      const job: FanoutJob = { eventId: id };
-      await this.boss.send(QUEUES.fanout, job, { id: newId(), db: bossDb(manager.queryRunner!) });
-      return { event: await manager.findOneByOrFail(EventEntity, { id }), duplicate: false };
+      const event = await manager.findOneByOrFail(EventEntity, { id });
+      await this.deliveries.fanOutInTransaction(manager, event);
+      return { event, duplicate: false };
     });
   }
 

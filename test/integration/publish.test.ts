@@ -28,19 +28,31 @@ describe('publishing events (API only, no workers)', () => {
     await t?.stop();
   });
 
-  async function fanoutJobsFor(eventId: string): Promise<number> {
-    const { rows } = await sql.query(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'fanout' AND data->>'eventId' = $1`, [eventId]);
-    return (rows[0] as { n: number }).n;
+  /** The event's deliveries, each with the data of the `deliver` jobs queued for it. */
+  async function queuedDeliveries(eventId: string): Promise<Array<{ subscriptionId: string; jobs: unknown[] }>> {
+    const { rows } = await sql.query(
+      `SELECT d.subscription_id AS "subscriptionId",
+              COALESCE(array_agg(j.data) FILTER (WHERE j.id IS NOT NULL), '{}') AS jobs
+       FROM deliveries d LEFT JOIN pgboss.job j ON j.name = 'deliver' AND j.id = d.current_job_id
+       WHERE d.event_id = $1 GROUP BY d.subscription_id ORDER BY d.subscription_id`,
+      [eventId],
+    );
+    return rows as Array<{ subscriptionId: string; jobs: unknown[] }>;
   }
 
-  it('stores the event together with exactly one fan-out job carrying only its id', async () => {
+  it('stores the event together with its deliveries and one deliver job each, carrying only the delivery id', async () => {
+    const first = await acme.subscribe({ url: 'http://127.0.0.1:9/a', channels: ['invoices'] });
+    const second = await acme.subscribe({ url: 'http://127.0.0.1:9/b', channels: ['invoices', 'clients'] });
+    await acme.subscribe({ url: 'http://127.0.0.1:9/c', channels: ['clients'] });
     const { event } = await acme.publish('invoices.created', { invoiceId: 'INV-1' });
-    expect(await fanoutJobsFor(event.id)).toBe(1);
-    const { rows } = await sql.query(`SELECT data FROM pgboss.job WHERE name = 'fanout' AND data->>'eventId' = $1`, [event.id]);
-    expect(rows[0].data).toEqual({ eventId: event.id });
+    const queued = await queuedDeliveries(event.id);
+    expect(queued.map((d) => d.subscriptionId)).toEqual([first.id, second.id].sort());
+    const { rows } = await sql.query(`SELECT id FROM deliveries WHERE event_id = $1 ORDER BY subscription_id`, [event.id]);
+    expect(queued.map((d) => d.jobs)).toEqual(rows.map((r: { id: string }) => [{ deliveryId: r.id }]));
   });
 
   it('stores no event when its job cannot be written, and shows no SQL', async () => {
+    await acme.subscribe({ url: 'http://127.0.0.1:9/refused', channels: ['invoices'] });
     await sql.query(`CREATE FUNCTION public.refuse_jobs() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'queue refused'; END $$`);
     await sql.query(`CREATE TRIGGER refuse_jobs BEFORE INSERT ON pgboss.job FOR EACH ROW EXECUTE FUNCTION public.refuse_jobs()`);
     try {
@@ -110,10 +122,13 @@ describe('publishing events (API only, no workers)', () => {
 
   it('keeps idempotency keys per environment and queues nothing for a repeat', async () => {
     const stagingAdmin = await createKey(t, acme.adminToken, 'ADMIN', 'STAGING');
+    const subscription = await acme.subscribe({ url: 'http://127.0.0.1:9/once', channels: ['clients'] });
     const first = await acme.publish('clients.created', { clientId: 'C-1' }, 'same-key');
     const repeat = await acme.publish('clients.created', { clientId: 'C-2' }, 'same-key');
     expect(repeat).toEqual({ event: { id: first.event.id }, duplicate: true });
-    expect(await fanoutJobsFor(first.event.id)).toBe(1);
+    const queued = await queuedDeliveries(first.event.id);
+    expect(queued.filter((d) => d.subscriptionId === subscription.id).map((d) => d.jobs.length)).toEqual([1]);
+    expect((await sql.query(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'deliver' AND data->>'deliveryId' IN (SELECT id::text FROM deliveries WHERE event_id = $1)`, [first.event.id])).rows[0].n).toBe(queued.length);
     const staging = await acme.publish('clients.created', { clientId: 'C-1' }, 'same-key', stagingAdmin);
     expect(staging.duplicate).toBe(false);
     expect(staging.event.id).not.toBe(first.event.id);
