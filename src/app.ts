@@ -8,6 +8,7 @@ import type { HttpServer } from './http/server.js';
 import { Metrics } from './http/metrics.js';
 import type { Logger } from './logger.js';
 import { startBoss } from './queue/boss.js';
+import { WakeSender } from './queue/wakeup.js';
 import { createServices, type Services } from './services.js';
 import { Workers } from './delivery/workers.js';
 import { VERSION } from './version.js';
@@ -84,12 +85,15 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     });
     stack.push(() => boss.stop({ graceful: true, timeout: 20_000 }));
 
+    const waker = new WakeSender(url, logger);
+    stack.push(() => waker.close());
+
     const metrics = new Metrics();
-    const services = createServices({ db, boss, config, logger, masterKey, metrics });
+    const services = createServices({ db, boss, config, logger, masterKey, metrics, wakeWorkers: () => waker.wake() });
     const operatorToken = await services.accounts.bootstrapOperator(config.bootstrapToken);
 
     if (role !== 'api') {
-      const workers = new Workers({ services, boss, config, logger, metrics, version: VERSION });
+      const workers = new Workers({ services, boss, config, logger, metrics, version: VERSION, databaseUrl: url });
       await workers.start();
       stack.push(() => workers.stop());
     }

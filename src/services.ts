@@ -19,6 +19,8 @@ export interface ServiceDeps {
   /** Encrypts signing secrets at rest. */
   masterKey: Buffer;
   metrics: Metrics;
+  /** Wakes the delivery workers; called after a commit that queued deliveries. */
+  wakeWorkers: () => void;
 }
 
 /** The domain services; resolvers and workers reach the rules only through these. */
@@ -35,13 +37,13 @@ export function createServices(deps: ServiceDeps): Services {
   const catalog = new CatalogService(deps.db);
   const secrets = new SecretService(deps.db, deps.masterKey);
   const subscriptions = new SubscriptionService(deps.db, catalog, secrets, { allowPrivate: deps.config.allowPrivateUrls });
-  const deliveries = new DeliveryService(deps.db, deps.boss, catalog, subscriptions);
+  const deliveries = new DeliveryService(deps.db, deps.boss, catalog, subscriptions, deps.wakeWorkers);
   return {
     accounts: new AccountService(deps.db),
     catalog,
     secrets,
     subscriptions,
-    events: new EventService(deps.db, catalog, deliveries),
+    events: new EventService(deps.db, catalog, deliveries, deps.wakeWorkers),
     deliveries,
   };
 }

@@ -43,6 +43,7 @@ const VISIBLE = '(x.account_id IS NULL OR (x.account_id = :accountId AND x.envir
 export class CatalogService {
   private readonly schemas = new JsonSchemaValidator();
   private builtinExclusive: Promise<ReadonlySet<string>> | undefined;
+  private builtinTypesByName: Promise<ReadonlyMap<string, EventTypeEntity>> | undefined;
 
   constructor(private readonly db: DataSource) {}
 
@@ -75,13 +76,32 @@ export class CatalogService {
    * receivers rely on its schema.
    */
   async getEventType(scope: Scope, name: string): Promise<EventTypeEntity | null> {
+    const builtin = (await this.builtinTypes()).get(name);
+    if (builtin) return builtin;
     return this.db
       .getRepository(EventTypeEntity)
       .createQueryBuilder('x')
-      .where(VISIBLE, { accountId: scope.accountId, environment: scope.environment })
+      .where('x.account_id = :accountId AND x.environment = :environment', { accountId: scope.accountId, environment: scope.environment })
       .andWhere('x.name = :name', { name })
-      .orderBy('x.account_id', 'ASC', 'NULLS FIRST')
       .getOne();
+  }
+
+  /**
+   * Built-in event types by name. Built-in rows change only by migration,
+   * so they are read once per process: every publish looks its type up.
+   */
+  private async builtinTypes(): Promise<ReadonlyMap<string, EventTypeEntity>> {
+    this.builtinTypesByName ??= this.db
+      .getRepository(EventTypeEntity)
+      .createQueryBuilder('x')
+      .where('x.account_id IS NULL')
+      .getMany()
+      .then((rows) => new Map(rows.map((row) => [row.name, row])) as ReadonlyMap<string, EventTypeEntity>)
+      .catch((error: unknown) => {
+        this.builtinTypesByName = undefined;
+        throw error;
+      });
+    return this.builtinTypesByName;
   }
 
   /** The data's problems under the type's JSON Schema, with paths like `data.amount`; empty when valid or schemaless. */

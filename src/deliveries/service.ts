@@ -103,6 +103,7 @@ export class DeliveryService {
     private readonly boss: PgBoss,
     private readonly catalog: CatalogService,
     private readonly subscriptions: SubscriptionService,
+    private readonly wakeWorkers: () => void,
   ) {
     this.attemptContexts = new AttemptContextReader(db);
   }
@@ -139,10 +140,12 @@ export class DeliveryService {
    * none is lost across an upgrade.
    */
   async fanOut(eventId: string): Promise<number> {
-    return this.db.transaction(async (manager) => {
+    const queued = await this.db.transaction(async (manager) => {
       const event = await manager.findOneBy(EventEntity, { id: eventId });
       return event ? this.fanOutInTransaction(manager, event) : 0;
     });
+    if (queued > 0) this.wakeWorkers();
+    return queued;
   }
 
   private async insertDeliveries(manager: EntityManager, event: EventEntity, subscriptionIds: string[]): Promise<string[]> {
@@ -364,7 +367,7 @@ export class DeliveryService {
   /** A webhook.test event and its delivery to this subscription alone. */
   async sendTest(scope: Scope, subscriptionId: string): Promise<DeliveryEntity> {
     const subscription = await this.subscriptions.get(scope, subscriptionId);
-    return this.db.transaction(async (manager) => {
+    const delivery = await this.db.transaction(async (manager) => {
       const event: EventEntity = Object.assign(new EventEntity(), {
         id: newId(),
         accountId: scope.accountId,
@@ -377,6 +380,8 @@ export class DeliveryService {
       const [deliveryId] = await this.insertDeliveries(manager, event, [subscription.id]);
       return manager.findOneByOrFail(DeliveryEntity, { id: deliveryId! });
     });
+    this.wakeWorkers();
+    return delivery;
   }
 
   /**
@@ -389,19 +394,22 @@ export class DeliveryService {
     await this.db.transaction(async (manager) => {
       await this.requeue(manager, 'd.id = $1', [delivery.id]);
     });
+    this.wakeWorkers();
     return this.get(scope, deliveryId);
   }
 
   /** Requeues every FAILED delivery of the subscription created since then. */
   async replayFailed(scope: Scope, subscriptionId: string, since: Date): Promise<number> {
     const subscription = await this.subscriptions.get(scope, subscriptionId);
-    return this.db.transaction(async (manager) =>
+    const requeued = await this.db.transaction(async (manager) =>
       this.requeue(manager, 'd.subscription_id = $1 AND d.status = $2 AND d.created_at >= $3', [
         subscription.id,
         DeliveryStatus.FAILED,
         since,
       ]),
     );
+    if (requeued > 0) this.wakeWorkers();
+    return requeued;
   }
 
   /** Queues the deliveries that `where` selects again, each under a new job id. */

@@ -4,6 +4,7 @@ import type { Metrics } from '../http/metrics.js';
 import type { Logger } from '../logger.js';
 import { QUEUES, type DeliverJob, type FanoutJob } from '../queue/jobs.js';
 import type { Services } from '../services.js';
+import { WakeListener } from '../queue/wakeup.js';
 import { Deliverer } from './deliverer.js';
 import { DeliveryHttpClient } from './http-client.js';
 
@@ -14,10 +15,12 @@ export interface WorkerDeps {
   logger: Logger;
   metrics: Metrics;
   version: string;
+  /** For the wake-up listener's own connection. */
+  databaseUrl: string;
 }
 
 /**
- * NOTIFY wakes workers when a job is created, but a retry is created for
+ * A wake-up (wakeup.ts) brings new jobs at once, but a retry is created for
  * later and wakes nobody when it falls due: polling must stay frequent.
  */
 const POLLING = { pollingIntervalSeconds: 1, notifyPollingIntervalSeconds: 1, burstWhenBatchFull: true } as const;
@@ -35,6 +38,7 @@ export class Workers {
   private readonly http: DeliveryHttpClient;
   private readonly deliverer: Deliverer;
   private readonly workIds: Array<{ queue: string; id: string }> = [];
+  private listener: WakeListener | undefined;
 
   constructor(private readonly deps: WorkerDeps) {
     const { services, config, metrics } = deps;
@@ -72,31 +76,45 @@ export class Workers {
       ),
     });
 
-    this.workIds.push({
-      queue: QUEUES.deliver,
-      id: await boss.work<DeliverJob, unknown, typeof POLLING & { batchSize: number; localConcurrency: number; perJobResults: true }>(
-        QUEUES.deliver,
-        { batchSize, localConcurrency: pollers, ...POLLING, perJobResults: true },
-        async (jobs: Job<DeliverJob>[]) => {
-          const refs = jobs.map((job) => ({ jobId: job.id, deliveryId: job.data.deliveryId, reservedSlot: job.data.reservedSlot }));
-          const results = await this.deliverer.deliverAll(refs).catch((error: unknown) => refs.map(() => ({ status: 'rejected' as const, reason: error })));
-          return results.map((result, i) => {
-            const job = jobs[i]!;
-            if (result.status === 'fulfilled') return { id: job.id, status: 'completed' as const };
-            // Not an endpoint failure (those are recorded attempts) but ours, e.g. the
-            // database is away: pg-boss retries the job, and the attempt is made again.
-            const error: unknown = result.reason;
-            logger.error({ err: error, deliveryId: job.data.deliveryId }, 'delivery job failed');
-            return { id: job.id, status: 'failed' as const, output: { message: error instanceof Error ? error.message : String(error) } };
-          });
-        },
-      ),
+    // One registration per poller, each with its own id, so that a wake-up reaches every one.
+    for (let i = 0; i < pollers; i++) {
+      this.workIds.push({
+        queue: QUEUES.deliver,
+        id: await boss.work<DeliverJob, unknown, typeof POLLING & { batchSize: number; perJobResults: true }>(
+          QUEUES.deliver,
+          { batchSize, ...POLLING, perJobResults: true },
+          (jobs: Job<DeliverJob>[]) => this.deliverBatch(jobs),
+        ),
+      });
+    }
+    this.listener = new WakeListener(this.deps.databaseUrl, logger, () => {
+      for (const { queue, id } of this.workIds) if (queue === QUEUES.deliver) boss.notifyWorker(id);
     });
+    await this.listener.start();
     logger.info({ concurrency: config.workerConcurrency, pollers, batchSize }, 'workers started');
+  }
+
+  /** One attempt per job; a job fails (and pg-boss runs it again) only when Hookline itself could not make or record it. */
+  private async deliverBatch(jobs: Job<DeliverJob>[]) {
+    const { logger } = this.deps;
+    const refs = jobs.map((job) => ({ jobId: job.id, deliveryId: job.data.deliveryId, reservedSlot: job.data.reservedSlot }));
+    const results = await this.deliverer
+      .deliverAll(refs)
+      .catch((error: unknown) => refs.map(() => ({ status: 'rejected' as const, reason: error })));
+    return results.map((result, i) => {
+      const job = jobs[i]!;
+      if (result.status === 'fulfilled') return { id: job.id, status: 'completed' as const };
+      // Not an endpoint failure (those are recorded attempts) but ours, e.g. the
+      // database is away: pg-boss retries the job, and the attempt is made again.
+      const error: unknown = result.reason;
+      logger.error({ err: error, deliveryId: job.data.deliveryId }, 'delivery job failed');
+      return { id: job.id, status: 'failed' as const, output: { message: error instanceof Error ? error.message : String(error) } };
+    });
   }
 
   /** Stops fetching jobs, waits for the ones in hand, then closes the HTTP agent. */
   async stop(): Promise<void> {
+    await this.listener?.stop();
     for (const { queue, id } of this.workIds.splice(0)) await this.deps.boss.offWork(queue, { id, wait: true });
     await this.http.close();
   }

@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { CatalogService } from '../catalog/service.js';
 import { EventEntity } from '../db/entities/index.js';
+import { entityColumns, type EntityColumns } from '../db/row-mapping.js';
 import type { Scope } from '../domain.js';
 import { AppError, InputError, NotFoundError } from '../errors.js';
 import { isUuid, newId } from '../ids.js';
@@ -29,11 +30,17 @@ export interface EventFilter {
 }
 
 export class EventService {
+  /** The stored event comes back from its INSERT, not from another read. */
+  private readonly eventColumns: EntityColumns<EventEntity>;
+
   constructor(
     private readonly db: DataSource,
     private readonly catalog: CatalogService,
     private readonly deliveries: DeliveryService,
-  ) {}
+    private readonly wakeWorkers: () => void,
+  ) {
+    this.eventColumns = entityColumns(db, EventEntity, 'e');
+  }
 
   /**
    * Checks the event against the catalog, then stores it, its deliveries and
@@ -65,29 +72,30 @@ export class EventService {
       throw new InputError(problems.map((p) => ({ ...p, field: p.field.replace(/^data/, dataField) })));
     }
 
-    return this.db.transaction(async (manager) => {
+    const result = await this.db.transaction(async (manager) => {
       const id = newId();
       // ON CONFLICT makes two racing requests with one key agree: the second
       // waits for the first to commit, inserts nothing and reads its row.
-      const inserted: Array<{ id: string }> = await manager.query(
-        `INSERT INTO events (id, account_id, environment, type, data, idempotency_key)
+      const inserted = (await manager.query(
+        `INSERT INTO events AS e (id, account_id, environment, type, data, idempotency_key)
          VALUES ($1, $2, $3, $4, $5::jsonb, $6)
          ON CONFLICT (account_id, environment, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-         RETURNING id`,
+         RETURNING ${this.eventColumns.select}`,
         [id, scope.accountId, scope.environment, eventType.name, JSON.stringify(input.data), idempotencyKey],
-      );
+      )) as Array<Record<string, unknown>>;
       if (inserted.length === 0) {
         const first = await manager.findOneByOrFail(EventEntity, {
           accountId: scope.accountId,
           environment: scope.environment,
           idempotencyKey: idempotencyKey!,
         });
-        return { event: first, duplicate: true };
+        return { event: first, duplicate: true, queued: 0 };
       }
-      const event = await manager.findOneByOrFail(EventEntity, { id });
-      await this.deliveries.fanOutInTransaction(manager, event);
-      return { event, duplicate: false };
+      const event = this.eventColumns.read(inserted[0]!);
+      return { event, duplicate: false, queued: await this.deliveries.fanOutInTransaction(manager, event) };
     });
+    if (result.queued > 0) this.wakeWorkers();
+    return { event: result.event, duplicate: result.duplicate };
   }
 
   async get(scope: Scope, id: string): Promise<EventEntity> {

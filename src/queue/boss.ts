@@ -44,7 +44,8 @@ export async function startBoss(options: BossOptions): Promise<PgBoss> {
     superviseIntervalSeconds: options.monitorSeconds ?? 15,
     monitorIntervalSeconds: options.monitorSeconds ?? 15,
     schedule: false,
-    useListenNotify: true,
+    // Delivery workers are woken through Hookline's own channel (wakeup.ts).
+    useListenNotify: false,
   });
   boss.on('error', (error) => options.logger.error({ err: error }, 'queue error'));
   await boss.start();
@@ -61,9 +62,17 @@ async function ensureQueues(boss: PgBoss): Promise<void> {
     retryBackoff: true,
     retryDelayMax: 300,
     heartbeatSeconds: HEARTBEAT_SECONDS,
-    notify: true,
+    // No NOTIFY inside the transactions that queue jobs: see wakeup.ts.
+    notify: false,
   } as const;
-  const existing = new Set((await boss.getQueues()).map((q) => q.name));
+  const queues = await boss.getQueues();
+  for (const queue of queues) {
+    // Queues made by an earlier version notified from every job insert.
+    if ((queue.name === QUEUES.fanout || queue.name === QUEUES.deliver) && queue.notify) {
+      await boss.updateQueue(queue.name, { notify: false });
+    }
+  }
+  const existing = new Set(queues.map((q) => q.name));
   if (!existing.has(QUEUES.fanout)) {
     await boss.createQueue(QUEUES.fanout, { ...common, expireInSeconds: 120 });
   }

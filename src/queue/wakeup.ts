@@ -1,0 +1,143 @@
+import pg from 'pg';
+import type { Logger } from '../logger.js';
+
+/**
+ * Wake-ups for delivery workers, on a channel of Hookline's own.
+ *
+ * pg-boss can NOTIFY from the transaction that inserts a job, but a
+ * transaction that notifies takes a database-wide lock from before its commit
+ * until its WAL is on disk, so every publish would wait for every other
+ * publish's disk flush. Instead, the transactions that queue deliveries
+ * commit without notifying, and afterwards the process sends one small
+ * NOTIFY of its own, with synchronous_commit off (a wake-up lost in a crash
+ * costs at most one poll interval, never a job). Wake-ups asked for while
+ * one is on its way are folded into one more.
+ */
+export const WAKE_CHANNEL = 'hookline_deliver';
+
+export class WakeSender {
+  private readonly pool: pg.Pool;
+  private sending = false;
+  private again = false;
+  private idle: Promise<void> = Promise.resolve();
+
+  constructor(
+    url: string,
+    private readonly logger: Logger,
+  ) {
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max: 1,
+      application_name: 'hookline-wake',
+      options: '-c synchronous_commit=off',
+    });
+    // An idle connection that breaks is dropped by the pool; the next wake-up opens another.
+    this.pool.on('error', (error) => this.logger.debug({ err: error }, 'wake-up connection lost'));
+  }
+
+  /** Asks the delivery workers to fetch now; call it after the commit that queued jobs. */
+  wake(): void {
+    if (this.sending) {
+      this.again = true;
+      return;
+    }
+    this.sending = true;
+    this.idle = this.send();
+  }
+
+  private async send(): Promise<void> {
+    do {
+      // A NOTIFY already on its way may have been sent before the caller's commit.
+      this.again = false;
+      try {
+        await this.pool.query('SELECT pg_notify($1, $2)', [WAKE_CHANNEL, '']);
+      } catch (error) {
+        // Workers still poll: the jobs are found within a poll interval.
+        this.logger.warn({ err: error }, 'could not wake the delivery workers');
+      }
+    } while (this.again);
+    this.sending = false;
+  }
+
+  async close(): Promise<void> {
+    await this.idle;
+    await this.pool.end();
+  }
+}
+
+/**
+ * LISTENs on the wake-up channel from a connection of its own, reconnecting
+ * with a growing pause when it is lost. After every (re)connection it wakes
+ * the workers once, for what was sent while nobody listened.
+ */
+export class WakeListener {
+  private client: pg.Client | undefined;
+  private stopped = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private failures = 0;
+
+  constructor(
+    private readonly url: string,
+    private readonly logger: Logger,
+    private readonly onWake: () => void,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    const client = new pg.Client({ connectionString: this.url, application_name: 'hookline-listen' });
+    const lost = (error?: Error) => {
+      if (this.client !== client) return;
+      this.client = undefined;
+      client.removeAllListeners('notification');
+      void client.end().catch(() => undefined);
+      if (!this.stopped) {
+        this.logger.warn({ err: error }, 'wake-up listener lost its connection; reconnecting');
+        this.scheduleReconnect();
+      }
+    };
+    client.on('error', lost);
+    client.on('end', () => lost());
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${WAKE_CHANNEL}`);
+    } catch (error) {
+      client.removeAllListeners();
+      client.on('error', () => undefined);
+      await client.end().catch(() => undefined);
+      if (this.stopped) return;
+      this.logger.warn({ err: error }, 'wake-up listener could not connect; workers poll meanwhile');
+      this.scheduleReconnect();
+      return;
+    }
+    if (this.stopped) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.client = client;
+    this.failures = 0;
+    client.on('notification', () => this.onWake());
+    this.onWake();
+  }
+
+  private scheduleReconnect(): void {
+    this.failures += 1;
+    const delayMs = Math.min(10_000, 250 * 2 ** Math.min(this.failures, 6));
+    this.retryTimer = setTimeout(() => void this.connect(), delayMs);
+    this.retryTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    const client = this.client;
+    this.client = undefined;
+    if (client) {
+      client.removeAllListeners('notification');
+      await client.end().catch(() => undefined);
+    }
+  }
+}
