@@ -10,8 +10,8 @@
  * DO NOTHING RETURNING id, current_job_id` statement with now() as
  * next_attempt_at; and one `deliver` job per delivery through pg-boss's own
  * `insert()` with `{ id: current_job_id, data: { deliveryId } }`, in the same
- * transaction through its `db` option. What is left out: the events'
- * `fanout` jobs (they would be completed by then) and the publish requests.
+ * transaction through its `db` option. What is left out: the publish
+ * requests.
  *
  * History (settled deliveries): events spread over the last 30 days, one
  * SUCCEEDED delivery per event and subscription and one successful attempt

@@ -27,6 +27,9 @@ const positiveInt = (name: string) => (value: string) => {
 };
 const list = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean);
 
+/** The heap settings that the README recommends for Hookline's processes and that npm start uses. */
+const HOOKLINE_NODE_FLAGS = '--max-semi-space-size=8 --max-old-space-size=256';
+
 const program = new Command()
   .name('npm run bench --')
   .description('Hookline end to end: signed deliveries per second and publish-to-receipt latency, against the raw pg-boss + undici stack')
@@ -54,6 +57,7 @@ const program = new Command()
   .addOption(new Option('--delivery-timeout-ms <n>', 'HOOKLINE_DELIVERY_TIMEOUT_MS').default(15_000).argParser(positiveInt('--delivery-timeout-ms')))
   .addOption(new Option('--stall-seconds <n>', 'give up waiting for deliveries after this long without one').default(60).argParser(positive('--stall-seconds')))
   .addOption(new Option('--max-wait-seconds <n>', 'give up waiting for a run\'s deliveries after this long, progress or not').default(1800).argParser(positive('--max-wait-seconds')))
+  .addOption(new Option('--node-flags <flags>', 'Node flags of the API and worker processes ("" for V8\'s defaults)').default(HOOKLINE_NODE_FLAGS))
   .addOption(new Option('--cpu-prof', 'run the API and workers with node --cpu-prof (profiles under bench/out/logs/<run>/profiles)').default(false))
   .addOption(new Option('--results-dir <dir>', 'where the JSON and Markdown go').default(path.join(BENCH_DIR, 'results')));
 

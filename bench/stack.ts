@@ -45,6 +45,7 @@ export interface Options {
   stallSeconds: number;
   maxWaitSeconds: number;
   cpuProf: boolean;
+  nodeFlags: string;
 }
 
 export interface Context {
@@ -187,7 +188,7 @@ export class Hookline {
     const code = await migrate.exited;
     if (code !== 0) throw new Error(`hookline migrate exited with ${code}; see ${migrate.logFile}:\n${migrate.output().slice(-2000)}`);
 
-    const api = spawnHookline('api', `${label}-api`, env, ctx.logDir, profileArgs(ctx, `${label}-api`));
+    const api = spawnHookline('api', `${label}-api`, env, ctx.logDir, nodeArgs(ctx, `${label}-api`));
     const base = `http://127.0.0.1:${env.port}`;
     await waitFor(api, 'readiness (/readyz)', async () => {
       try {
@@ -213,7 +214,7 @@ export class Hookline {
   async startWorkers(count: number): Promise<void> {
     const started = Array.from({ length: count }, () => {
       const name = `${this.label}-worker${++this.workerSeq}`;
-      const proc = spawnHookline('worker', name, this.env, this.ctx.logDir, profileArgs(this.ctx, name));
+      const proc = spawnHookline('worker', name, this.env, this.ctx.logDir, nodeArgs(this.ctx, name));
       this.workers.push(proc);
       return proc;
     });
@@ -274,13 +275,13 @@ export class Hookline {
 
 /**
  * PostgreSQL connections that Hookline may open under load: per worker
- * process up to a TypeORM pool of HOOKLINE_WORKER_CONCURRENCY + 5, pg-boss's
- * 10 and its listener; the API (pools of 20 + 10, of which a burst of
- * publishes uses about a dozen) and the bench's own 4 counted as 20. With one
- * worker at concurrency 50 about 67 were seen at once.
+ * process a TypeORM pool of 10, pg-boss's 10 and the wake-up listener and
+ * sender (src/app.ts, src/queue/); the API (pools of 20 + 3 and its wake-up
+ * sender) and the bench's own 4 counted as 30. The worker's pools no longer
+ * grow with HOOKLINE_WORKER_CONCURRENCY.
  */
-export function connectionBudget(workers: number, concurrency: number): number {
-  return 20 + workers * (concurrency + 16);
+export function connectionBudget(workers: number, _concurrency: number): number {
+  return 30 + workers * 22;
 }
 
 /**
@@ -294,8 +295,8 @@ export function connectionBudget(workers: number, concurrency: number): number {
 export async function postgresFor(ctx: Context, workers: number): Promise<{ postgres: Postgres; note: string | null }> {
   const needed = connectionBudget(workers, ctx.options.concurrency);
   const free = ctx.postgres.maxConnections - 3 - (await ctx.postgres.connectionsInUse());
-  // One worker stays on the main server whatever other clients hold (about 67 connections were seen
-  // at once at concurrency 50): moving it would compare runs on different servers.
+  // One worker stays on the main server whatever other clients hold: moving it would compare runs
+  // on different servers.
   if (needed <= free || ctx.options.pg !== 'auto' || workers < 2 || connectionBudget(workers, ctx.options.concurrency) <= ctx.postgres.maxConnections - 3 - 10) {
     return { postgres: ctx.postgres, note: needed > free ? `up to ${needed} connections needed, ${free} free on the server` : null };
   }
@@ -306,8 +307,10 @@ export async function postgresFor(ctx: Context, workers: number): Promise<{ post
   return { postgres: ctx.embeddedPostgres, note: `on an embedded PostgreSQL ${ctx.embeddedPostgres.version}: up to ${needed} connections needed, ${free} free on the server` };
 }
 
-function profileArgs(ctx: Context, name: string): string[] {
-  return ctx.options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ctx.logDir, 'profiles')}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+/** Node flags of a Hookline process: the heap settings the README recommends (--node-flags), and profiling when asked. */
+function nodeArgs(ctx: Context, name: string): string[] {
+  const flags = ctx.options.nodeFlags.split(/\s+/).filter(Boolean);
+  return ctx.options.cpuProf ? [...flags, '--cpu-prof', `--cpu-prof-dir=${path.join(ctx.logDir, 'profiles')}`, `--cpu-prof-name=${name}.cpuprofile`] : flags;
 }
 
 export function newSecrets(): { masterKey: string; bootstrapToken: string } {

@@ -1,5 +1,6 @@
 import { IsNull, type DataSource } from 'typeorm';
 import { AccountEntity, ApiKeyEntity } from '../db/entities/index.js';
+import { entityColumns, type EntityColumns } from '../db/row-mapping.js';
 import { Environment, Role } from '../domain.js';
 import { AppError, InputError, NotFoundError } from '../errors.js';
 import { isUuid, newId } from '../ids.js';
@@ -35,12 +36,20 @@ function keyScope(caller: Principal) {
 }
 
 export class AccountService {
-  constructor(private readonly db: DataSource) {}
+  private readonly keyColumns: EntityColumns<ApiKeyEntity>;
+
+  constructor(private readonly db: DataSource) {
+    this.keyColumns = entityColumns(db, ApiKeyEntity, 'k');
+  }
 
   /** Resolves a bearer token to its key, or throws UNAUTHENTICATED. */
   async authenticate(token: string): Promise<Principal> {
     const hash = hashToken(token);
-    const key = await this.db.getRepository(ApiKeyEntity).findOneBy({ tokenHash: hash });
+    // Every request comes here first: one plain statement, no query building.
+    const [row] = (await this.db.query(`SELECT ${this.keyColumns.select} FROM api_keys k WHERE k.token_hash = $1`, [hash])) as Array<
+      Record<string, unknown>
+    >;
+    const key = row ? this.keyColumns.read(row) : undefined;
     if (!key || !hashesEqual(key.tokenHash, hash) || key.revokedAt) {
       throw new AppError('UNAUTHENTICATED', 'The API key is missing, unknown or revoked');
     }
