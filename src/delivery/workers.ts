@@ -23,16 +23,17 @@ export interface WorkerDeps {
  * A wake-up (wakeup.ts) brings new jobs at once, but a retry is created for
  * later and wakes nobody when it falls due: polling must stay frequent.
  */
-const POLLING = { pollingIntervalSeconds: 1, notifyPollingIntervalSeconds: 1, burstWhenBatchFull: true } as const;
+const POLLING = { pollingIntervalSeconds: 1, burstWhenBatchFull: true } as const;
 
 /** Jobs fetched per poll; the batch's jobs run concurrently. */
 const DELIVER_BATCH = 10;
 const FANOUT_BATCH = 10;
 
 /**
- * The queue consumers of one process: fan-out (event to deliveries) and
- * delivery (one attempt per job). Deliveries in flight per process are
- * bounded by HOOKLINE_WORKER_CONCURRENCY.
+ * The queue consumers of one process: delivery (one attempt per job), and
+ * fan-out for the `fanout` jobs of events published by an earlier version.
+ * Deliveries in flight per process are bounded by
+ * HOOKLINE_WORKER_CONCURRENCY: ⌈concurrency / 10⌉ pollers of up to 10 jobs.
  */
 export class Workers {
   private readonly http: DeliveryHttpClient;

@@ -30,6 +30,9 @@ export class WakeSender {
       max: 1,
       application_name: 'hookline-wake',
       options: '-c synchronous_commit=off',
+      // A wake-up that cannot be sent soon is worth nothing: the workers poll anyway.
+      connectionTimeoutMillis: 5_000,
+      query_timeout: 5_000,
     });
     // An idle connection that breaks is dropped by the pool; the next wake-up opens another.
     this.pool.on('error', (error) => this.logger.debug({ err: error }, 'wake-up connection lost'));
@@ -88,7 +91,9 @@ export class WakeListener {
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
-    const client = new pg.Client({ connectionString: this.url, application_name: 'hookline-listen' });
+    // A listener whose connection silently died only costs latency (workers poll), so TCP
+    // keepalive is the only watch kept on it.
+    const client = new pg.Client({ connectionString: this.url, application_name: 'hookline-listen', connectionTimeoutMillis: 5_000, keepAlive: true });
     const lost = (error?: Error) => {
       if (this.client !== client) return;
       this.client = undefined;
