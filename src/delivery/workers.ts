@@ -39,6 +39,8 @@ export class Workers {
   private readonly http: DeliveryHttpClient;
   private readonly deliverer: Deliverer;
   private readonly workIds: Array<{ queue: string; id: string }> = [];
+  /** The delivery pollers, and whether each is attempting a batch now. */
+  private readonly pollers: Array<{ id: string; busy: boolean }> = [];
   private listener: WakeListener | undefined;
 
   constructor(private readonly deps: WorkerDeps) {
@@ -77,22 +79,39 @@ export class Workers {
       ),
     });
 
-    // One registration per poller, each with its own id, so that a wake-up reaches every one.
+    // One registration per poller, each with its own id, so that a wake-up can pick one.
     for (let i = 0; i < pollers; i++) {
-      this.workIds.push({
-        queue: QUEUES.deliver,
-        id: await boss.work<DeliverJob, unknown, typeof POLLING & { batchSize: number; perJobResults: true }>(
-          QUEUES.deliver,
-          { batchSize, ...POLLING, perJobResults: true },
-          (jobs: Job<DeliverJob>[]) => this.deliverBatch(jobs),
-        ),
-      });
+      const poller = { id: '', busy: false };
+      poller.id = await boss.work<DeliverJob, unknown, typeof POLLING & { batchSize: number; perJobResults: true }>(
+        QUEUES.deliver,
+        { batchSize, ...POLLING, perJobResults: true },
+        async (jobs: Job<DeliverJob>[]) => {
+          poller.busy = true;
+          // A full batch suggests more jobs waiting: another poller joins in.
+          if (jobs.length === batchSize) this.wakeOne();
+          try {
+            return await this.deliverBatch(jobs);
+          } finally {
+            poller.busy = false;
+          }
+        },
+      );
+      this.pollers.push(poller);
+      this.workIds.push({ queue: QUEUES.deliver, id: poller.id });
     }
-    this.listener = new WakeListener(this.deps.databaseUrl, logger, () => {
-      for (const { queue, id } of this.workIds) if (queue === QUEUES.deliver) boss.notifyWorker(id);
-    });
+    this.listener = new WakeListener(this.deps.databaseUrl, logger, () => this.wakeOne());
     await this.listener.start();
     logger.info({ concurrency: config.workerConcurrency, pollers, batchSize }, 'workers started');
+  }
+
+  /**
+   * Wakes one idle poller: a wake-up usually means a few new jobs, and
+   * waking every poller would mostly buy empty fetches. When all are busy,
+   * each fetches again as soon as its batch is done.
+   */
+  private wakeOne(): void {
+    const idle = this.pollers.find((p) => !p.busy);
+    for (const poller of idle ? [idle] : this.pollers) this.deps.boss.notifyWorker(poller.id);
   }
 
   /** One attempt per job; a job fails (and pg-boss runs it again) only when Hookline itself could not make or record it. */
