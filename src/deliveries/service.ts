@@ -71,6 +71,32 @@ function compare<T extends string | Date>(x: T, y: T): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
+/**
+ * What a batch of attempts does to its subscriptions' failure streaks. A
+ * streak starts at the first failed attempt and ends with a success;
+ * attempts are folded in the order they started. `reset`: the batch holds a
+ * success, so the stored start is replaced by `since` (the first failure
+ * after the last success, or none); otherwise a stored start is kept. A
+ * subscription that is not failing and only succeeded is not written.
+ */
+function failureStreakWrites(entries: readonly AttemptEntry[]): Array<{ subscriptionId: string; reset: boolean; since: Date | null }> {
+  const streaks = new Map<string, { reset: boolean; since: Date | null; write: boolean }>();
+  for (const { context, attempt } of [...entries].sort((x, y) => compare(x.attempt.startedAt, y.attempt.startedAt))) {
+    const id = context.subscription.id;
+    const streak = streaks.get(id) ?? { reset: false, since: null, write: false };
+    if (attempt.succeeded) {
+      Object.assign(streak, { reset: true, since: null, write: streak.write || context.subscription.failingSince !== null });
+    } else {
+      Object.assign(streak, { since: streak.since ?? attempt.startedAt, write: true });
+    }
+    streaks.set(id, streak);
+  }
+  return [...streaks]
+    .filter(([, s]) => s.write)
+    .sort(([x], [y]) => compare(x, y))
+    .map(([subscriptionId, { reset, since }]) => ({ subscriptionId, reset, since }));
+}
+
 /** Deliveries with their events and subscriptions, in one plain statement (the worker's read per batch). */
 class AttemptContextReader {
   private readonly delivery: EntityColumns<DeliveryEntity>;
@@ -268,7 +294,15 @@ export class DeliveryService {
         `SELECT id, status, attempt_count, current_job_id, next_attempt_at FROM deliveries
          WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
         [[...new Set(ordered.map((e) => e.context.delivery.id))]],
-      )) as Array<{ id: string; status: DeliveryStatus; attempt_count: number; current_job_id: string | null; next_attempt_at: Date | null }>;
+      )) as Array<{
+        id: string;
+        status: DeliveryStatus;
+        attempt_count: number;
+        current_job_id: string | null;
+        next_attempt_at: Date | null;
+        /** Set here for the deliveries that this batch attempted. */
+        last_attempt_at?: Date;
+      }>;
       const rows = new Map(locked.map((r) => [r.id, r]));
       const attempts: Array<AttemptRecord & { id: string; deliveryId: string; subscriptionId: string; number: number }> = [];
       const nextJobs: Array<{ deliveryId: string; jobId: string; startAfter: Date }> = [];
@@ -288,13 +322,31 @@ export class DeliveryService {
           const status = outcome.kind === 'succeeded' ? DeliveryStatus.SUCCEEDED : DeliveryStatus.FAILED;
           Object.assign(row, { status, next_attempt_at: null, current_job_id: null });
         }
-        (row as { last_attempt_at?: Date }).last_attempt_at = attempt.startedAt;
+        row.last_attempt_at = attempt.startedAt;
       }
       if (attempts.length === 0) return;
 
+      const changed = locked.filter((r) => r.last_attempt_at);
+      const streaks = failureStreakWrites(ordered);
+      // The attempts, the deliveries' new state and the failure streaks in one statement: one round trip.
       await manager.query(
-        `INSERT INTO delivery_attempts (id, delivery_id, subscription_id, number, started_at, duration_ms, response_status, response_body, error, succeeded)
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::timestamptz[], $6::int[], $7::int[], $8::text[], $9::text[], $10::boolean[])`,
+        `WITH attempts AS (
+           INSERT INTO delivery_attempts (id, delivery_id, subscription_id, number, started_at, duration_ms, response_status, response_body, error, succeeded)
+           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::timestamptz[], $6::int[], $7::int[], $8::text[], $9::text[], $10::boolean[])
+         ), settled AS (
+           UPDATE deliveries d
+           SET status = u.status, attempt_count = u.attempt_count, current_job_id = u.current_job_id,
+               next_attempt_at = u.next_attempt_at, last_attempt_at = u.last_attempt_at, updated_at = now()
+           FROM unnest($11::uuid[], $12::text[], $13::int[], $14::uuid[], $15::timestamptz[], $16::timestamptz[])
+             AS u(id, status, attempt_count, current_job_id, next_attempt_at, last_attempt_at)
+           WHERE d.id = u.id
+         ), streaks AS (
+           UPDATE webhook_subscriptions s
+           SET failing_since = CASE WHEN u.reset THEN u.since ELSE COALESCE(s.failing_since, u.since) END
+           FROM unnest($17::uuid[], $18::boolean[], $19::timestamptz[]) AS u(id, reset, since)
+           WHERE s.id = u.id
+         )
+         SELECT 1`,
         [
           attempts.map((a) => a.id),
           attempts.map((a) => a.deliveryId),
@@ -306,61 +358,24 @@ export class DeliveryService {
           attempts.map((a) => a.responseBody),
           attempts.map((a) => a.error),
           attempts.map((a) => a.succeeded),
-        ],
-      );
-      const changed = locked.filter((r) => (r as { last_attempt_at?: Date }).last_attempt_at);
-      await manager.query(
-        `UPDATE deliveries d
-         SET status = u.status, attempt_count = u.attempt_count, current_job_id = u.current_job_id,
-             next_attempt_at = u.next_attempt_at, last_attempt_at = u.last_attempt_at, updated_at = now()
-         FROM unnest($1::uuid[], $2::text[], $3::int[], $4::uuid[], $5::timestamptz[], $6::timestamptz[])
-           AS u(id, status, attempt_count, current_job_id, next_attempt_at, last_attempt_at)
-         WHERE d.id = u.id`,
-        [
           changed.map((r) => r.id),
           changed.map((r) => r.status),
           changed.map((r) => r.attempt_count),
           changed.map((r) => r.current_job_id),
           changed.map((r) => r.next_attempt_at),
-          changed.map((r) => (r as { last_attempt_at?: Date }).last_attempt_at),
+          changed.map((r) => r.last_attempt_at),
+          streaks.map((w) => w.subscriptionId),
+          streaks.map((w) => w.reset),
+          streaks.map((w) => w.since),
         ],
       );
       await this.queueJobs(manager, nextJobs);
-      await this.recordFailureStreaks(manager, ordered);
       for (const { context, outcome } of ordered) {
         if (outcome.kind === 'failed' && outcome.disableReason) {
           await this.subscriptions.disable(context.subscription.id, outcome.disableReason, manager);
         }
       }
     });
-  }
-
-  /**
-   * A subscription's failure streak starts at its first failed attempt and
-   * ends with a success. Attempts are folded in the order they started; a
-   * subscription that is not failing and only succeeded is not written.
-   */
-  private async recordFailureStreaks(manager: EntityManager, entries: readonly AttemptEntry[]): Promise<void> {
-    const streaks = new Map<string, { reset: boolean; since: Date | null; write: boolean }>();
-    for (const { context, attempt } of [...entries].sort((x, y) => compare(x.attempt.startedAt, y.attempt.startedAt))) {
-      const id = context.subscription.id;
-      const streak = streaks.get(id) ?? { reset: false, since: null, write: false };
-      if (attempt.succeeded) {
-        Object.assign(streak, { reset: true, since: null, write: streak.write || context.subscription.failingSince !== null });
-      } else {
-        Object.assign(streak, { since: streak.since ?? attempt.startedAt, write: true });
-      }
-      streaks.set(id, streak);
-    }
-    const writes = [...streaks].filter(([, s]) => s.write).sort(([x], [y]) => compare(x, y));
-    if (writes.length === 0) return;
-    await manager.query(
-      `UPDATE webhook_subscriptions s
-       SET failing_since = CASE WHEN u.reset THEN u.since ELSE COALESCE(s.failing_since, u.since) END
-       FROM unnest($1::uuid[], $2::boolean[], $3::timestamptz[]) AS u(id, reset, since)
-       WHERE s.id = u.id`,
-      [writes.map(([id]) => id), writes.map(([, s]) => s.reset), writes.map(([, s]) => s.since)],
-    );
   }
 
   // ---------------------------------------------------------------- operations
