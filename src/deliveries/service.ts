@@ -104,7 +104,7 @@ class AttemptContextReader {
   private readonly subscription: EntityColumns<SubscriptionEntity>;
   private readonly sql: string;
 
-  constructor(db: DataSource) {
+  constructor(private readonly db: DataSource) {
     this.delivery = entityColumns(db, DeliveryEntity, 'd');
     this.event = entityColumns(db, EventEntity, 'e');
     this.subscription = entityColumns(db, SubscriptionEntity, 's');
@@ -115,8 +115,8 @@ class AttemptContextReader {
       WHERE d.id = ANY($1::uuid[])`;
   }
 
-  async read(db: DataSource, deliveryIds: string[]): Promise<AttemptContext[]> {
-    const rows = (await db.query(this.sql, [deliveryIds])) as Array<Record<string, unknown>>;
+  async read(deliveryIds: string[]): Promise<AttemptContext[]> {
+    const rows = (await this.db.query(this.sql, [deliveryIds])) as Array<Record<string, unknown>>;
     return rows.map((row) => ({ delivery: this.delivery.read(row), event: this.event.read(row), subscription: this.subscription.read(row) }));
   }
 }
@@ -246,7 +246,7 @@ export class DeliveryService {
   async loadForAttempts(jobs: ReadonlyArray<{ deliveryId: string; jobId: string }>): Promise<Map<string, AttemptContext>> {
     const contexts = new Map<string, AttemptContext>();
     if (jobs.length === 0) return contexts;
-    const rows = await this.attemptContexts.read(this.db, [...new Set(jobs.map((j) => j.deliveryId))]);
+    const rows = await this.attemptContexts.read([...new Set(jobs.map((j) => j.deliveryId))]);
     const byId = new Map(rows.map((c) => [c.delivery.id, c]));
     for (const { deliveryId, jobId } of jobs) {
       const context = byId.get(deliveryId);
