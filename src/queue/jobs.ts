@@ -9,6 +9,7 @@ export const QUEUES = {
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
+/** Queued by earlier versions at publish time; publishing now fans out in its own transaction. */
 export interface FanoutJob {
   eventId: string;
 }
