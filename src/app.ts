@@ -93,7 +93,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     const operatorToken = await services.accounts.bootstrapOperator(config.bootstrapToken);
 
     if (role !== 'api') {
-      const workers = new Workers({ services, boss, config, logger, metrics, version: VERSION, databaseUrl: url });
+      const workers = new Workers({ services, boss, config, logger, metrics, version: VERSION, databaseUrl: url, db });
       await workers.start();
       stack.push(() => workers.stop());
     }

@@ -1,9 +1,11 @@
 import type { Job, PgBoss } from 'pg-boss';
+import type { DataSource } from 'typeorm';
 import type { Config } from '../config.js';
 import type { Metrics } from '../http/metrics.js';
 import type { Logger } from '../logger.js';
 import { QUEUES, type DeliverJob, type FanoutJob } from '../queue/jobs.js';
 import type { Services } from '../services.js';
+import { QueueStatistics } from '../queue/statistics.js';
 import { WakeListener } from '../queue/wakeup.js';
 import { Deliverer } from './deliverer.js';
 import { DeliveryHttpClient } from './http-client.js';
@@ -17,6 +19,7 @@ export interface WorkerDeps {
   version: string;
   /** For the wake-up listener's own connection. */
   databaseUrl: string;
+  db: DataSource;
 }
 
 /**
@@ -42,6 +45,7 @@ export class Workers {
   /** The delivery pollers, and whether each is attempting a batch now. */
   private readonly pollers: Array<{ id: string; busy: boolean }> = [];
   private listener: WakeListener | undefined;
+  private statistics: QueueStatistics | undefined;
 
   constructor(private readonly deps: WorkerDeps) {
     const { services, config, metrics } = deps;
@@ -101,6 +105,8 @@ export class Workers {
     }
     this.listener = new WakeListener(this.deps.databaseUrl, logger, () => this.wakeOne());
     await this.listener.start();
+    this.statistics = new QueueStatistics(this.deps.db, logger);
+    this.statistics.start();
     logger.info({ concurrency: config.workerConcurrency, pollers, batchSize }, 'workers started');
   }
 
@@ -134,6 +140,7 @@ export class Workers {
 
   /** Stops fetching jobs, waits for the ones in hand, then closes the HTTP agent. */
   async stop(): Promise<void> {
+    await this.statistics?.stop();
     await this.listener?.stop();
     for (const { queue, id } of this.workIds.splice(0)) await this.deps.boss.offWork(queue, { id, wait: true });
     await this.http.close();
