@@ -280,7 +280,7 @@ export class Hookline {
  * sender) and the bench's own 4 counted as 30. The worker's pools no longer
  * grow with HOOKLINE_WORKER_CONCURRENCY.
  */
-export function connectionBudget(workers: number, _concurrency: number): number {
+export function connectionBudget(workers: number): number {
   return 30 + workers * 22;
 }
 
@@ -293,11 +293,11 @@ export function connectionBudget(workers: number, _concurrency: number): number 
  * connection limit, not the workers.
  */
 export async function postgresFor(ctx: Context, workers: number): Promise<{ postgres: Postgres; note: string | null }> {
-  const needed = connectionBudget(workers, ctx.options.concurrency);
+  const needed = connectionBudget(workers);
   const free = ctx.postgres.maxConnections - 3 - (await ctx.postgres.connectionsInUse());
   // One worker stays on the main server whatever other clients hold: moving it would compare runs
   // on different servers.
-  if (needed <= free || ctx.options.pg !== 'auto' || workers < 2 || connectionBudget(workers, ctx.options.concurrency) <= ctx.postgres.maxConnections - 3 - 10) {
+  if (needed <= free || ctx.options.pg !== 'auto' || workers < 2 || needed <= ctx.postgres.maxConnections - 3 - 10) {
     return { postgres: ctx.postgres, note: needed > free ? `up to ${needed} connections needed, ${free} free on the server` : null };
   }
   if (!ctx.embeddedPostgres) {

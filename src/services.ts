@@ -43,7 +43,7 @@ export function createServices(deps: ServiceDeps): Services {
     catalog,
     secrets,
     subscriptions,
-    events: new EventService(deps.db, catalog, deliveries, deps.wakeWorkers),
+    events: new EventService(deps.db, catalog, deliveries),
     deliveries,
   };
 }

@@ -124,6 +124,8 @@ class AttemptContextReader {
 export class DeliveryService {
   private readonly attemptContexts: AttemptContextReader;
   private readonly subscriptionColumns: EntityColumns<SubscriptionEntity>;
+  /** The transactions (by their manager) that queued a job due at once. */
+  private readonly dueJobsQueued = new WeakSet<EntityManager>();
 
   constructor(
     private readonly db: DataSource,
@@ -167,12 +169,27 @@ export class DeliveryService {
    * none is lost across an upgrade.
    */
   async fanOut(eventId: string): Promise<number> {
-    const queued = await this.db.transaction(async (manager) => {
+    return this.transaction(async (manager) => {
       const event = await manager.findOneBy(EventEntity, { id: eventId });
       return event ? this.fanOutInTransaction(manager, event) : 0;
     });
-    if (queued > 0) this.wakeWorkers();
-    return queued;
+  }
+
+  /**
+   * A transaction in which deliveries may be queued. Once it has committed,
+   * the delivery workers are woken if it queued a job that is due now (the
+   * queue does not notify by itself: see src/queue/wakeup.ts). Every writer
+   * of delivery jobs goes through here, publishing included.
+   */
+  async transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    let wake = false;
+    const result = await this.db.transaction(async (manager) => {
+      const value = await work(manager);
+      wake = this.dueJobsQueued.has(manager);
+      return value;
+    });
+    if (wake) this.wakeWorkers();
+    return result;
   }
 
   private async insertDeliveries(manager: EntityManager, event: EventEntity, subscriptionIds: string[]): Promise<string[]> {
@@ -196,6 +213,7 @@ export class DeliveryService {
     jobs: Array<{ deliveryId: string; jobId: string; startAfter?: Date; reservedSlot?: Date }>,
   ): Promise<void> {
     if (jobs.length === 0) return;
+    if (jobs.some((j) => !j.startAfter)) this.dueJobsQueued.add(manager);
     await this.boss.insert(
       QUEUES.deliver,
       jobs.map((j) => {
@@ -225,7 +243,7 @@ export class DeliveryService {
 
   /** Moves the delivery's turn to its reserved slot under a new job, without counting an attempt. */
   async postpone(deliveryId: string, jobId: string, slot: Date): Promise<void> {
-    await this.db.transaction(async (manager) => {
+    await this.transaction(async (manager) => {
       const nextJobId = newId();
       const result = await manager
         .getRepository(DeliveryEntity)
@@ -289,7 +307,7 @@ export class DeliveryService {
     // Rows are locked in id order, deliveries before subscriptions, so that
     // two workers' batches cannot deadlock on each other.
     const ordered = [...entries].sort((x, y) => compare(x.context.delivery.id, y.context.delivery.id) || compare(x.attempt.startedAt, y.attempt.startedAt));
-    await this.db.transaction(async (manager) => {
+    await this.transaction(async (manager) => {
       const locked = (await manager.query(
         `SELECT id, status, attempt_count, current_job_id, next_attempt_at FROM deliveries
          WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
@@ -383,7 +401,7 @@ export class DeliveryService {
   /** A webhook.test event and its delivery to this subscription alone. */
   async sendTest(scope: Scope, subscriptionId: string): Promise<DeliveryEntity> {
     const subscription = await this.subscriptions.get(scope, subscriptionId);
-    const delivery = await this.db.transaction(async (manager) => {
+    return this.transaction(async (manager) => {
       const event: EventEntity = Object.assign(new EventEntity(), {
         id: newId(),
         accountId: scope.accountId,
@@ -396,8 +414,6 @@ export class DeliveryService {
       const [deliveryId] = await this.insertDeliveries(manager, event, [subscription.id]);
       return manager.findOneByOrFail(DeliveryEntity, { id: deliveryId! });
     });
-    this.wakeWorkers();
-    return delivery;
   }
 
   /**
@@ -407,25 +423,22 @@ export class DeliveryService {
    */
   async redeliver(scope: Scope, deliveryId: string): Promise<DeliveryEntity> {
     const delivery = await this.get(scope, deliveryId);
-    await this.db.transaction(async (manager) => {
+    await this.transaction(async (manager) => {
       await this.requeue(manager, 'd.id = $1', [delivery.id]);
     });
-    this.wakeWorkers();
     return this.get(scope, deliveryId);
   }
 
   /** Requeues every FAILED delivery of the subscription created since then. */
   async replayFailed(scope: Scope, subscriptionId: string, since: Date): Promise<number> {
     const subscription = await this.subscriptions.get(scope, subscriptionId);
-    const requeued = await this.db.transaction(async (manager) =>
+    return this.transaction(async (manager) =>
       this.requeue(manager, 'd.subscription_id = $1 AND d.status = $2 AND d.created_at >= $3', [
         subscription.id,
         DeliveryStatus.FAILED,
         since,
       ]),
     );
-    if (requeued > 0) this.wakeWorkers();
-    return requeued;
   }
 
   /** Queues the deliveries that `where` selects again, each under a new job id. */

@@ -74,7 +74,8 @@ export class Workers {
       queue: QUEUES.fanout,
       id: await boss.work<FanoutJob>(
         QUEUES.fanout,
-        { batchSize: FANOUT_BATCH, ...POLLING },
+        // Only jobs left by an earlier version arrive here: no need to ask every second.
+        { batchSize: FANOUT_BATCH, pollingIntervalSeconds: 30 },
         async (jobs: Job<FanoutJob>[]) => {
           // Each event fans out in its own transaction; a failure fails the batch and
           // pg-boss runs it again, which adds only what is missing.

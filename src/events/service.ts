@@ -37,7 +37,6 @@ export class EventService {
     private readonly db: DataSource,
     private readonly catalog: CatalogService,
     private readonly deliveries: DeliveryService,
-    private readonly wakeWorkers: () => void,
   ) {
     this.eventColumns = entityColumns(db, EventEntity, 'e');
   }
@@ -72,7 +71,7 @@ export class EventService {
       throw new InputError(problems.map((p) => ({ ...p, field: p.field.replace(/^data/, dataField) })));
     }
 
-    const result = await this.db.transaction(async (manager) => {
+    return this.deliveries.transaction(async (manager) => {
       const id = newId();
       // ON CONFLICT makes two racing requests with one key agree: the second
       // waits for the first to commit, inserts nothing and reads its row.
@@ -89,13 +88,12 @@ export class EventService {
           environment: scope.environment,
           idempotencyKey: idempotencyKey!,
         });
-        return { event: first, duplicate: true, queued: 0 };
+        return { event: first, duplicate: true };
       }
       const event = this.eventColumns.read(inserted[0]!);
-      return { event, duplicate: false, queued: await this.deliveries.fanOutInTransaction(manager, event) };
+      await this.deliveries.fanOutInTransaction(manager, event);
+      return { event, duplicate: false };
     });
-    if (result.queued > 0) this.wakeWorkers();
-    return { event: result.event, duplicate: result.duplicate };
   }
 
   async get(scope: Scope, id: string): Promise<EventEntity> {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
+import { WAKE_CHANNEL } from '../../src/queue/wakeup.js';
 import { createKey, startTestApp, type TestApp } from '../support/app.js';
 import { tenant, type Tenant } from '../support/scenario.js';
 
@@ -49,6 +50,27 @@ describe('publishing events (API only, no workers)', () => {
     expect(queued.map((d) => d.subscriptionId)).toEqual([first.id, second.id].sort());
     const { rows } = await sql.query(`SELECT id FROM deliveries WHERE event_id = $1 ORDER BY subscription_id`, [event.id]);
     expect(queued.map((d) => d.jobs)).toEqual(rows.map((r: { id: string }) => [{ deliveryId: r.id }]));
+  });
+
+  it('wakes the delivery workers after a commit that queued deliveries, and not otherwise', async () => {
+    const wakeUps: string[] = [];
+    const listener = new pg.Client({ connectionString: t.database.url });
+    await listener.connect();
+    listener.on('notification', (n) => wakeUps.push(n.channel));
+    await listener.query(`LISTEN ${WAKE_CHANNEL}`);
+    try {
+      await acme.publish('quotes.created', { quoteId: 'Q-1' });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(wakeUps).toEqual([]);
+
+      await acme.subscribe({ url: 'http://127.0.0.1:9/quotes', channels: ['quotes'] });
+      await acme.publish('quotes.created', { quoteId: 'Q-2' });
+      const deadline = Date.now() + 5000;
+      while (wakeUps.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(wakeUps).toEqual([WAKE_CHANNEL]);
+    } finally {
+      await listener.end();
+    }
   });
 
   it('stores no event when its job cannot be written, and shows no SQL', async () => {

@@ -1,4 +1,4 @@
-import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { Field, Float, ID, InputType, Int, ObjectType, type ClassType } from 'type-graphql';
 import { IsISO4217CurrencyCode, IsISO8601, IsOptional, IsPositive, Length, Matches, Max } from 'class-validator';
 import { GraphQLJSON } from 'graphql-scalars';
 import type { DeliveryAttemptEntity, DeliveryEntity, EventEntity } from '../../db/entities/index.js';
@@ -173,29 +173,27 @@ export function toConnection<E, N>(page: Page<E>, map: (entity: E) => N): { node
   };
 }
 
-@ObjectType()
-export class DeliveryConnection {
-  @Field(() => [Delivery])
-  nodes: Delivery[];
+/** The fields every connection type has, over nodes of one type (type-graphql's generic-type pattern). */
+function Connection<TNode extends object>(node: ClassType<TNode>) {
+  @ObjectType()
+  abstract class ConnectionType {
+    @Field(() => [node])
+    nodes: TNode[];
 
-  @Field(() => PageInfo)
-  pageInfo: PageInfo;
+    @Field(() => PageInfo)
+    pageInfo: PageInfo;
 
-  @Field(() => Int)
-  totalCount: number;
+    @Field(() => Int)
+    totalCount: number;
+  }
+  return ConnectionType;
 }
 
 @ObjectType()
-export class EventConnection {
-  @Field(() => [Event])
-  nodes: Event[];
+export class DeliveryConnection extends Connection(Delivery) {}
 
-  @Field(() => PageInfo)
-  pageInfo: PageInfo;
-
-  @Field(() => Int)
-  totalCount: number;
-}
+@ObjectType()
+export class EventConnection extends Connection(Event) {}
 
 @InputType()
 export class PublishEventInput {
