@@ -1,8 +1,11 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { DeliveryStatus, Role } from '../../domain.js';
-import { checkPageSize } from '../../pagination.js';
 import { scopeOf, type GraphQLContext } from '../context.js';
-import { Delivery, DeliveryAttempt, DeliveryConnection, DeliveryFilter, DeliveryStats, Event, toConnection } from '../types/delivery.js';
+import { DeliveryAttempt } from '../types/attempt.js';
+import { Delivery, DeliveryConnection, DeliveryFilter } from '../types/delivery.js';
+import { Event } from '../types/event.js';
+import { PageArgs, toConnection } from '../types/pagination.js';
+import { DeliveryStats } from '../types/stats.js';
 import { WebhookSubscription } from '../types/subscription.js';
 
 @Resolver(() => Delivery)
@@ -12,11 +15,10 @@ export class DeliveryResolver {
   async deliveries(
     @Ctx() ctx: GraphQLContext,
     @Arg('filter', () => DeliveryFilter, { nullable: true }) filter: DeliveryFilter | null,
-    @Arg('first', () => Int, { defaultValue: 50, nullable: true }) first: number | null,
-    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Args() page: PageArgs,
   ): Promise<DeliveryConnection> {
-    const page = await ctx.services.deliveries.list(scopeOf(ctx), filter ?? {}, checkPageSize(first ?? 50), after);
-    return toConnection(page, (d) => Delivery.from(d));
+    const found = await ctx.services.deliveries.list(scopeOf(ctx), filter ?? {}, PageArgs.size(page), page.after);
+    return toConnection(found, (d) => Delivery.from(d));
   }
 
   @Authorized(Role.ADMIN, Role.VIEWER)
@@ -82,15 +84,14 @@ export class SubscriptionHistoryResolver {
     @Ctx() ctx: GraphQLContext,
     @Root() subscription: WebhookSubscription,
     @Arg('status', () => DeliveryStatus, { nullable: true }) status: DeliveryStatus | null,
-    @Arg('first', () => Int, { defaultValue: 50, nullable: true }) first: number | null,
-    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Args() page: PageArgs,
   ): Promise<DeliveryConnection> {
-    const page = await ctx.services.deliveries.list(
+    const found = await ctx.services.deliveries.list(
       scopeOf(ctx),
       { subscriptionId: subscription.id, status },
-      checkPageSize(first ?? 50),
-      after,
+      PageArgs.size(page),
+      page.after,
     );
-    return toConnection(page, (d) => Delivery.from(d));
+    return toConnection(found, (d) => Delivery.from(d));
   }
 }

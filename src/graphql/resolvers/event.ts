@@ -1,20 +1,11 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Role } from '../../domain.js';
 import type { PublishResult } from '../../events/service.js';
-import { checkPageSize } from '../../pagination.js';
 import { scopeOf, type GraphQLContext } from '../context.js';
-import {
-  Delivery,
-  DisputeOpenedInput,
-  Event,
-  EventConnection,
-  EventFilter,
-  InvoicePaidInput,
-  PromiseToPayInput,
-  PublishEventInput,
-  PublishedEvent,
-  toConnection,
-} from '../types/delivery.js';
+import { Delivery } from '../types/delivery.js';
+import { Event, EventConnection, EventFilter } from '../types/event.js';
+import { PageArgs, toConnection } from '../types/pagination.js';
+import { DisputeOpenedInput, InvoicePaidInput, PromiseToPayInput, PublishEventInput, PublishedEvent } from '../types/publish.js';
 
 function published(result: PublishResult): PublishedEvent {
   return Object.assign(new PublishedEvent(), { event: Event.from(result.event), duplicate: result.duplicate });
@@ -57,11 +48,10 @@ export class EventResolver {
   async events(
     @Ctx() ctx: GraphQLContext,
     @Arg('filter', () => EventFilter, { nullable: true }) filter: EventFilter | null,
-    @Arg('first', () => Int, { defaultValue: 50, nullable: true }) first: number | null,
-    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Args() page: PageArgs,
   ): Promise<EventConnection> {
-    const page = await ctx.services.events.list(scopeOf(ctx), filter ?? {}, checkPageSize(first ?? 50), after);
-    return toConnection(page, (e) => Event.from(e));
+    const found = await ctx.services.events.list(scopeOf(ctx), filter ?? {}, PageArgs.size(page), page.after);
+    return toConnection(found, (e) => Event.from(e));
   }
 
   @Authorized(Role.ADMIN, Role.VIEWER)
