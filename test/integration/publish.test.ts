@@ -183,13 +183,17 @@ describe('publishing events (API only, no workers)', () => {
     const deliveryId = test.sendTestEvent.id;
     const eventId = test.sendTestEvent.event.id;
     const operations: Array<[string, Record<string, unknown>]> = [
-      ['query($id: ID!) { event(id: $id) { id } }', { id: eventId }],
-      ['query($id: ID!) { delivery(id: $id) { id } }', { id: deliveryId }],
       ['mutation($id: ID!) { redeliver(deliveryId: $id) { id } }', { id: deliveryId }],
       ['mutation($id: ID!) { sendTestEvent(subscriptionId: $id) { id } }', { id: sub.id }],
       ['mutation($id: ID!) { replayFailedDeliveries(subscriptionId: $id, since: "2020-01-01T00:00:00Z") }', { id: sub.id }],
     ];
     for (const token of [other.adminToken, stagingAdmin]) {
+      const lookups = await t.gql(token, 'query($e: ID!, $d: ID!) { event(id: $e) { id } delivery(id: $d) { id } }', {
+        e: eventId,
+        d: deliveryId,
+      });
+      expect(lookups.errors).toBeUndefined();
+      expect(lookups.data).toEqual({ event: null, delivery: null });
       for (const [query, variables] of operations) {
         const result = await t.gql(token, query, variables);
         expect(result.errors?.[0]?.extensions?.code, query).toBe('NOT_FOUND');
@@ -201,7 +205,14 @@ describe('publishing events (API only, no workers)', () => {
       expect(lists.deliveries.totalCount).toBe(0);
       expect(lists.events.nodes.map((n) => n.id)).not.toContain(eventId);
     }
-    const malformed = await t.gql(acme.adminToken, '{ delivery(id: "42") { id } }');
-    expect(malformed.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    const malformed = await t.gql(acme.adminToken, '{ delivery(id: "42") { id } event(id: "42") { id } }');
+    expect(malformed.errors).toBeUndefined();
+    expect(malformed.data).toEqual({ delivery: null, event: null });
+    const own = await t.ok<{ event: { id: string }; delivery: { id: string } }>(
+      acme.adminToken,
+      'query($e: ID!, $d: ID!) { event(id: $e) { id } delivery(id: $d) { id } }',
+      { e: eventId, d: deliveryId },
+    );
+    expect(own).toEqual({ event: { id: eventId }, delivery: { id: deliveryId } });
   });
 });

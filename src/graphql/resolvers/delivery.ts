@@ -1,6 +1,7 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { DeliveryStatus, Role } from '../../domain.js';
 import { scopeOf, type GraphQLContext } from '../context.js';
+import { nullWhenNotFound } from '../nullable.js';
 import { DeliveryAttempt } from '../types/attempt.js';
 import { Delivery, DeliveryConnection, DeliveryFilter } from '../types/delivery.js';
 import { Event } from '../types/event.js';
@@ -24,7 +25,8 @@ export class DeliveryResolver {
   @Authorized(Role.ADMIN, Role.VIEWER)
   @Query(() => Delivery, { nullable: true })
   async delivery(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<Delivery | null> {
-    return Delivery.from(await ctx.services.deliveries.get(scopeOf(ctx), id));
+    const found = await nullWhenNotFound(ctx.services.deliveries.get(scopeOf(ctx), id));
+    return found && Delivery.from(found);
   }
 
   @Authorized(Role.ADMIN)

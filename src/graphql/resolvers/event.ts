@@ -2,6 +2,7 @@ import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolve
 import { Role } from '../../domain.js';
 import type { PublishResult } from '../../events/service.js';
 import { scopeOf, type GraphQLContext } from '../context.js';
+import { nullWhenNotFound } from '../nullable.js';
 import { Delivery } from '../types/delivery.js';
 import { Event, EventConnection, EventFilter } from '../types/event.js';
 import { PageArgs, toConnection } from '../types/pagination.js';
@@ -57,7 +58,8 @@ export class EventResolver {
   @Authorized(Role.ADMIN, Role.VIEWER)
   @Query(() => Event, { nullable: true })
   async event(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<Event | null> {
-    return Event.from(await ctx.services.events.get(scopeOf(ctx), id));
+    const found = await nullWhenNotFound(ctx.services.events.get(scopeOf(ctx), id));
+    return found && Event.from(found);
   }
 
   @Authorized(Role.ADMIN, Role.VIEWER)
