@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'EXCLUSIVE_CHANNEL_CONFLICT'
   | 'UNKNOWN_EVENT_TYPE'
   | 'PAYLOAD_TOO_LARGE'
+  | 'IDEMPOTENCY_KEY_REUSED'
   | 'RATE_LIMITED';
 
 /** One invalid input field: its path (e.g. `input.url`) and why. */

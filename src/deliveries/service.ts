@@ -65,6 +65,11 @@ export type AttemptOutcome =
   | { kind: 'retry'; delayMs: number }
   | { kind: 'failed'; disableReason?: string }
 
+/** Events of one account, environment and type have the same candidate subscriptions. */
+function fanOutKind(event: EventEntity): string {
+  return `${event.accountId}/${event.environment}/${event.type}`;
+}
+
 const ACTIVE_STATUSES = [DeliveryStatus.PENDING, DeliveryStatus.RETRYING];
 
 function compare<T extends string | Date>(x: T, y: T): number {
@@ -141,26 +146,43 @@ export class DeliveryService {
   // ---------------------------------------------------------------- fan-out
 
   /**
-   * Creates one delivery and one delivery job per subscription that the
-   * channel rules choose, in the caller's transaction: publishing does this
-   * in the transaction that stores the event, so an accepted event already
-   * has its deliveries and their jobs. Running it twice for an event adds
-   * nothing (one delivery per event and subscription).
+   * Creates one delivery and one delivery job per event and subscription
+   * that the channel rules choose, in the caller's transaction: publishing
+   * does this in the transaction that stores the events, so an accepted
+   * event already has its deliveries and their jobs. Running it twice for an
+   * event adds nothing (one delivery per event and subscription). A batch
+   * of events costs one read of candidate subscriptions and one insert.
    */
-  async fanOutInTransaction(manager: EntityManager, event: EventEntity): Promise<number> {
-    const scope: Scope = { accountId: event.accountId, environment: event.environment };
-    const channel = channelOf(event.type);
-    // Publishing runs this for every event: one plain statement, no query building.
-    const candidates = ((await manager.query(
-      `SELECT ${this.subscriptionColumns.select} FROM webhook_subscriptions s
-       WHERE s.account_id = $1 AND s.environment = $2 AND s.enabled AND s.deleted_at IS NULL
-         AND $3 = ANY(s.channels) AND (cardinality(s.events) = 0 OR $4 = ANY(s.events))`,
-      [scope.accountId, scope.environment, channel, event.type],
-    )) as Array<Record<string, unknown>>).map((row) => this.subscriptionColumns.read(row));
-    if (candidates.length === 0) return 0;
-    const exclusive = await this.catalog.exclusiveChannels(scope);
-    const matching = candidates.filter((s) => subscriptionMatches(s, event, exclusive));
-    return (await this.insertDeliveries(manager, event, matching.map((s) => s.id))).length;
+  async fanOutInTransaction(manager: EntityManager, events: readonly EventEntity[]): Promise<number> {
+    if (events.length === 0) return 0;
+    // The distinct (account, environment, type) of the batch, each read once.
+    const kinds = new Map<string, { accountId: string; environment: string; type: string }>();
+    for (const e of events) kinds.set(fanOutKind(e), { accountId: e.accountId, environment: e.environment, type: e.type });
+    const list = [...kinds.values()];
+    const rows = (await manager.query(
+      `SELECT k.ord, ${this.subscriptionColumns.select}
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS k(account_id, environment, channel, type, ord)
+       JOIN webhook_subscriptions s ON s.account_id = k.account_id AND s.environment = k.environment
+         AND s.enabled AND s.deleted_at IS NULL
+         AND k.channel = ANY(s.channels) AND (cardinality(s.events) = 0 OR k.type = ANY(s.events))`,
+      [list.map((k) => k.accountId), list.map((k) => k.environment), list.map((k) => channelOf(k.type)), list.map((k) => k.type)],
+    )) as Array<Record<string, unknown>>;
+    if (rows.length === 0) return 0;
+    const keys = [...kinds.keys()];
+    const candidates = new Map<string, SubscriptionEntity[]>();
+    for (const row of rows) {
+      const key = keys[Number(row.ord) - 1]!;
+      candidates.set(key, [...(candidates.get(key) ?? []), this.subscriptionColumns.read(row)]);
+    }
+    // Only built-in channels are exclusive, so one set serves every event of the batch.
+    const exclusive = await this.catalog.exclusiveChannels({ accountId: events[0]!.accountId, environment: events[0]!.environment });
+    const pairs: Array<{ event: EventEntity; subscriptionId: string }> = [];
+    for (const event of events) {
+      for (const s of candidates.get(fanOutKind(event)) ?? []) {
+        if (subscriptionMatches(s, event, exclusive)) pairs.push({ event, subscriptionId: s.id });
+      }
+    }
+    return (await this.insertDeliveries(manager, pairs)).length;
   }
 
   /**
@@ -171,7 +193,7 @@ export class DeliveryService {
   async fanOut(eventId: string): Promise<number> {
     return this.transaction(async (manager) => {
       const event = await manager.findOneBy(EventEntity, { id: eventId });
-      return event ? this.fanOutInTransaction(manager, event) : 0;
+      return event ? this.fanOutInTransaction(manager, [event]) : 0;
     });
   }
 
@@ -192,17 +214,25 @@ export class DeliveryService {
     return result;
   }
 
-  private async insertDeliveries(manager: EntityManager, event: EventEntity, subscriptionIds: string[]): Promise<string[]> {
-    if (subscriptionIds.length === 0) return [];
-    const ids = subscriptionIds.map(() => newId());
-    const jobIds = subscriptionIds.map(() => newId());
+  private async insertDeliveries(manager: EntityManager, pairs: ReadonlyArray<{ event: EventEntity; subscriptionId: string }>): Promise<string[]> {
+    if (pairs.length === 0) return [];
+    const ids = pairs.map(() => newId());
+    const jobIds = pairs.map(() => newId());
     const inserted: Array<{ id: string; current_job_id: string }> = await manager.query(
       `INSERT INTO deliveries (id, account_id, environment, event_id, subscription_id, current_job_id, next_attempt_at)
-       SELECT d.id, $1, $2, $3, d.subscription_id, d.job_id, now()
-       FROM unnest($4::uuid[], $5::uuid[], $6::uuid[]) AS d(id, subscription_id, job_id)
+       SELECT d.id, d.account_id, d.environment, d.event_id, d.subscription_id, d.job_id, now()
+       FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::uuid[], $6::uuid[])
+         AS d(id, account_id, environment, event_id, subscription_id, job_id)
        ON CONFLICT (event_id, subscription_id) DO NOTHING
        RETURNING id, current_job_id`,
-      [event.accountId, event.environment, event.id, ids, subscriptionIds, jobIds],
+      [
+        ids,
+        pairs.map((p) => p.event.accountId),
+        pairs.map((p) => p.event.environment),
+        pairs.map((p) => p.event.id),
+        pairs.map((p) => p.subscriptionId),
+        jobIds,
+      ],
     );
     await this.queueJobs(manager, inserted.map((r) => ({ deliveryId: r.id, jobId: r.current_job_id })));
     return inserted.map((r) => r.id);
@@ -411,7 +441,7 @@ export class DeliveryService {
         idempotencyKey: null,
       });
       await manager.save(EventEntity, event);
-      const [deliveryId] = await this.insertDeliveries(manager, event, [subscription.id]);
+      const [deliveryId] = await this.insertDeliveries(manager, [{ event, subscriptionId: subscription.id }]);
       return manager.findOneByOrFail(DeliveryEntity, { id: deliveryId! });
     });
   }

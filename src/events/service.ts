@@ -1,15 +1,16 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import type { CatalogService } from '../catalog/service.js';
-import { EventEntity } from '../db/entities/index.js';
+import { EventEntity, type EventTypeEntity } from '../db/entities/index.js';
 import { entityColumns, type EntityColumns } from '../db/row-mapping.js';
 import type { Scope } from '../domain.js';
-import { AppError, InputError, NotFoundError } from '../errors.js';
+import { AppError, InputError, NotFoundError, type FieldError } from '../errors.js';
 import { isUuid, newId } from '../ids.js';
 import type { DeliveryService } from '../deliveries/service.js';
 import { keysetPage, type Page } from '../pagination.js';
+import { idempotencyHash } from './idempotency.js';
+import { MAX_BATCH_DATA_BYTES, MAX_BATCH_ITEMS, MAX_EVENT_DATA_BYTES, MAX_IDEMPOTENCY_KEY_LENGTH } from './limits.js';
 
-export const MAX_EVENT_DATA_BYTES = 256 * 1024;
-export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+export { MAX_EVENT_DATA_BYTES, MAX_IDEMPOTENCY_KEY_LENGTH } from './limits.js';
 
 export interface PublishInput {
   type: string;
@@ -23,15 +24,69 @@ export interface PublishResult {
   duplicate: boolean;
 }
 
+/** Where an item's fields are in the request, for the paths of its errors. */
+export interface ItemPaths {
+  /** The data object: `input.data`, `inputs.3.data`, or `input` for a typed mutation whose fields are the data. */
+  data: string;
+  idempotencyKey: string;
+  /** Null where the type is not an input (a typed mutation). */
+  type: string | null;
+}
+
+export type ItemErrorCode = 'UNKNOWN_EVENT_TYPE' | 'PAYLOAD_TOO_LARGE' | 'BAD_USER_INPUT' | 'IDEMPOTENCY_KEY_REUSED';
+
+/** Why one item was refused; `field` is the first failing path. */
+export interface ItemError {
+  code: ItemErrorCode;
+  message: string;
+  field: string | null;
+  /** Every failing field, for BAD_USER_INPUT. */
+  fields: FieldError[];
+  extensions: Record<string, unknown>;
+}
+
+/** One item of a batch, in input order: accepted (maybe as a duplicate) or refused. */
+export type ItemResult =
+  | { index: number; event: EventEntity; duplicate: boolean; error: null }
+  | { index: number; event: null; duplicate: false; error: ItemError };
+
 export interface EventFilter {
   type?: string | null;
   since?: Date | null;
   until?: Date | null;
 }
 
+/** An item that passed every check that needs no database: ready to be stored. */
+interface CheckedItem {
+  index: number;
+  paths: ItemPaths;
+  type: string;
+  json: string;
+  key: string | null;
+  hash: string | null;
+}
+
+const KEY_REUSED_MESSAGE = 'This idempotency key was already used with another type or other data; use a new key for a new event';
+
+function itemError(code: ItemErrorCode, message: string, field: string | null, extensions: Record<string, unknown> = {}): ItemError {
+  return { code, message, field, fields: field === null ? [] : [{ field, message }], extensions };
+}
+
+function refused(index: number, error: ItemError): ItemResult {
+  return { index, event: null, duplicate: false, error };
+}
+
+/** The error a single publish throws for a refused item: the same code, message and fields as a batch item's. */
+function toAppError(error: ItemError): AppError {
+  if (error.code === 'BAD_USER_INPUT') return new InputError(error.fields);
+  return new AppError(error.code, error.message, error.field === null ? error.extensions : { ...error.extensions, field: error.field });
+}
+
 export class EventService {
   /** The stored event comes back from its INSERT, not from another read. */
   private readonly eventColumns: EntityColumns<EventEntity>;
+  private readonly insertSql: string;
+  private readonly byKeysSql: string;
 
   constructor(
     private readonly db: DataSource,
@@ -39,61 +94,191 @@ export class EventService {
     private readonly deliveries: DeliveryService,
   ) {
     this.eventColumns = entityColumns(db, EventEntity, 'e');
+    // ON CONFLICT makes racing publishers of one key agree: the later one
+    // waits for the earlier to commit, inserts nothing and reads its row.
+    // Rows go in sorted by key, so that two batches with overlapping keys
+    // take their locks in one order and cannot deadlock.
+    this.insertSql = `INSERT INTO events AS e (id, account_id, environment, type, data, idempotency_key, idempotency_hash)
+      SELECT i.id, $1, $2, i.type, i.data::jsonb, i.key, i.hash
+      FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS i(id, type, data, key, hash, ord)
+      ORDER BY i.ord
+      ON CONFLICT (account_id, environment, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+      RETURNING ${this.eventColumns.select}`;
+    this.byKeysSql = `SELECT ${this.eventColumns.select} FROM events e
+      WHERE e.account_id = $1 AND e.environment = $2 AND e.idempotency_key = ANY($3::text[])`;
   }
 
   /**
    * Checks the event against the catalog, then stores it, its deliveries and
    * their jobs in one transaction: it answers only after commit, so an
    * accepted event is durable and always has its deliveries queued (the
-   * outbox property).
+   * outbox property). A refused event throws its error.
    */
-  async publish(scope: Scope, input: PublishInput, dataField = 'input.data'): Promise<PublishResult> {
-    const idempotencyKey = input.idempotencyKey ?? null;
-    if (idempotencyKey !== null && (idempotencyKey.length === 0 || idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
-      throw InputError.field('input.idempotencyKey', `must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
+  async publish(
+    scope: Scope,
+    input: PublishInput,
+    paths: ItemPaths = { data: 'input.data', idempotencyKey: 'input.idempotencyKey', type: 'input.type' },
+  ): Promise<PublishResult> {
+    const [result] = await this.publishItems(scope, [input], () => paths);
+    if (result!.error) throw toAppError(result!.error);
+    return { event: result!.event, duplicate: result!.duplicate };
+  }
+
+  /**
+   * Up to MAX_BATCH_ITEMS events in one transaction, each checked like
+   * publish; a refused item has its error in its result and does not stop
+   * the others. Too many items or too much data refuses the whole call, and
+   * nothing is stored.
+   */
+  async publishMany(scope: Scope, inputs: readonly PublishInput[]): Promise<ItemResult[]> {
+    if (inputs.length > MAX_BATCH_ITEMS) {
+      throw InputError.field('inputs', `must hold at most ${MAX_BATCH_ITEMS} events; this call has ${inputs.length}`);
     }
-    const eventType = await this.catalog.getEventType(scope, input.type);
+    return this.publishItems(scope, inputs, (index) => ({
+      data: `inputs.${index}.data`,
+      idempotencyKey: `inputs.${index}.idempotencyKey`,
+      type: `inputs.${index}.type`,
+    }));
+  }
+
+  private async publishItems(scope: Scope, inputs: readonly PublishInput[], pathsOf: (index: number) => ItemPaths): Promise<ItemResult[]> {
+    const results: Array<ItemResult | undefined> = new Array(inputs.length);
+    const types = await this.catalog.getEventTypes(
+      scope,
+      inputs.map((i) => i.type),
+    );
+    const checked: CheckedItem[] = [];
+    let batchBytes = 0;
+    inputs.forEach((input, index) => {
+      const outcome = this.check(input, index, pathsOf(index), types);
+      if ('error' in outcome) {
+        results[index] = refused(index, outcome.error);
+      } else {
+        batchBytes += Buffer.byteLength(outcome.json, 'utf8');
+        checked.push(outcome);
+      }
+    });
+    if (batchBytes > MAX_BATCH_DATA_BYTES) {
+      throw InputError.field('inputs', `the events' data is ${batchBytes} bytes in all; one call may carry at most ${MAX_BATCH_DATA_BYTES} bytes`);
+    }
+
+    // One key twice in the batch: the first occurrence is stored, a repeat of
+    // it is its duplicate, and the key with another type or data is refused.
+    const leaders = new Map<string, CheckedItem>();
+    const followers: Array<{ item: CheckedItem; leader: CheckedItem }> = [];
+    const toStore: CheckedItem[] = [];
+    for (const item of checked) {
+      const leader = item.key === null ? undefined : leaders.get(item.key);
+      if (leader === undefined) {
+        if (item.key !== null) leaders.set(item.key, item);
+        toStore.push(item);
+      } else if (leader.hash === item.hash) {
+        followers.push({ item, leader });
+      } else {
+        results[item.index] = refused(item.index, itemError('IDEMPOTENCY_KEY_REUSED', KEY_REUSED_MESSAGE, item.paths.idempotencyKey));
+      }
+    }
+
+    if (toStore.length > 0) {
+      await this.deliveries.transaction(async (manager) => {
+        const stored = await this.store(manager, scope, toStore);
+        for (const [item, result] of stored) results[item.index] = result;
+        const created = [...stored.values()].filter((r) => r.error === null && !r.duplicate).map((r) => r.event!);
+        await this.deliveries.fanOutInTransaction(manager, created);
+      });
+    }
+    for (const { item, leader } of followers) {
+      const first = results[leader.index]!;
+      results[item.index] = first.error ? refused(item.index, first.error) : { index: item.index, event: first.event, duplicate: true, error: null };
+    }
+    return results as ItemResult[];
+  }
+
+  /** The checks that need no database beyond the catalog: key, type, size, JSON Schema. */
+  private check(input: PublishInput, index: number, paths: ItemPaths, types: ReadonlyMap<string, EventTypeEntity>): CheckedItem | { error: ItemError } {
+    const key = input.idempotencyKey ?? null;
+    if (key !== null && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
+      return { error: itemError('BAD_USER_INPUT', `must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`, paths.idempotencyKey) };
+    }
+    const eventType = types.get(input.type);
     if (!eventType) {
-      throw new AppError('UNKNOWN_EVENT_TYPE', `Unknown event type "${input.type}"; query eventNames for the catalog`, {
-        type: input.type,
-      });
+      return {
+        error: itemError('UNKNOWN_EVENT_TYPE', `Unknown event type "${input.type}"; query eventNames for the catalog`, paths.type, {
+          type: input.type,
+        }),
+      };
     }
-    if (input.data === undefined || input.data === null) throw InputError.field(dataField, 'is required');
-    const size = Buffer.byteLength(JSON.stringify(input.data), 'utf8');
+    if (input.data === undefined || input.data === null) return { error: itemError('BAD_USER_INPUT', 'is required', paths.data) };
+    const json = JSON.stringify(input.data);
+    const size = Buffer.byteLength(json, 'utf8');
     if (size > MAX_EVENT_DATA_BYTES) {
-      throw new AppError('PAYLOAD_TOO_LARGE', `Event data is ${size} bytes; the limit is ${MAX_EVENT_DATA_BYTES} bytes`, {
-        size,
-        limit: MAX_EVENT_DATA_BYTES,
-      });
+      return {
+        error: itemError('PAYLOAD_TOO_LARGE', `Event data is ${size} bytes; the limit is ${MAX_EVENT_DATA_BYTES} bytes`, paths.data, {
+          size,
+          limit: MAX_EVENT_DATA_BYTES,
+        }),
+      };
     }
     const problems = this.catalog.validateEventData(eventType, input.data);
     if (problems.length) {
-      throw new InputError(problems.map((p) => ({ ...p, field: p.field.replace(/^data/, dataField) })));
+      const fields = problems.map((p) => ({ ...p, field: p.field.replace(/^data/, paths.data) }));
+      return {
+        error: {
+          code: 'BAD_USER_INPUT',
+          message: fields.map((f) => `${f.field}: ${f.message}`).join('; '),
+          field: fields[0]!.field,
+          fields,
+          extensions: {},
+        },
+      };
     }
+    return { index, paths, type: eventType.name, json, key, hash: key === null ? null : idempotencyHash(eventType.name, input.data) };
+  }
 
-    return this.deliveries.transaction(async (manager) => {
-      const id = newId();
-      // ON CONFLICT makes two racing requests with one key agree: the second
-      // waits for the first to commit, inserts nothing and reads its row.
-      const inserted = (await manager.query(
-        `INSERT INTO events AS e (id, account_id, environment, type, data, idempotency_key)
-         VALUES ($1, $2, $3, $4, $5::jsonb, $6)
-         ON CONFLICT (account_id, environment, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-         RETURNING ${this.eventColumns.select}`,
-        [id, scope.accountId, scope.environment, eventType.name, JSON.stringify(input.data), idempotencyKey],
-      )) as Array<Record<string, unknown>>;
-      if (inserted.length === 0) {
-        const first = await manager.findOneByOrFail(EventEntity, {
-          accountId: scope.accountId,
-          environment: scope.environment,
-          idempotencyKey: idempotencyKey!,
-        });
-        return { event: first, duplicate: true };
-      }
-      const event = this.eventColumns.read(inserted[0]!);
-      await this.deliveries.fanOutInTransaction(manager, event);
-      return { event, duplicate: false };
+  /**
+   * Inserts the items in one statement; an item whose key is already taken
+   * (by an earlier call, or by a racing one that committed first) is answered
+   * with that event when it is the same type and data, and refused otherwise.
+   */
+  private async store(manager: EntityManager, scope: Scope, items: CheckedItem[]): Promise<Map<CheckedItem, ItemResult>> {
+    const ordered = [...items].sort((x, y) => (x.key === y.key ? 0 : x.key === null ? 1 : y.key === null ? -1 : x.key < y.key ? -1 : 1));
+    const ids = ordered.map(() => newId());
+    const rows = (await manager.query(this.insertSql, [
+      scope.accountId,
+      scope.environment,
+      ids,
+      ordered.map((i) => i.type),
+      ordered.map((i) => i.json),
+      ordered.map((i) => i.key),
+      ordered.map((i) => i.hash),
+    ])) as Array<Record<string, unknown>>;
+    const inserted = new Map(rows.map((row) => this.eventColumns.read(row)).map((event) => [event.id, event]));
+    const results = new Map<CheckedItem, ItemResult>();
+    const taken: CheckedItem[] = [];
+    ordered.forEach((item, i) => {
+      const event = inserted.get(ids[i]!);
+      if (event) results.set(item, { index: item.index, event, duplicate: false, error: null });
+      else taken.push(item);
     });
+    if (taken.length === 0) return results;
+
+    const existing = (
+      (await manager.query(this.byKeysSql, [scope.accountId, scope.environment, taken.map((i) => i.key)])) as Array<Record<string, unknown>>
+    ).map((row) => this.eventColumns.read(row));
+    const byKey = new Map(existing.map((event) => [event.idempotencyKey!, event]));
+    for (const item of taken) {
+      const first = byKey.get(item.key!);
+      if (!first) throw new Error('an idempotency key conflicted but its event cannot be read');
+      // Events stored before hashes were kept are compared by their type and data.
+      const firstHash = first.idempotencyHash ?? idempotencyHash(first.type, first.data);
+      results.set(
+        item,
+        firstHash === item.hash
+          ? { index: item.index, event: first, duplicate: true, error: null }
+          : refused(item.index, itemError('IDEMPOTENCY_KEY_REUSED', KEY_REUSED_MESSAGE, item.paths.idempotencyKey)),
+      );
+    }
+    return results;
   }
 
   async get(scope: Scope, id: string): Promise<EventEntity> {

@@ -9,6 +9,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { PgBoss } from 'pg-boss';
 import type { DataSource } from 'typeorm';
 import { AppError } from '../errors.js';
+import { MAX_REQUEST_BYTES } from '../events/limits.js';
 import { bearerToken } from '../graphql/auth.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { createErrorFormatter } from '../graphql/errors.js';
@@ -71,7 +72,7 @@ export class HttpServer {
     app.use(ideRouter());
     app.use(
       '/graphql',
-      express.json({ limit: '1mb' }),
+      express.json({ limit: MAX_REQUEST_BYTES }),
       expressMiddleware(apollo, {
         context: async ({ req }): Promise<GraphQLContext> => {
           const token = bearerToken(req.headers.authorization);

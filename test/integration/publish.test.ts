@@ -133,7 +133,10 @@ describe('publishing events (API only, no workers)', () => {
       input: { ...INVOICE_PAID, currency: 'EURO', amount: -5 },
     });
     expect(currency.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-    expect((currency.errors?.[0]?.extensions?.fields as Array<{ field: string }>).map((f) => f.field).sort()).toEqual(['input.amount', 'input.currency']);
+    expect([...new Set((currency.errors?.[0]?.extensions?.fields as Array<{ field: string }>).map((f) => f.field))].sort()).toEqual([
+      'input.amount',
+      'input.currency',
+    ]);
 
     const date = await t.gql(acme.adminToken, 'mutation { recordPromiseToPay(input: { invoiceId: "I", customerId: "C", promisedDate: "2026-02-30" }) { duplicate } }');
     expect(date.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: [{ field: 'input.promisedDate' }] });
@@ -146,7 +149,7 @@ describe('publishing events (API only, no workers)', () => {
     const stagingAdmin = await createKey(t, acme.adminToken, 'ADMIN', 'STAGING');
     const subscription = await acme.subscribe({ url: 'http://127.0.0.1:9/once', channels: ['clients'] });
     const first = await acme.publish('clients.created', { clientId: 'C-1' }, 'same-key');
-    const repeat = await acme.publish('clients.created', { clientId: 'C-2' }, 'same-key');
+    const repeat = await acme.publish('clients.created', { clientId: 'C-1' }, 'same-key');
     expect(repeat).toEqual({ event: { id: first.event.id }, duplicate: true });
     const queued = await queuedDeliveries(first.event.id);
     expect(queued.filter((d) => d.subscriptionId === subscription.id).map((d) => d.jobs.length)).toEqual([1]);

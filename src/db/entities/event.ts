@@ -32,6 +32,10 @@ export class EventEntity {
   @Column('text', { name: 'idempotency_key', nullable: true })
   idempotencyKey: string | null;
 
+  /** With a key: the SHA-256 of the canonical JSON of type and data, to tell a repeat from a reuse. */
+  @Column('text', { name: 'idempotency_hash', nullable: true })
+  idempotencyHash: string | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 }

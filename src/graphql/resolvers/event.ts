@@ -1,15 +1,27 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Role } from '../../domain.js';
+import { DISPUTE_OPENED, INVOICE_PAID, PROMISE_TO_PAY_CREATED, type TypedEvent } from '../../catalog/typed-events.js';
 import type { PublishResult } from '../../events/service.js';
 import { scopeOf, type GraphQLContext } from '../context.js';
 import { nullWhenNotFound } from '../nullable.js';
 import { Delivery } from '../types/delivery.js';
 import { Event, EventConnection, EventFilter } from '../types/event.js';
 import { PageArgs, toConnection } from '../types/pagination.js';
-import { DisputeOpenedInput, InvoicePaidInput, PromiseToPayInput, PublishEventInput, PublishedEvent } from '../types/publish.js';
+import { PublishEventInput, PublishEventsResult, PublishedEvent } from '../types/publish.js';
+import { DisputeOpenedInput, InvoicePaidInput, PromiseToPayInput, typedEventData, type TypedEventInput } from '../types/typed-events.js';
 
 function published(result: PublishResult): PublishedEvent {
   return Object.assign(new PublishedEvent(), { event: Event.from(result.event), duplicate: result.duplicate });
+}
+
+/** A typed mutation publishes like publishEvent; the input's fields are the data, so errors name `input.<field>`. */
+async function publishTyped(ctx: GraphQLContext, event: TypedEvent, input: TypedEventInput): Promise<PublishedEvent> {
+  const result = await ctx.services.events.publish(
+    scopeOf(ctx),
+    { type: event.type, data: typedEventData(event, input), idempotencyKey: input.idempotencyKey },
+    { data: 'input', idempotencyKey: 'input.idempotencyKey', type: null },
+  );
+  return published(result);
 }
 
 @Resolver(() => Event)
@@ -21,27 +33,31 @@ export class EventResolver {
   }
 
   @Authorized(Role.ADMIN, Role.PUBLISHER)
+  @Mutation(() => PublishEventsResult, { description: 'Up to 1,000 events in one call; the accepted ones commit together with their deliveries' })
+  async publishEvents(
+    @Ctx() ctx: GraphQLContext,
+    // Each item is checked by the service and refused on its own; class-validator would refuse the whole call.
+    @Arg('inputs', () => [PublishEventInput], { validate: false }) inputs: PublishEventInput[],
+  ): Promise<PublishEventsResult> {
+    return PublishEventsResult.from(await ctx.services.events.publishMany(scopeOf(ctx), inputs));
+  }
+
+  @Authorized(Role.ADMIN, Role.PUBLISHER)
   @Mutation(() => PublishedEvent, { description: 'Publishes invoices.paid' })
-  async recordInvoicePaid(@Ctx() ctx: GraphQLContext, @Arg('input') input: InvoicePaidInput): Promise<PublishedEvent> {
-    const { idempotencyKey, paidAt, ...rest } = input;
-    const data = { ...rest, paidAt: paidAt.toISOString() };
-    return published(await ctx.services.events.publish(scopeOf(ctx), { type: 'invoices.paid', data, idempotencyKey }, 'input'));
+  async recordInvoicePaid(@Ctx() ctx: GraphQLContext, @Arg('input', () => InvoicePaidInput) input: TypedEventInput): Promise<PublishedEvent> {
+    return publishTyped(ctx, INVOICE_PAID, input);
   }
 
   @Authorized(Role.ADMIN, Role.PUBLISHER)
   @Mutation(() => PublishedEvent, { description: 'Publishes disputes.opened' })
-  async openDispute(@Ctx() ctx: GraphQLContext, @Arg('input') input: DisputeOpenedInput): Promise<PublishedEvent> {
-    const { idempotencyKey, openedAt, ...rest } = input;
-    const data = { ...rest, openedAt: openedAt.toISOString() };
-    return published(await ctx.services.events.publish(scopeOf(ctx), { type: 'disputes.opened', data, idempotencyKey }, 'input'));
+  async openDispute(@Ctx() ctx: GraphQLContext, @Arg('input', () => DisputeOpenedInput) input: TypedEventInput): Promise<PublishedEvent> {
+    return publishTyped(ctx, DISPUTE_OPENED, input);
   }
 
   @Authorized(Role.ADMIN, Role.PUBLISHER)
   @Mutation(() => PublishedEvent, { description: 'Publishes promises_to_pay.created' })
-  async recordPromiseToPay(@Ctx() ctx: GraphQLContext, @Arg('input') input: PromiseToPayInput): Promise<PublishedEvent> {
-    const { idempotencyKey, amount, ...rest } = input;
-    const data = amount === null || amount === undefined ? rest : { ...rest, amount };
-    return published(await ctx.services.events.publish(scopeOf(ctx), { type: 'promises_to_pay.created', data, idempotencyKey }, 'input'));
+  async recordPromiseToPay(@Ctx() ctx: GraphQLContext, @Arg('input', () => PromiseToPayInput) input: TypedEventInput): Promise<PublishedEvent> {
+    return publishTyped(ctx, PROMISE_TO_PAY_CREATED, input);
   }
 
   @Authorized(Role.ADMIN, Role.VIEWER)

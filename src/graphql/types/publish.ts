@@ -1,6 +1,7 @@
-import { Field, Float, InputType, ObjectType } from 'type-graphql';
-import { IsISO4217CurrencyCode, IsISO8601, IsOptional, IsPositive, Length, Matches, Max } from 'class-validator';
+import { Field, InputType, Int, ObjectType } from 'type-graphql';
+import { IsOptional, Length } from 'class-validator';
 import { GraphQLJSON } from 'graphql-scalars';
+import type { ItemResult } from '../../events/service.js';
 import { Event } from './event.js';
 
 @ObjectType()
@@ -27,80 +28,54 @@ export class PublishEventInput {
   idempotencyKey?: string | null;
 }
 
-@InputType()
-export class InvoicePaidInput {
-  @Field()
-  @Length(1, 255)
-  invoiceId: string;
+@ObjectType()
+export class PublishError {
+  @Field({ description: 'UNKNOWN_EVENT_TYPE, PAYLOAD_TOO_LARGE, BAD_USER_INPUT, IDEMPOTENCY_KEY_REUSED' })
+  code: string;
 
   @Field()
-  @Length(1, 255)
-  customerId: string;
+  message: string;
 
-  @Field(() => Float)
-  @IsPositive()
-  @Max(1e15)
-  amount: number;
-
-  @Field()
-  @IsISO4217CurrencyCode({ message: 'currency must be an ISO 4217 code such as EUR or USD' })
-  currency: string;
-
-  @Field()
-  paidAt: Date;
-
-  @Field(() => String, { nullable: true })
-  @IsOptional()
-  @Length(1, 255)
-  idempotencyKey?: string | null;
+  @Field(() => String, { nullable: true, description: 'The failing input path, e.g. inputs.3.data.amount' })
+  field: string | null;
 }
 
-@InputType()
-export class DisputeOpenedInput {
-  @Field()
-  @Length(1, 255)
-  invoiceId: string;
+@ObjectType({ description: 'One item of a publishEvents call, in the order given' })
+export class PublishEventResult {
+  @Field(() => Int)
+  index: number;
+
+  @Field(() => Event, { nullable: true, description: 'Null when the item was refused' })
+  event: Event | null;
 
   @Field()
-  @Length(1, 255)
-  customerId: string;
+  duplicate: boolean;
 
-  @Field()
-  @Length(1, 2000)
-  reason: string;
+  @Field(() => PublishError, { nullable: true, description: 'Why the item was refused; null when it was accepted' })
+  error: PublishError | null;
 
-  @Field()
-  openedAt: Date;
-
-  @Field(() => String, { nullable: true })
-  @IsOptional()
-  @Length(1, 255)
-  idempotencyKey?: string | null;
+  static from(result: ItemResult): PublishEventResult {
+    return Object.assign(new PublishEventResult(), {
+      index: result.index,
+      event: result.event && Event.from(result.event),
+      duplicate: result.duplicate,
+      error: result.error && Object.assign(new PublishError(), { code: result.error.code, message: result.error.message, field: result.error.field }),
+    });
+  }
 }
 
-@InputType()
-export class PromiseToPayInput {
-  @Field()
-  @Length(1, 255)
-  invoiceId: string;
+@ObjectType()
+export class PublishEventsResult {
+  @Field(() => Int, { description: 'Items accepted, duplicates of earlier events included' })
+  acceptedCount: number;
 
-  @Field()
-  @Length(1, 255)
-  customerId: string;
+  @Field(() => [PublishEventResult])
+  results: PublishEventResult[];
 
-  @Field({ description: 'ISO date, e.g. 2024-12-15' })
-  @Matches(/^\d{4}-\d{2}-\d{2}$/, { message: 'promisedDate must be a date such as 2024-12-15' })
-  @IsISO8601({ strict: true }, { message: 'promisedDate must be a real calendar date' })
-  promisedDate: string;
-
-  @Field(() => Float, { nullable: true })
-  @IsOptional()
-  @IsPositive()
-  @Max(1e15)
-  amount?: number | null;
-
-  @Field(() => String, { nullable: true })
-  @IsOptional()
-  @Length(1, 255)
-  idempotencyKey?: string | null;
+  static from(results: readonly ItemResult[]): PublishEventsResult {
+    return Object.assign(new PublishEventsResult(), {
+      acceptedCount: results.filter((r) => r.error === null).length,
+      results: results.map((r) => PublishEventResult.from(r)),
+    });
+  }
 }
