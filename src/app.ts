@@ -1,5 +1,6 @@
 import type { PgBoss } from 'pg-boss';
 import type { DataSource } from 'typeorm';
+import { ApiKeyCache } from './accounts/key-cache.js';
 import type { Config } from './config.js';
 import { createDataSource, runMigrations } from './db/data-source.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js';
@@ -103,6 +104,10 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     if (role !== 'worker') {
       // Loaded here so that a worker process carries no GraphQL or HTTP stack.
       const [{ HttpServer }, { buildHooklineSchema }] = await Promise.all([import('./http/server.js'), import('./graphql/schema.js')]);
+      const keyCache = new ApiKeyCache(url, logger);
+      await keyCache.start();
+      stack.push(() => keyCache.stop());
+      services.accounts.cacheAuthentication(keyCache);
       http = new HttpServer({ schema: await buildHooklineSchema(), services, db, boss, metrics, logger });
       port = await http.start(config.port);
       const server = http;

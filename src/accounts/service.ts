@@ -4,6 +4,7 @@ import { entityColumns, type EntityColumns } from '../db/row-mapping.js';
 import { Environment, Role } from '../domain.js';
 import { AppError, InputError, NotFoundError } from '../errors.js';
 import { isUuid, newId } from '../ids.js';
+import type { ApiKeyCache } from './key-cache.js';
 import { generateToken, hashesEqual, hashToken, visiblePrefix } from './tokens.js';
 
 /** Who is calling: the resolved API key. */
@@ -29,6 +30,10 @@ function checkName(field: string, name: string): string {
   return trimmed;
 }
 
+function lastUseIsStale(lastUsedAt: Date | null): boolean {
+  return !lastUsedAt || Date.now() - lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS;
+}
+
 function keyScope(caller: Principal) {
   return caller.accountId === null
     ? { accountId: IsNull(), role: Role.OPERATOR }
@@ -37,15 +42,34 @@ function keyScope(caller: Principal) {
 
 export class AccountService {
   private readonly keyColumns: EntityColumns<ApiKeyEntity>;
+  private keyCache: ApiKeyCache | undefined;
 
   constructor(private readonly db: DataSource) {
     this.keyColumns = entityColumns(db, ApiKeyEntity, 'k');
   }
 
+  /**
+   * Lets authenticate answer from memory while the cache is listening for
+   * key changes (an API process sets it up; see ApiKeyCache).
+   */
+  cacheAuthentication(cache: ApiKeyCache): void {
+    this.keyCache = cache;
+  }
+
   /** Resolves a bearer token to its key, or throws UNAUTHENTICATED. */
   async authenticate(token: string): Promise<Principal> {
     const hash = hashToken(token);
-    // Every request comes here first: one plain statement, no query building.
+    const cacheKey = hash.toString('base64');
+    const cached = this.keyCache?.get(cacheKey);
+    if (cached) {
+      if (lastUseIsStale(cached.lastUsedAt)) {
+        cached.lastUsedAt = new Date();
+        await this.db.getRepository(ApiKeyEntity).update({ id: cached.principal.apiKeyId }, { lastUsedAt: cached.lastUsedAt });
+      }
+      return cached.principal;
+    }
+    const generation = this.keyCache?.generation ?? 0;
+    // Without the cache every request comes here first: one plain statement, no query building.
     const [row] = (await this.db.query(`SELECT ${this.keyColumns.select} FROM api_keys k WHERE k.token_hash = $1`, [hash])) as Array<
       Record<string, unknown>
     >;
@@ -53,10 +77,14 @@ export class AccountService {
     if (!key || !hashesEqual(key.tokenHash, hash) || key.revokedAt) {
       throw new AppError('UNAUTHENTICATED', 'The API key is missing, unknown or revoked');
     }
-    if (!key.lastUsedAt || Date.now() - key.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
-      await this.db.getRepository(ApiKeyEntity).update({ id: key.id }, { lastUsedAt: new Date() });
+    let lastUsedAt = key.lastUsedAt;
+    if (lastUseIsStale(lastUsedAt)) {
+      lastUsedAt = new Date();
+      await this.db.getRepository(ApiKeyEntity).update({ id: key.id }, { lastUsedAt });
     }
-    return { apiKeyId: key.id, accountId: key.accountId, role: key.role, environment: key.environment };
+    const principal: Principal = { apiKeyId: key.id, accountId: key.accountId, role: key.role, environment: key.environment };
+    this.keyCache?.remember(generation, cacheKey, { principal, lastUsedAt });
+    return principal;
   }
 
   async getAccount(id: string): Promise<AccountEntity | null> {
