@@ -1,0 +1,140 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { freePort } from '../../src/db/embedded.js';
+import { createKey, startTestApp, type GraphQLResult, type TestApp } from '../support/app.js';
+import { tenant, type Tenant } from '../support/scenario.js';
+
+// `npm test` builds first; the second API process is the compiled CLI, as deployed.
+const cli = new URL('../../bin/hookline.js', import.meta.url).pathname;
+// Reads nothing of the key itself (viewer would), so that only authentication can refuse it.
+const PROBE = '{ eventTypes(channel: "invoices") { name } }';
+
+describe('authentication with API keys cached in every API process', () => {
+  let t: TestApp;
+  let acme: Tenant;
+  let sql: pg.Client;
+  let other: ChildProcess;
+  let otherUrl: string;
+  /** The key listener of the in-process API, told apart from the second process's. */
+  let ownListenerPids: number[];
+
+  beforeAll(async () => {
+    t = await startTestApp({ role: 'api' });
+    acme = await tenant(t);
+    sql = new pg.Client({ connectionString: t.database.url });
+    await sql.connect();
+    ownListenerPids = (await sql.query(`SELECT pid FROM pg_stat_activity WHERE application_name = 'hookline-api-keys'`)).rows.map(
+      (r: { pid: number }) => r.pid,
+    );
+    expect(ownListenerPids).toHaveLength(1);
+    const port = await freePort();
+    otherUrl = `http://127.0.0.1:${port}/graphql`;
+    other = spawn(process.execPath, [cli, 'api'], {
+      env: {
+        ...process.env,
+        NODE_ENV: 'test',
+        DATABASE_URL: t.database.url,
+        PORT: String(port),
+        HOOKLINE_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
+        LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    other.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    other.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const deadline = Date.now() + 30_000;
+    while (!output.includes('GraphQL API listening')) {
+      if (Date.now() > deadline || other.exitCode !== null) throw new Error(`the second API process did not come up:\n${output}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // Its key listener connects during start-up; wait until it is listening.
+    await waitFor(async () => (await listenerPids()).length === 1);
+  }, 60_000);
+  afterAll(async () => {
+    if (other && other.exitCode === null) {
+      const exited = new Promise((resolve) => other.once('exit', resolve));
+      other.kill('SIGTERM');
+      await exited;
+    }
+    await sql?.end();
+    await t?.stop();
+  });
+
+  async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await condition())) {
+      if (Date.now() > deadline) throw new Error('timed out');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** The backends of the second process's key listener. */
+  async function listenerPids(): Promise<number[]> {
+    const { rows } = await sql.query(
+      `SELECT pid FROM pg_stat_activity WHERE application_name = 'hookline-api-keys' AND pid <> ALL($1::int[])`,
+      [ownListenerPids],
+    );
+    return rows.map((r: { pid: number }) => r.pid);
+  }
+
+  async function onOther(token: string): Promise<GraphQLResult<{ eventTypes: Array<{ name: string }> }>> {
+    const response = await fetch(otherUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: PROBE }),
+    });
+    return (await response.json()) as GraphQLResult<{ eventTypes: Array<{ name: string }> }>;
+  }
+
+  async function usedOnBoth(): Promise<string> {
+    const token = await createKey(t, acme.adminToken, 'PUBLISHER');
+    for (let i = 0; i < 3; i += 1) {
+      expect((await onOther(token)).data?.eventTypes).toContainEqual({ name: 'invoices.paid' });
+      expect((await t.ok<{ eventTypes: unknown[] }>(token, PROBE)).eventTypes).toContainEqual({ name: 'invoices.paid' });
+    }
+    return token;
+  }
+
+  async function keyIdOf(token: string): Promise<string> {
+    const { rows } = await sql.query(`SELECT id FROM api_keys WHERE token_hash = sha256(convert_to($1, 'UTF8'))`, [token]);
+    return rows[0].id as string;
+  }
+
+  it('refuses a key revoked through one process at once in the other', async () => {
+    const token = await usedOnBoth();
+    const id = await keyIdOf(token);
+    await t.ok(acme.adminToken, 'mutation($id: ID!) { revokeApiKey(id: $id) { id } }', { id });
+    const refused = await onOther(token);
+    expect(refused.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect((await t.gql(token, PROBE)).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('refuses a key revoked in the database by any other means at once', async () => {
+    const token = await usedOnBoth();
+    await sql.query(`UPDATE api_keys SET revoked_at = now() WHERE id = $1`, [await keyIdOf(token)]);
+    expect((await onOther(token)).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect((await t.gql(token, PROBE)).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('stops trusting its cache when its listening connection is lost, so a notification missed meanwhile keeps no revoked key alive', async () => {
+    const token = await usedOnBoth();
+    const [pid] = await listenerPids();
+    expect(pid).toBeDefined();
+    await sql.query('SELECT pg_terminate_backend($1, 5000)', [pid]);
+    await waitFor(async () => !(await listenerPids()).includes(pid!));
+    // A revocation whose notification nobody hears.
+    await sql.query('ALTER TABLE api_keys DISABLE TRIGGER api_keys_notify_change');
+    try {
+      await sql.query(`UPDATE api_keys SET revoked_at = now() WHERE id = $1`, [await keyIdOf(token)]);
+    } finally {
+      await sql.query('ALTER TABLE api_keys ENABLE TRIGGER api_keys_notify_change');
+    }
+    expect((await onOther(token)).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    // Once it listens again it starts from an empty cache: still refused, and a live key still works.
+    await waitFor(async () => (await listenerPids()).length === 1);
+    expect((await onOther(token)).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect((await onOther(acme.adminToken)).data?.eventTypes).toContainEqual({ name: 'invoices.paid' });
+  });
+});

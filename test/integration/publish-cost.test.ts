@@ -1,0 +1,92 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { tenant, type Tenant } from '../support/scenario.js';
+
+const PUBLISH = 'mutation($input: PublishEventInput!) { publishEvent(input: $input) { duplicate } }';
+const PUBLISH_EVENTS = 'mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { acceptedCount } }';
+
+/**
+ * Every statement sent to PostgreSQL from this process (the service runs in
+ * it), by wrapping the pg client's query: TypeORM, pg-boss and the
+ * listeners all go through it.
+ */
+class StatementLog {
+  statements: string[] = [];
+  private readonly original = pg.Client.prototype.query;
+
+  install(): void {
+    const log = this.statements;
+    const original = this.original;
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const config = args[0] as string | { text?: string };
+      log.push(typeof config === 'string' ? config : (config?.text ?? ''));
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof pg.Client.prototype.query;
+  }
+
+  uninstall(): void {
+    pg.Client.prototype.query = this.original;
+  }
+
+  /** The statements of one operation, without the wake-up NOTIFY sent after its commit (not part of the request). */
+  async during(work: () => Promise<unknown>): Promise<string[]> {
+    this.statements.length = 0;
+    await work();
+    // Let anything the request set off after its answer reach the log.
+    await new Promise((r) => setTimeout(r, 100));
+    return this.statements.filter((s) => !s.includes('pg_notify')).map((s) => s.replace(/\s+/g, ' ').trim());
+  }
+}
+
+describe('what a publish costs in statements', () => {
+  let t: TestApp;
+  let acme: Tenant;
+  const log = new StatementLog();
+
+  beforeAll(async () => {
+    t = await startTestApp({ role: 'api' });
+    acme = await tenant(t);
+    await acme.subscribe({ url: 'http://127.0.0.1:9/cost', channels: ['invoices'] });
+    // Warm up: the first request of a key writes its lastUsedAt and reads the built-in catalog.
+    await t.ok(acme.adminToken, PUBLISH, { input: { type: 'invoices.created', data: { invoiceId: 'warm-up' } } });
+    log.install();
+  });
+  afterEach(() => {
+    log.statements.length = 0;
+  });
+  afterAll(async () => {
+    log.uninstall();
+    await t?.stop();
+  });
+
+  it('authenticates a known key without reading the database', async () => {
+    const statements = await log.during(() => t.ok(acme.adminToken, '{ eventTypes(channel: "invoices") { name } }'));
+    expect(statements.filter((s) => s.includes('api_keys'))).toEqual([]);
+  });
+
+  it('publishes one event with a fan-out of one in six statements: the transaction and its four writes and reads', async () => {
+    const statements = await log.during(() => t.ok(acme.adminToken, PUBLISH, { input: { type: 'invoices.created', data: { invoiceId: 'I-1' } } }));
+    expect(statements.filter((s) => /api_keys/.test(s))).toEqual([]);
+    expect(statements.map((s) => s.split(' ').slice(0, 3).join(' '))).toEqual([
+      'START TRANSACTION',
+      'INSERT INTO events',
+      'SELECT k.ord, s.id',
+      'INSERT INTO deliveries',
+      expect.stringMatching(/^(INSERT|WITH)/),
+      'COMMIT',
+    ]);
+  });
+
+  it('publishes a batch in as many statements as a single event, whatever its size', async () => {
+    const batch = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({ type: i % 2 ? 'invoices.created' : 'invoices.updated', data: { invoiceId: `B-${n}-${i}` }, idempotencyKey: `b-${n}-${i}` }));
+    const ten = await log.during(() => t.ok(acme.adminToken, PUBLISH_EVENTS, { inputs: batch(10) }));
+    const fiveHundred = await log.during(() => t.ok(acme.adminToken, PUBLISH_EVENTS, { inputs: batch(500) }));
+    expect(ten).toHaveLength(6);
+    expect(fiveHundred).toHaveLength(6);
+    // Repeating keys adds one read of the first events.
+    const repeated = await log.during(() => t.ok(acme.adminToken, PUBLISH_EVENTS, { inputs: batch(500) }));
+    expect(repeated).toHaveLength(4);
+  });
+});
