@@ -24,6 +24,7 @@ import {
   type WindowResult,
 } from './stack.js';
 import { Samples, round, type LatencySummary } from './stats.js';
+import { PUBLISH_SCENARIOS } from './publish.js';
 
 export interface RunResult {
   scenario: string;
@@ -513,6 +514,6 @@ export const history: Scenario = async (ctx) => {
   }
 };
 
-export const SCENARIOS: Record<string, Scenario> = { baseline, steady, burst, fanout, backlog, workers, history };
+export const SCENARIOS: Record<string, Scenario> = { baseline, steady, burst, fanout, backlog, workers, history, ...PUBLISH_SCENARIOS };
 
 

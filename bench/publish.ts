@@ -1,0 +1,180 @@
+/**
+ * Publishing scenarios: how fast events are accepted, with the workers
+ * delivering them (fan-out 1) meanwhile.
+ *
+ * - publish: concurrent single publishEvent calls against batches of 500
+ *   (publishEvents), side by side on one stack; then batches of 100, 500
+ *   and 1,000, whose rate per event should stay flat.
+ * - publish-latency: single publishEvent calls at a fixed 50, 100 and 200
+ *   requests/s (open loop): p50 and p99 of the mutation.
+ */
+import { randomBytes } from 'node:crypto';
+import { createSubscriptions, createTenant, type GraphQLClient, type Tenant } from './graphql.js';
+import type { RunResult, Scenario } from './scenarios.js';
+import { Hookline, UsageWindow, publishClosedLoop, publishOpenLoop, type Context, type PublishStats, type TrackedProc } from './stack.js';
+import { Samples, nowMs, round } from './stats.js';
+
+const BATCH_SIZES = [100, 500, 1000];
+const LATENCY_RATES = [50, 100, 200];
+/** publishEvents calls in flight: a few publishers each sending their batches one after the other. */
+const BATCHES_IN_FLIGHT = 2;
+
+const PUBLISH_EVENTS = `mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { acceptedCount } }`;
+
+const log = (message: string) => console.log(`  ${message}`);
+
+function publishSizes(ctx: Context) {
+  const s = ctx.options.scale;
+  return {
+    events: Math.max(1_000, Math.round(50_000 * s)),
+    seconds: Math.max(5, Math.round(ctx.options.steadySeconds * s)),
+  };
+}
+
+/** The same data as a single publish carries, so that the receiver measures receipt latency alike. */
+function eventInput(phase: string, seq: number) {
+  return {
+    type: 'invoices.created',
+    data: { sentAt: nowMs(), phase, seq, invoiceId: `INV${seq}`, customerId: 'CUST42', amount: 1234.5, currency: 'EUR' },
+  };
+}
+
+/** `total` events in publishEvents calls of `batchSize`, `inFlight` calls at a time. Latency is per call. */
+async function publishInBatches(client: GraphQLClient, token: string, phase: string, total: number, batchSize: number, inFlight: number): Promise<PublishStats> {
+  const stats: PublishStats = { count: 0, errors: 0, firstError: null, startedAt: performance.now(), elapsedMs: 0, achievedPerSecond: 0, skipped: 0, latency: new Samples() };
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < total) {
+        const first = next;
+        next = Math.min(total, next + batchSize);
+        const inputs = Array.from({ length: next - first }, (_, i) => eventInput(phase, first + i));
+        const started = performance.now();
+        try {
+          const result = await client.request<{ publishEvents: { acceptedCount: number } }>(token, PUBLISH_EVENTS, { inputs });
+          stats.latency.add(performance.now() - started);
+          stats.count += result.publishEvents.acceptedCount;
+          stats.errors += inputs.length - result.publishEvents.acceptedCount;
+        } catch (error) {
+          stats.errors += inputs.length;
+          stats.firstError ??= error instanceof Error ? error.message : String(error);
+        }
+      }
+    }),
+  );
+  stats.elapsedMs = performance.now() - stats.startedAt;
+  stats.achievedPerSecond = (stats.count / stats.elapsedMs) * 1000;
+  return stats;
+}
+
+async function measure(
+  ctx: Context,
+  hookline: Hookline,
+  label: string,
+  params: Record<string, number | string>,
+  run: (phase: string) => Promise<PublishStats>,
+): Promise<RunResult> {
+  const phase = `${label.replace(/\W+/g, '-')}-${randomBytes(3).toString('hex')}`;
+  await ctx.receiver.phase(phase);
+  const procs = (): TrackedProc[] => [
+    ...hookline.tracked(),
+    { role: 'receiver', name: 'receiver', pid: ctx.receiver.proc.pid, proc: ctx.receiver.proc },
+    { role: 'driver', name: 'driver', pid: process.pid },
+  ];
+  const window = new UsageWindow(procs(), hookline.postmasterPid);
+  const stats = await run(phase);
+  if (stats.count === 0) throw new Error(`${label}: every publish failed: ${stats.firstError ?? '?'}`);
+  // Wait for the deliveries too: the publishing above ran while the workers delivered.
+  const snapshot = await ctx.receiver.awaitDeliveries(stats.count, ctx.options.stallSeconds);
+  const usage = window.finish(procs());
+  const startedAt = performance.timeOrigin + stats.startedAt;
+  const elapsedSeconds = snapshot.lastAt !== null ? (snapshot.lastAt - startedAt) / 1000 : 0;
+  const missing = Math.max(0, stats.count - snapshot.unique);
+  const notes: string[] = [];
+  if (stats.errors) notes.push(`${stats.errors} events refused or failed, e.g. ${stats.firstError ?? '?'}`);
+  if (missing) notes.push(`${missing} of ${stats.count} deliveries had not arrived when the wait ended`);
+  const result: RunResult = {
+    scenario: params.scenario as string,
+    label,
+    params: { ...params, workers: hookline.workers.length, postgres: hookline.postgresName },
+    expected: stats.count,
+    delivered: snapshot.unique,
+    duplicates: snapshot.duplicates,
+    missing,
+    elapsedSeconds: round(elapsedSeconds),
+    deliveriesPerSecond: elapsedSeconds > 0 ? round(snapshot.unique / elapsedSeconds) : 0,
+    publish: {
+      count: stats.count,
+      errors: stats.errors,
+      firstError: stats.firstError,
+      perSecond: round(stats.achievedPerSecond),
+      skipped: stats.skipped,
+      latencyMs: stats.latency.summary(),
+    },
+    receiptLatencyMs: snapshot.latency,
+    signatures: { checked: snapshot.verified + snapshot.verifyFailed, ok: snapshot.verified, failed: snapshot.verifyFailed },
+    database: await hookline.databaseCheck(phase),
+    usage,
+    pgActivity: [],
+    pgStatements: null,
+    extra: { eventsAcceptedPerSecond: round(stats.achievedPerSecond) },
+    notes: hookline.note ? [...notes, hookline.note] : notes,
+  };
+  const p = result.publish!.latencyMs;
+  log(`${label}: ${result.publish!.perSecond} events/s accepted` + (p ? `; per call p50 ${p.p50} p99 ${p.p99} ms` : '') + `; ${result.delivered}/${result.expected} delivered`);
+  return result;
+}
+
+async function withStack<T>(ctx: Context, label: string, work: (hookline: Hookline, tenant: Tenant) => Promise<T>): Promise<T> {
+  const hookline = await Hookline.start(ctx, label, ctx.options.workers);
+  try {
+    const tenant = await createTenant(hookline.graphql, ctx.bootstrapToken, `bench ${label}`);
+    const [sub] = await createSubscriptions(hookline.graphql, tenant.adminToken, ctx.receiver.port, 1, `${label}-`);
+    ctx.receiver.setSecret(sub!.key, sub!.secret);
+    return await work(hookline, tenant);
+  } finally {
+    await hookline.stop();
+  }
+}
+
+export const publish: Scenario = async (ctx) => {
+  const { events } = publishSizes(ctx);
+  return withStack(ctx, 'publish', async (hookline, tenant) => {
+    const results: RunResult[] = [];
+    log(`${events} events, fan-out 1: ${ctx.options.publishConcurrency} concurrent publishEvent calls, then batches`);
+    results.push(
+      await measure(ctx, hookline, `publish single ×${ctx.options.publishConcurrency}`, { scenario: 'publish', events, concurrency: ctx.options.publishConcurrency }, (phase) =>
+        publishClosedLoop(hookline.graphql, tenant.publisherToken, phase, events, ctx.options.publishConcurrency),
+      ),
+    );
+    for (const batchSize of BATCH_SIZES) {
+      results.push(
+        await measure(ctx, hookline, `publish batches of ${batchSize}`, { scenario: 'publish', events, batchSize, inFlight: BATCHES_IN_FLIGHT }, (phase) =>
+          publishInBatches(hookline.graphql, tenant.publisherToken, phase, events, batchSize, BATCHES_IN_FLIGHT),
+        ),
+      );
+    }
+    const single = results[0]!.publish!.perSecond;
+    const of500 = results.find((r) => r.params.batchSize === 500)!.publish!.perSecond;
+    log(`batches of 500 vs single publishes: ${round(of500 / single)} × (${of500} vs ${single} events/s)`);
+    return results;
+  });
+};
+
+export const publishLatency: Scenario = async (ctx) => {
+  const { seconds } = publishSizes(ctx);
+  return withStack(ctx, 'publish-latency', async (hookline, tenant) => {
+    const results: RunResult[] = [];
+    for (const rate of LATENCY_RATES) {
+      log(`publishEvent at ${rate}/s for ${seconds} s, fan-out 1`);
+      results.push(
+        await measure(ctx, hookline, `publish latency ${rate}/s`, { scenario: 'publish-latency', rate, seconds }, (phase) =>
+          publishOpenLoop(hookline.graphql, tenant.publisherToken, phase, rate, seconds * 1000),
+        ),
+      );
+    }
+    return results;
+  });
+};
+
+export const PUBLISH_SCENARIOS: Record<string, Scenario> = { publish, 'publish-latency': publishLatency };
