@@ -103,7 +103,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     if (role !== 'worker') {
       // Loaded here so that a worker process carries no GraphQL or HTTP stack.
       const [{ HttpServer }, { buildHooklineSchema }] = await Promise.all([import('./http/server.js'), import('./graphql/schema.js')]);
-      http = new HttpServer({ schema: await buildHooklineSchema(), services, db, boss, metrics, logger });
+      http = new HttpServer({ schema: await buildHooklineSchema(), services, db, boss, metrics, logger, settings: config.api });
       port = await http.start(config.port);
       const server = http;
       stack.push(() => server.stop());
