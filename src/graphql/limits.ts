@@ -2,7 +2,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
-import { GraphQLError, getNamedType, isListType, isNonNullType, type GraphQLOutputType, type GraphQLSchema, type ValidationContext, type ValidationRule } from 'graphql';
+import { GraphQLError, getNamedType, isListType, isNonNullType, type DocumentNode, type GraphQLOutputType, type GraphQLSchema, type ValidationContext, type ValidationRule } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 
 /**
@@ -59,11 +59,14 @@ function isList(type: GraphQLOutputType): boolean {
  * plus its selection times the number of items it returns. A connection
  * returns `first` items and its `nodes` are those; another list is assumed
  * to hold ASSUMED_LIST_SIZE. Nesting therefore multiplies: three
- * `deliveries(first: 500)` inside each other cost over 500³.
+ * `deliveries(first: 500)` inside each other cost over 500³. Introspection
+ * is free.
  */
 function costEstimator(schema: GraphQLSchema): ComplexityEstimator {
   const mutationType = schema.getMutationType();
   return ({ type, field, args, childComplexity }) => {
+    // Introspection reads the schema in memory, and graphql-js's own rule bounds how deep it may nest.
+    if (field.name.startsWith('__') || type.name.startsWith('__')) return childComplexity;
     let own = 1;
     if (type === mutationType) {
       const batch = Object.values(args).find((value): value is unknown[] => Array.isArray(value));
@@ -75,6 +78,11 @@ function costEstimator(schema: GraphQLSchema): ComplexityEstimator {
     if (isList(field.type) && !itemsCountedByParent) return own + ASSUMED_LIST_SIZE * childComplexity;
     return own + childComplexity;
   };
+}
+
+/** The cost of an operation of the document (throws on invalid variables). */
+export function queryCost(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown>, operationName?: string): number {
+  return getComplexity({ schema, query: document, variables, operationName, estimators: [costEstimator(schema)] });
 }
 
 /**
@@ -89,13 +97,7 @@ export function queryCostPlugin(): ApolloServerPlugin {
         async didResolveOperation({ schema, document, request, operationName }) {
           let cost: number;
           try {
-            cost = getComplexity({
-              schema,
-              query: document,
-              variables: request.variables ?? {},
-              operationName: operationName ?? undefined,
-              estimators: [costEstimator(schema)],
-            });
+            cost = queryCost(schema, document, request.variables ?? {}, operationName ?? undefined);
           } catch (error) {
             if (error instanceof GraphQLError && /maximum allowed number of nodes/.test(error.message)) throw overLimit('Query has too many fields.');
             return;
