@@ -2,7 +2,15 @@ import { Initial1795000000000 } from './1795000000000-initial.js';
 import { Catalog1795000000001 } from './1795000000001-catalog.js';
 import { CatalogEnvironment1795000000002 } from './1795000000002-catalog-environment.js';
 import { RateLimitSlots1795000000003 } from './1795000000003-rate-limit-slots.js';
+import { RateLimits1795000000020 } from './1795000000020-rate-limits.js';
 import { PublishIdempotencyAndKeyChanges1795000000040 } from './1795000000040-publish-idempotency-and-key-changes.js';
 
 /** Every migration, oldest first. A new migration is added here as well as in its own file. */
-export const migrations = [Initial1795000000000, Catalog1795000000001, CatalogEnvironment1795000000002, RateLimitSlots1795000000003, PublishIdempotencyAndKeyChanges1795000000040];
+export const migrations = [
+  Initial1795000000000,
+  Catalog1795000000001,
+  CatalogEnvironment1795000000002,
+  RateLimitSlots1795000000003,
+  RateLimits1795000000020,
+  PublishIdempotencyAndKeyChanges1795000000040,
+];

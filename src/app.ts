@@ -108,7 +108,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       await keyCache.start();
       stack.push(() => keyCache.stop());
       services.accounts.cacheAuthentication(keyCache);
-      http = new HttpServer({ schema: await buildHooklineSchema(), services, db, boss, metrics, logger });
+      http = new HttpServer({ schema: await buildHooklineSchema(), services, db, boss, metrics, logger, settings: config.api });
       port = await http.start(config.port);
       const server = http;
       stack.push(() => server.stop());

@@ -28,6 +28,20 @@ export interface Config {
   /** How often the queue looks for jobs of crashed workers (their heartbeats stopped) to run them again. */
   queueMonitorSeconds: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** API request limits and the metrics route. */
+  api: ApiSettings;
+}
+
+export interface ApiSettings {
+  rateLimitPerKey: number;
+  rateLimitPerAddress: number;
+  rateLimitWindowSeconds: number;
+  /** Proxies in front of the API whose X-Forwarded-For is believed: 0 takes the peer address. */
+  trustProxyHops: number;
+  /** Set: /metrics is served on this port alone, not beside /graphql. */
+  metricsPort: number | undefined;
+  /** Set: /metrics answers only with "Authorization: Bearer <token>". */
+  metricsToken: string | undefined;
 }
 
 const booleanString = z
@@ -68,6 +82,17 @@ const variables = {
   HOOKLINE_DELIVERY_TIMEOUT_MS: integerString(100, 300_000),
   HOOKLINE_QUEUE_MONITOR_SECONDS: integerString(1, 3600),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'must be a pino log level'),
+  // API request limits and the metrics route
+  HOOKLINE_RATE_LIMIT_PER_KEY: integerString(1, 1_000_000_000),
+  HOOKLINE_RATE_LIMIT_PER_ADDRESS: integerString(1, 1_000_000_000),
+  HOOKLINE_RATE_LIMIT_WINDOW_SECONDS: integerString(1, 3600),
+  HOOKLINE_TRUST_PROXY_HOPS: integerString(0, 10),
+  HOOKLINE_METRICS_PORT: integerString(0, 65535),
+  HOOKLINE_METRICS_TOKEN: z
+    .string()
+    .min(16, 'must be at least 16 characters')
+    .max(256, 'must be at most 256 characters')
+    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces'),
 } as const;
 
 type Parsed = { [K in keyof typeof variables]: z.output<(typeof variables)[K]> | undefined };
@@ -108,5 +133,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     deliveryTimeoutMs: v.HOOKLINE_DELIVERY_TIMEOUT_MS ?? 15_000,
     queueMonitorSeconds: v.HOOKLINE_QUEUE_MONITOR_SECONDS ?? 15,
     logLevel: v.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info'),
+    api: {
+      rateLimitPerKey: v.HOOKLINE_RATE_LIMIT_PER_KEY ?? 100,
+      rateLimitPerAddress: v.HOOKLINE_RATE_LIMIT_PER_ADDRESS ?? 20,
+      rateLimitWindowSeconds: v.HOOKLINE_RATE_LIMIT_WINDOW_SECONDS ?? 1,
+      trustProxyHops: v.HOOKLINE_TRUST_PROXY_HOPS ?? 0,
+      metricsPort: v.HOOKLINE_METRICS_PORT,
+      metricsToken: v.HOOKLINE_METRICS_TOKEN,
+    },
   };
 }

@@ -4,7 +4,8 @@ import { isUuid } from './ids.js';
 
 export interface Page<T> {
   nodes: T[];
-  totalCount: number;
+  /** Counts every row of the filter; run only when a client asks for it, as it is the costly part. */
+  totalCount: () => Promise<number>;
   hasNextPage: boolean;
   endCursor: string | null;
 }
@@ -40,14 +41,14 @@ export async function keysetPage<T extends { id: string }>(
   first: number,
   after: string | null | undefined,
 ): Promise<Page<T>> {
-  const totalCount = await query.getCount();
+  const count = query.clone();
   const cursor = decodeCursor(after, 'after');
   if (cursor) query.andWhere(`${alias}.id < :cursor`, { cursor });
   const rows = await query.orderBy(`${alias}.id`, 'DESC').limit(first + 1).getMany();
   const nodes = rows.slice(0, first);
   return {
     nodes,
-    totalCount,
+    totalCount: () => count.getCount(),
     hasNextPage: rows.length > first,
     endCursor: nodes.length ? encodeCursor(nodes[nodes.length - 1]!.id) : null,
   };

@@ -1,4 +1,4 @@
-import { IsNull, type DataSource } from 'typeorm';
+import { In, IsNull, type DataSource } from 'typeorm';
 import { AccountEntity, ApiKeyEntity } from '../db/entities/index.js';
 import { entityColumns, type EntityColumns } from '../db/row-mapping.js';
 import { Environment, Role } from '../domain.js';
@@ -34,10 +34,26 @@ function lastUseIsStale(lastUsedAt: Date | null): boolean {
   return !lastUsedAt || Date.now() - lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS;
 }
 
-function keyScope(caller: Principal) {
+/**
+ * The environments whose keys a caller manages. Environments are a wall with
+ * a door one way: a PRODUCTION ADMIN manages the account's keys of both
+ * environments (as a live-mode owner manages test keys), a STAGING ADMIN only
+ * STAGING's, so a staging credential can never mint or remove a live one.
+ */
+export function manageableEnvironments(caller: Principal): Environment[] {
+  return caller.environment === Environment.PRODUCTION ? [Environment.PRODUCTION, Environment.STAGING] : [caller.environment];
+}
+
+function requireManageable(caller: Principal, environment: Environment): void {
+  if (!manageableEnvironments(caller).includes(environment)) {
+    throw new AppError('FORBIDDEN', `A ${caller.environment} key cannot manage ${environment} keys`);
+  }
+}
+
+function keyScope(caller: Principal, environment?: Environment | null) {
   return caller.accountId === null
     ? { accountId: IsNull(), role: Role.OPERATOR }
-    : { accountId: caller.accountId, environment: caller.environment };
+    : { accountId: caller.accountId, environment: environment ? environment : In(manageableEnvironments(caller)) };
 }
 
 export class AccountService {
@@ -115,9 +131,10 @@ export class AccountService {
   }
 
   /**
-   * A new key in the caller's account. An ADMIN may create keys of any
-   * account role for either environment; OPERATOR keys are created only by
-   * an operator and belong to no account.
+   * A new key in the caller's account, of the caller's environment unless
+   * another is asked for. An ADMIN may create keys of any account role for
+   * the environments it manages; OPERATOR keys are created only by an
+   * operator and belong to no account or environment.
    */
   async createApiKey(
     caller: Principal,
@@ -126,6 +143,9 @@ export class AccountService {
     const name = checkName('name', input.name);
     if (input.role === Role.OPERATOR) {
       if (caller.role !== Role.OPERATOR) throw new AppError('FORBIDDEN', 'Only an operator can create OPERATOR keys');
+      if (input.environment && input.environment !== Environment.PRODUCTION) {
+        throw InputError.field('environment', 'an OPERATOR key sees no account data and takes no environment');
+      }
       return this.insertKey(this.db.getRepository(ApiKeyEntity), {
         accountId: null,
         name,
@@ -136,29 +156,34 @@ export class AccountService {
     if (caller.accountId === null) {
       throw InputError.field('role', 'an operator key belongs to no account and can only create OPERATOR keys');
     }
-    return this.insertKey(this.db.getRepository(ApiKeyEntity), {
-      accountId: caller.accountId,
-      name,
-      role: input.role,
-      environment: input.environment ?? caller.environment,
-    });
+    const environment = input.environment ?? caller.environment;
+    requireManageable(caller, environment);
+    return this.insertKey(this.db.getRepository(ApiKeyEntity), { accountId: caller.accountId, name, role: input.role, environment });
   }
 
   /**
-   * Keys of the caller's account and environment (an environment's keys are
-   * that environment's data), or the operator keys for an operator.
+   * The keys the caller manages (of one environment when asked, which must
+   * be one it manages), or the operator keys for an operator.
    */
-  async listApiKeys(caller: Principal): Promise<ApiKeyEntity[]> {
+  async listApiKeys(caller: Principal, environment?: Environment | null): Promise<ApiKeyEntity[]> {
+    if (environment && caller.accountId !== null) requireManageable(caller, environment);
     return this.db.getRepository(ApiKeyEntity).find({
-      where: keyScope(caller),
+      where: keyScope(caller, caller.accountId === null ? null : environment),
       order: { createdAt: 'DESC', id: 'ASC' },
     });
   }
 
+  /**
+   * Revokes a key the caller manages. A key of the caller's account in an
+   * environment it does not manage is FORBIDDEN; any other account's is
+   * NOT_FOUND, as if it did not exist.
+   */
   async revokeApiKey(caller: Principal, id: string): Promise<ApiKeyEntity> {
     const repo = this.db.getRepository(ApiKeyEntity);
-    const key = isUuid(id) ? await repo.findOneBy({ id, ...keyScope(caller) }) : null;
+    const where = caller.accountId === null ? keyScope(caller) : { accountId: caller.accountId };
+    const key = isUuid(id) ? await repo.findOneBy({ id, ...where }) : null;
     if (!key) throw new NotFoundError('API key', id);
+    if (caller.accountId !== null) requireManageable(caller, key.environment);
     if (!key.revokedAt) {
       key.revokedAt = new Date();
       await repo.update({ id: key.id }, { revokedAt: key.revokedAt });

@@ -512,7 +512,7 @@ export class DeliveryService {
       .createQueryBuilder('d')
       .where('d.account_id = :accountId AND d.environment = :environment', scope);
     if (filter.subscriptionId) {
-      if (!isUuid(filter.subscriptionId)) return { nodes: [], totalCount: 0, hasNextPage: false, endCursor: null };
+      if (!isUuid(filter.subscriptionId)) return { nodes: [], totalCount: async () => 0, hasNextPage: false, endCursor: null };
       query.andWhere('d.subscription_id = :subscriptionId', { subscriptionId: filter.subscriptionId });
     }
     if (filter.status) query.andWhere('d.status = :status', { status: filter.status });

@@ -1,13 +1,49 @@
+import type { Request } from 'express';
 import type { AccountScopedPrincipal, Principal } from '../accounts/service.js';
 import { Role, type Scope } from '../domain.js';
 import { AppError } from '../errors.js';
 import type { Services } from '../services.js';
+import { bearerToken } from './auth.js';
+import type { RequestRateLimiter } from './rate-limit.js';
 
 export interface GraphQLContext {
   services: Services;
   /** Null when the request carried no valid token; authError says why. */
   principal: Principal | null;
   authError: AppError | null;
+}
+
+export interface ContextDeps {
+  services: Services;
+  rateLimiter: RequestRateLimiter;
+}
+
+/**
+ * Builds the context of one GraphQL request: the principal of its bearer
+ * token, then the rate limit of that key (or of the client address when
+ * there is no valid key). It runs before the query is parsed, so a request
+ * over its limit costs no parsing or validation.
+ */
+export function createContext({ services, rateLimiter }: ContextDeps) {
+  return async ({ req }: { req: Request }): Promise<GraphQLContext> => {
+    const context = await authenticate(services, req.headers.authorization);
+    await rateLimiter.consume(context.principal, req.ip ?? req.socket.remoteAddress);
+    return context;
+  };
+}
+
+async function authenticate(services: Services, header: string | undefined): Promise<GraphQLContext> {
+  const token = bearerToken(header);
+  if (!token) {
+    const authError = header ? new AppError('UNAUTHENTICATED', 'The Authorization header must be "Bearer <token>"') : null;
+    return { services, principal: null, authError };
+  }
+  try {
+    return { services, principal: await services.accounts.authenticate(token), authError: null };
+  } catch (error) {
+    if (error instanceof AppError) return { services, principal: null, authError: error };
+    throw error;
+  }
 }
 
 export function requirePrincipal(ctx: GraphQLContext): Principal {

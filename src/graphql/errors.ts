@@ -1,9 +1,10 @@
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ArgumentValidationError } from 'type-graphql';
 import type { ValidationError } from 'class-validator';
 import { AppError, type FieldError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { isTokenLimitError, tokenLimitMessage } from './limits.js';
 
 /** Codes of errors that GraphQL itself raises about the request; their messages are safe to show. */
 const REQUEST_ERROR_CODES = new Set([
@@ -40,7 +41,9 @@ function fieldsOfCoercionError(message: string): FieldError[] {
  */
 export function createErrorFormatter(logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const original = unwrapResolverError(error);
+    const unwrapped = unwrapResolverError(error);
+    // Errors raised before execution (the rate limit, in the context) wrap theirs without a path.
+    const original = unwrapped instanceof GraphQLError && unwrapped.originalError instanceof AppError ? unwrapped.originalError : unwrapped;
     const base = { message: formatted.message, locations: formatted.locations, path: formatted.path };
     if (original instanceof AppError) {
       return { ...base, message: original.message, extensions: { ...original.extensions, code: original.code } };
@@ -51,6 +54,9 @@ export function createErrorFormatter(logger: Logger) {
       return { ...base, message, extensions: { code: 'BAD_USER_INPUT', fields } };
     }
     const code = formatted.extensions?.code;
+    if (code === 'GRAPHQL_PARSE_FAILED' && isTokenLimitError(formatted.message)) {
+      return { message: tokenLimitMessage(), extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } };
+    }
     if (typeof code === 'string' && REQUEST_ERROR_CODES.has(code)) {
       const extensions: Record<string, unknown> = { code };
       if (code === 'BAD_USER_INPUT') extensions.fields = fieldsOfCoercionError(formatted.message);

@@ -1,4 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
+import { Kind, type DocumentNode, type GraphQLSchema, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Prometheus metrics of one process, served at /metrics. */
@@ -7,14 +8,14 @@ export class Metrics {
 
   readonly graphqlRequests = new Counter({
     name: 'hookline_graphql_requests_total',
-    help: 'GraphQL operations by operation name, type and outcome',
+    help: 'GraphQL operations by root field (or multiple, or unknown when not valid), type and outcome',
     labelNames: ['operation', 'type', 'outcome'] as const,
     registers: [this.registry],
   });
 
   readonly graphqlDuration = new Histogram({
     name: 'hookline_graphql_request_duration_seconds',
-    help: 'GraphQL operation latency by operation name and type',
+    help: 'GraphQL operation latency by root field and type',
     labelNames: ['operation', 'type'] as const,
     buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
@@ -38,7 +39,11 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'hookline_' });
   }
 
-  /** Apollo plugin that times every operation. */
+  /**
+   * Apollo plugin that times every operation. Operations are labelled by the
+   * schema's root field they ask for, never by a name the client chose, so
+   * the label set is fixed by the schema whatever is sent.
+   */
   apolloPlugin(): ApolloServerPlugin {
     const { graphqlRequests, graphqlDuration } = this;
     return {
@@ -46,7 +51,7 @@ export class Metrics {
         const started = process.hrtime.bigint();
         return {
           async willSendResponse(ctx) {
-            const operation = operationLabel(ctx.operationName ?? ctx.operation?.name?.value);
+            const operation = operationLabel(ctx.schema, ctx.document, ctx.operation);
             const type = ctx.operation?.operation ?? 'unknown';
             const seconds = Number(process.hrtime.bigint() - started) / 1e9;
             const outcome = ctx.errors?.length ? 'error' : 'ok';
@@ -59,8 +64,39 @@ export class Metrics {
   }
 }
 
-/** Client-chosen names are bounded so that they cannot blow up the label set. */
-function operationLabel(name: string | null | undefined): string {
-  if (!name) return 'anonymous';
-  return /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name) ? name : 'invalid';
+/**
+ * The root field an operation selects, `multiple` when it selects several,
+ * `unknown` when it was not resolved to a valid operation. Only validated
+ * operations get here with a document and an operation, and validation has
+ * checked that every root field is one of the schema's.
+ */
+export function operationLabel(
+  schema: GraphQLSchema,
+  document: DocumentNode | undefined,
+  operation: OperationDefinitionNode | undefined,
+): string {
+  if (!document || !operation) return 'unknown';
+  const root = operation.operation === 'mutation' ? schema.getMutationType() : operation.operation === 'query' ? schema.getQueryType() : undefined;
+  if (!root) return 'unknown';
+  const known = root.getFields();
+  const names = new Set<string>();
+  const visited = new Set<string>();
+  const collect = (selectionSet: SelectionSetNode) => {
+    for (const selection of selectionSet.selections) {
+      if (selection.kind === Kind.FIELD) names.add(selection.name.value);
+      else if (selection.kind === Kind.INLINE_FRAGMENT) collect(selection.selectionSet);
+      else if (!visited.has(selection.name.value)) {
+        visited.add(selection.name.value);
+        const fragment = document.definitions.find((d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === selection.name.value);
+        if (fragment?.kind === Kind.FRAGMENT_DEFINITION) collect(fragment.selectionSet);
+      }
+    }
+  };
+  collect(operation.selectionSet);
+  names.delete('__typename');
+  if (names.size === 0) return '__typename';
+  if (names.size > 1) return 'multiple';
+  const [name] = names as unknown as [string];
+  if (name === '__schema' || name === '__type') return 'introspection';
+  return Object.hasOwn(known, name) ? name : 'unknown';
 }

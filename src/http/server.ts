@@ -8,15 +8,17 @@ import express from 'express';
 import type { GraphQLSchema } from 'graphql';
 import type { PgBoss } from 'pg-boss';
 import type { DataSource } from 'typeorm';
-import { AppError } from '../errors.js';
+import type { ApiSettings } from '../config.js';
 import { MAX_REQUEST_BYTES } from '../events/limits.js';
-import { bearerToken } from '../graphql/auth.js';
-import type { GraphQLContext } from '../graphql/context.js';
+import { createContext, type GraphQLContext } from '../graphql/context.js';
 import { createErrorFormatter } from '../graphql/errors.js';
+import { parseOptions, queryCostPlugin, queryLimitRules } from '../graphql/limits.js';
+import { RequestRateLimiter } from '../graphql/rate-limit.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services.js';
 import { ideRouter } from './ide.js';
 import type { Metrics } from './metrics.js';
+import { metricsHandler } from './metrics-route.js';
 
 export interface HttpServerDeps {
   schema: GraphQLSchema;
@@ -25,21 +27,25 @@ export interface HttpServerDeps {
   boss: PgBoss;
   metrics: Metrics;
   logger: Logger;
+  settings: ApiSettings;
 }
 
 const READY_TIMEOUT_MS = 2_000;
 
 export class HttpServer {
   private server: Server | undefined;
+  private metricsServer: Server | undefined;
   private apollo: ApolloServer<GraphQLContext> | undefined;
 
   constructor(private readonly deps: HttpServerDeps) {}
 
   /** Listens on the port (0 picks one) and resolves to the port in use. */
   async start(port: number, host?: string): Promise<number> {
-    const { schema, services, metrics, logger } = this.deps;
+    const { schema, services, metrics, logger, settings } = this.deps;
     const app = express();
     app.disable('x-powered-by');
+    // req.ip, which the per-address rate limit counts, is the peer unless proxies are declared.
+    app.set('trust proxy', settings.trustProxyHops);
     const server = createServer(app);
     this.server = server;
 
@@ -50,9 +56,12 @@ export class HttpServer {
       // Hookline's own shutdown stops Apollo in order; Apollo's handler would re-raise the signal.
       stopOnTerminationSignals: false,
       formatError: createErrorFormatter(logger),
+      parseOptions,
+      validationRules: queryLimitRules(),
       plugins: [
         ApolloServerPluginDrainHttpServer({ httpServer: server }),
         ApolloServerPluginLandingPageDisabled(),
+        queryCostPlugin(),
         metrics.apolloPlugin(),
       ],
     });
@@ -66,29 +75,17 @@ export class HttpServer {
       const problems = await this.readinessProblems();
       res.status(problems.length ? 503 : 200).json({ status: problems.length ? 'unavailable' : 'ok', problems });
     });
-    app.get('/metrics', async (_req, res) => {
-      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-    });
+    if (settings.metricsPort === undefined) {
+      app.get('/metrics', metricsHandler(metrics, settings.metricsToken));
+    } else {
+      this.metricsServer = await this.startMetricsServer(settings.metricsPort, host);
+    }
     app.use(ideRouter());
     app.use(
       '/graphql',
       express.json({ limit: MAX_REQUEST_BYTES }),
       expressMiddleware(apollo, {
-        context: async ({ req }): Promise<GraphQLContext> => {
-          const token = bearerToken(req.headers.authorization);
-          if (!token) {
-            const authError = req.headers.authorization
-              ? new AppError('UNAUTHENTICATED', 'The Authorization header must be "Bearer <token>"')
-              : null;
-            return { services, principal: null, authError };
-          }
-          try {
-            return { services, principal: await services.accounts.authenticate(token), authError: null };
-          } catch (error) {
-            if (error instanceof AppError) return { services, principal: null, authError: error };
-            throw error;
-          }
-        },
+        context: createContext({ services, rateLimiter: new RequestRateLimiter(this.deps.db, settings, logger) }),
       }),
     );
 
@@ -97,6 +94,23 @@ export class HttpServer {
       server.listen(port, host, () => resolve());
     });
     return (server.address() as AddressInfo).port;
+  }
+
+  /** The port /metrics is served on when it has its own; undefined otherwise. */
+  get metricsPort(): number | undefined {
+    return (this.metricsServer?.address() as AddressInfo | null)?.port;
+  }
+
+  private async startMetricsServer(port: number, host: string | undefined): Promise<Server> {
+    const app = express();
+    app.disable('x-powered-by');
+    app.get('/metrics', metricsHandler(this.deps.metrics, this.deps.settings.metricsToken));
+    const server = createServer(app);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    return server;
   }
 
   /** Empty when the database and the queue answer; otherwise what does not. */
@@ -120,6 +134,9 @@ export class HttpServer {
     // Apollo's drain plugin closes the HTTP server and waits for requests in flight.
     await this.apollo?.stop();
     this.apollo = undefined;
+    const metricsServer = this.metricsServer;
+    this.metricsServer = undefined;
+    if (metricsServer) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
     this.server = undefined;
   }
 }

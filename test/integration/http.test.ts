@@ -19,11 +19,11 @@ describe('HTTP routes', () => {
     expect(ready.status).toBe(200);
   });
 
-  it('serves Prometheus metrics with GraphQL counts and latency by operation', async () => {
+  it('serves Prometheus metrics with GraphQL counts and latency by root field', async () => {
     await t.gql(t.operatorToken, 'query WhoAmI { viewer { role } }');
     const text = await (await fetch(`${base}/metrics`)).text();
-    expect(text).toMatch(/hookline_graphql_requests_total\{operation="WhoAmI",type="query",outcome="ok"\} 1/);
-    expect(text).toMatch(/hookline_graphql_request_duration_seconds_bucket\{le="[^"]+",operation="WhoAmI",type="query"\}/);
+    expect(text).toMatch(/hookline_graphql_requests_total\{operation="viewer",type="query",outcome="ok"\} 1/);
+    expect(text).toMatch(/hookline_graphql_request_duration_seconds_bucket\{le="[^"]+",operation="viewer",type="query"\}/);
     expect(text).toContain('hookline_process_resident_memory_bytes');
   });
 

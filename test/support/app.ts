@@ -33,6 +33,9 @@ export async function startTestApp(options: { role?: Role; env?: Record<string, 
     PORT: '0',
     HOOKLINE_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
     HOOKLINE_WORKER_CONCURRENCY: '10',
+    // Tests fire requests far faster than a client should; the rate limit has its own test with low limits.
+    HOOKLINE_RATE_LIMIT_PER_KEY: '1000000',
+    HOOKLINE_RATE_LIMIT_PER_ADDRESS: '1000000',
     ...options.env,
   });
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');

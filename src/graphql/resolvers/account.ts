@@ -23,9 +23,15 @@ export class AccountResolver {
   }
 
   @Authorized(Role.ADMIN, Role.OPERATOR)
-  @Query(() => [ApiKey])
-  async apiKeys(@Ctx() ctx: GraphQLContext): Promise<ApiKey[]> {
-    const keys = await ctx.services.accounts.listApiKeys(requirePrincipal(ctx));
+  @Query(() => [ApiKey], {
+    description: 'The keys the caller manages: a PRODUCTION ADMIN those of both environments, a STAGING ADMIN only STAGING keys',
+  })
+  async apiKeys(
+    @Ctx() ctx: GraphQLContext,
+    @Arg('environment', () => Environment, { nullable: true, description: 'Only this environment, which the caller must manage' })
+    environment?: Environment | null,
+  ): Promise<ApiKey[]> {
+    const keys = await ctx.services.accounts.listApiKeys(requirePrincipal(ctx), environment);
     return keys.map((k) => ApiKey.from(k));
   }
 
@@ -37,7 +43,7 @@ export class AccountResolver {
   }
 
   @Authorized(Role.ADMIN, Role.OPERATOR)
-  @Mutation(() => CreatedApiKey)
+  @Mutation(() => CreatedApiKey, { description: "Of the caller's environment unless another it manages is given" })
   async createApiKey(
     @Ctx() ctx: GraphQLContext,
     @Arg('name') name: string,

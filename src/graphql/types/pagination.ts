@@ -27,11 +27,17 @@ export class PageArgs {
   }
 }
 
-/** A service page as the nodes, pageInfo and totalCount of a connection type. */
-export function toConnection<E, N>(page: Page<E>, map: (entity: E) => N): { nodes: N[]; pageInfo: PageInfo; totalCount: number } {
+/** A service page as the nodes, pageInfo and (counted when selected) totalCount of a connection type. */
+export function toConnection<E, N>(
+  page: Page<E>,
+  map: (entity: E) => N,
+): { nodes: N[]; pageInfo: PageInfo; countTotal: () => Promise<number>; totalCount(): Promise<number> } {
   return {
     nodes: page.nodes.map(map),
-    totalCount: page.totalCount,
+    countTotal: page.totalCount,
+    totalCount() {
+      return this.countTotal();
+    },
     pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
   };
 }
@@ -46,8 +52,12 @@ export function Connection<TNode extends object>(node: ClassType<TNode>) {
     @Field(() => PageInfo)
     pageInfo: PageInfo;
 
+    countTotal: () => Promise<number>;
+
     @Field(() => Int)
-    totalCount: number;
+    totalCount(): Promise<number> {
+      return this.countTotal();
+    }
   }
   return ConnectionType;
 }

@@ -1,0 +1,116 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
+import { GraphQLError, getNamedType, isListType, isNonNullType, type DocumentNode, type GraphQLOutputType, type GraphQLSchema, type ValidationContext, type ValidationRule } from 'graphql';
+import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
+
+/**
+ * What one GraphQL request may ask for, checked before anything runs. The
+ * depth leaves room for the standard introspection query (the IDE's), whose
+ * type references nest nine levels deep.
+ */
+export const QUERY_LIMITS = {
+  depth: 15,
+  aliases: 15,
+  directives: 20,
+  tokens: 5_000,
+  cost: 20_000,
+} as const;
+
+/** A mutation field is a write, a transaction and jobs: it costs as much as this many fields read. */
+const MUTATION_FIELD_COST = 10;
+/** The size assumed for a list without `first` (attempts, subscriptions, catalog entries). */
+const ASSUMED_LIST_SIZE = 10;
+
+/** Armor reports with a "Syntax Error: " prefix; these are validation errors, so say so plainly. */
+function report(context: ValidationContext | null, error: GraphQLError): void {
+  context?.reportError(new GraphQLError(error.message.replace(/^Syntax Error: /, '')));
+}
+
+/** Depth, alias and directive limits as validation rules: refused with GRAPHQL_VALIDATION_FAILED. */
+export function queryLimitRules(): ValidationRule[] {
+  const callbacks = { propagateOnRejection: false, onReject: [report], exposeLimits: true };
+  return [
+    maxDepthRule({ n: QUERY_LIMITS.depth, ignoreIntrospection: false, flattenFragments: true, ...callbacks }),
+    maxAliasesRule({ n: QUERY_LIMITS.aliases, ...callbacks }),
+    maxDirectivesRule({ n: QUERY_LIMITS.directives, ...callbacks }),
+  ];
+}
+
+/** Parser options: graphql-js stops reading a document at the token limit, so a huge query costs no more than that. */
+export const parseOptions = { maxTokens: QUERY_LIMITS.tokens };
+
+/** graphql-js's message when it stops at maxTokens; the error formatter answers it as the token limit. */
+export function isTokenLimitError(message: string): boolean {
+  return /^Syntax Error: Document contains more that \d+ tokens\. Parsing aborted\.$/.test(message);
+}
+
+export function tokenLimitMessage(): string {
+  return `Token limit of ${QUERY_LIMITS.tokens} exceeded.`;
+}
+
+function isList(type: GraphQLOutputType): boolean {
+  return isListType(isNonNullType(type) ? type.ofType : type);
+}
+
+/**
+ * The cost of a field: 1 (10 for a mutation, times the inputs of a batch),
+ * plus its selection times the number of items it returns. A connection
+ * returns `first` items and its `nodes` are those; another list is assumed
+ * to hold ASSUMED_LIST_SIZE. Nesting therefore multiplies: three
+ * `deliveries(first: 500)` inside each other cost over 500³. Introspection
+ * is free.
+ */
+function costEstimator(schema: GraphQLSchema): ComplexityEstimator {
+  const mutationType = schema.getMutationType();
+  return ({ type, field, args, childComplexity }) => {
+    // Introspection reads the schema in memory, and graphql-js's own rule bounds how deep it may nest.
+    if (field.name.startsWith('__') || type.name.startsWith('__')) return childComplexity;
+    let own = 1;
+    if (type === mutationType) {
+      const batch = Object.values(args).find((value): value is unknown[] => Array.isArray(value));
+      own = MUTATION_FIELD_COST * Math.max(1, batch?.length ?? 1);
+    }
+    const first = args.first;
+    if (typeof first === 'number' && first > 0) return own + first * childComplexity;
+    const itemsCountedByParent = getNamedType(type).name.endsWith('Connection') && field.name === 'nodes';
+    if (isList(field.type) && !itemsCountedByParent) return own + ASSUMED_LIST_SIZE * childComplexity;
+    return own + childComplexity;
+  };
+}
+
+/** The cost of an operation of the document (throws on invalid variables). */
+export function queryCost(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown>, operationName?: string): number {
+  return getComplexity({ schema, query: document, variables, operationName, estimators: [costEstimator(schema)] });
+}
+
+/**
+ * Refuses an operation whose cost is over QUERY_LIMITS.cost once its
+ * variables are known, before it executes. Invalid variables are left to
+ * execution, which refuses them with BAD_USER_INPUT before running anything.
+ */
+export function queryCostPlugin(): ApolloServerPlugin {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ schema, document, request, operationName }) {
+          let cost: number;
+          try {
+            cost = queryCost(schema, document, request.variables ?? {}, operationName ?? undefined);
+          } catch (error) {
+            if (error instanceof GraphQLError && /maximum allowed number of nodes/.test(error.message)) throw overLimit('Query has too many fields.');
+            return;
+          }
+          if (cost > QUERY_LIMITS.cost) {
+            throw overLimit(`Query cost limit of ${QUERY_LIMITS.cost} exceeded, found ${cost}. Ask for fewer items with first, or nest fewer lists.`);
+          }
+        },
+      };
+    },
+  };
+}
+
+function overLimit(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } } });
+}
