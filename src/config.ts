@@ -28,6 +28,10 @@ export interface Config {
   /** How often the queue looks for jobs of crashed workers (their heartbeats stopped) to run them again. */
   queueMonitorSeconds: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Unset: pretty on a terminal, JSON lines otherwise. */
+  logFormat: 'pretty' | 'json' | undefined;
+  /** A PostgreSQL installation (bin/, lib/, share/) for the embedded database; unset: the packaged one. */
+  postgresBinaries: string | undefined;
 }
 
 const booleanString = z
@@ -68,6 +72,8 @@ const variables = {
   HOOKLINE_DELIVERY_TIMEOUT_MS: integerString(100, 300_000),
   HOOKLINE_QUEUE_MONITOR_SECONDS: integerString(1, 3600),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'must be a pino log level'),
+  HOOKLINE_LOG_FORMAT: z.enum(['pretty', 'json'], 'must be pretty or json'),
+  HOOKLINE_POSTGRES_BINARIES: z.string().trim().min(1, 'must not be empty'),
 } as const;
 
 type Parsed = { [K in keyof typeof variables]: z.output<(typeof variables)[K]> | undefined };
@@ -108,5 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     deliveryTimeoutMs: v.HOOKLINE_DELIVERY_TIMEOUT_MS ?? 15_000,
     queueMonitorSeconds: v.HOOKLINE_QUEUE_MONITOR_SECONDS ?? 15,
     logLevel: v.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info'),
+    logFormat: v.HOOKLINE_LOG_FORMAT,
+    postgresBinaries: v.HOOKLINE_POSTGRES_BINARIES,
   };
 }

@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import { startApp, openDatabase, type Role } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createDataSource, runMigrations } from './db/data-source.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, resolveLogFormat, type Logger } from './logger.js';
 import { AccountService } from './accounts/service.js';
 import { startBoss } from './queue/boss.js';
 import { StartupError, errorCode } from './startup-error.js';
@@ -24,7 +24,7 @@ function configOrExit(): Config {
 
 async function serve(role: Role, migrate: boolean): Promise<void> {
   const config = configOrExit();
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, resolveLogFormat(config.logFormat));
   const app = await startApp({ config, logger, role, migrate });
   if (app.port !== undefined) logger.info({ url: app.url }, 'GraphQL API listening');
   if (app.operatorToken) announceOperatorToken(app.url, app.operatorToken);
@@ -72,7 +72,7 @@ function stopOnSignals(logger: Logger, stop: () => Promise<void>): void {
 
 async function migrate(): Promise<void> {
   const config = configOrExit();
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, resolveLogFormat(config.logFormat));
   const { url, embedded } = await openDatabase(config, logger);
   const db = createDataSource({ url, poolSize: 2 });
   try {

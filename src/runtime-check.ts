@@ -29,7 +29,7 @@ export function isOlder(version: string, minimum: string): boolean {
 const minimum = requiredNodeVersion();
 if (isOlder(process.versions.node, minimum)) {
   console.error(
-    `Hookline needs Node.js ${minimum} or newer; this is ${process.version} (${process.execPath}). ` +
+    `Hookline needs Node.js ${minimum} or newer; this is v${process.versions.node} (${process.execPath}). ` +
       'Run it through npm (npm start, npx hookline …), which use the Node.js the project installs, or with node_modules/.bin/node.',
   );
   process.exit(1);
