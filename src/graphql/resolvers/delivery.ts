@@ -2,6 +2,8 @@ import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver
 import { DeliveryStatus, Role } from '../../domain.js';
 import { checkPageSize } from '../../pagination.js';
 import { scopeOf, type GraphQLContext } from '../context.js';
+import { loadersOf } from '../loaders.js';
+import { presentSubscription } from '../presenters/subscription.js';
 import { Delivery, DeliveryAttempt, DeliveryConnection, DeliveryFilter, DeliveryStats, Event, toConnection } from '../types/delivery.js';
 import { WebhookSubscription } from '../types/subscription.js';
 
@@ -51,17 +53,17 @@ export class DeliveryResolver {
 
   @FieldResolver(() => Event)
   async event(@Ctx() ctx: GraphQLContext, @Root() delivery: Delivery): Promise<Event> {
-    return Event.from(await ctx.services.events.get(scopeOf(ctx), delivery.eventId));
+    return Event.from(await loadersOf(ctx).event.load(delivery.eventId));
   }
 
   @FieldResolver(() => WebhookSubscription)
   async subscription(@Ctx() ctx: GraphQLContext, @Root() delivery: Delivery): Promise<WebhookSubscription> {
-    return ctx.services.subscriptions.getIncludingDeleted(scopeOf(ctx), delivery.subscriptionId);
+    return presentSubscription(await loadersOf(ctx).subscription.load(delivery.subscriptionId));
   }
 
   @FieldResolver(() => [DeliveryAttempt])
   async attempts(@Ctx() ctx: GraphQLContext, @Root() delivery: Delivery): Promise<DeliveryAttempt[]> {
-    return (await ctx.services.deliveries.attempts(scopeOf(ctx), delivery.id)).map((a) => DeliveryAttempt.from(a));
+    return (await loadersOf(ctx).attemptsOfDelivery.load(delivery.id)).map((a) => DeliveryAttempt.from(a));
   }
 }
 

@@ -3,6 +3,7 @@ import { Role } from '../../domain.js';
 import type { PublishResult } from '../../events/service.js';
 import { checkPageSize } from '../../pagination.js';
 import { scopeOf, type GraphQLContext } from '../context.js';
+import { loadersOf } from '../loaders.js';
 import {
   Delivery,
   DisputeOpenedInput,
@@ -73,7 +74,7 @@ export class EventResolver {
   @Authorized(Role.ADMIN, Role.VIEWER)
   @FieldResolver(() => [Delivery])
   async deliveries(@Ctx() ctx: GraphQLContext, @Root() event: Event): Promise<Delivery[]> {
-    const rows = await ctx.services.deliveries.listForEvent(scopeOf(ctx), event.id);
+    const rows = await loadersOf(ctx).deliveriesOfEvent.load(event.id);
     return rows.map((d) => Delivery.from(d));
   }
 }
