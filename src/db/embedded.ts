@@ -349,7 +349,11 @@ function inUse(dataDir: string, pid: number): StartupError {
 
 async function run(binary: string, args: string[], user: ServerUser | undefined): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, args, { ...(user && { uid: user.uid, gid: user.gid }), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    const child = spawn(binary, args, {
+      ...(user && { uid: user.uid, gid: user.gid }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LC_ALL: 'C' },
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -373,9 +377,26 @@ async function initdb(layout: Layout, password: string, user: ServerUser | undef
   }
 }
 
-async function startServer(layout: Layout, port: number, socketDir: string | undefined, logFile: string, user: ServerUser | undefined): Promise<ChildProcess> {
+async function startServer(
+  layout: Layout,
+  port: number,
+  socketDir: string | undefined,
+  logFile: string,
+  user: ServerUser | undefined,
+): Promise<ChildProcess> {
   const binary = path.join(layout.bin, 'bin', 'postgres');
-  const args = ['-D', layout.pgdata, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${socketDir ?? ''}`, '-c', 'max_connections=200'];
+  const args = [
+    '-D',
+    layout.pgdata,
+    '-p',
+    String(port),
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    `unix_socket_directories=${socketDir ?? ''}`,
+    '-c',
+    'max_connections=200',
+  ];
   // The server logs to a file, not to a pipe of this process, so that it
   // keeps working (and can be stopped by the next start) if this process is killed.
   const log = await open(logFile, 'w', 0o600);
@@ -383,7 +404,12 @@ async function startServer(layout: Layout, port: number, socketDir: string | und
   try {
     // Its own process group: Ctrl-C reaches Hookline, which drains its
     // deliveries and stops the database last.
-    child = spawn(binary, args, { ...(user && { uid: user.uid, gid: user.gid }), stdio: ['ignore', log.fd, log.fd], detached: true, env: { ...process.env, LC_ALL: 'C' } });
+    child = spawn(binary, args, {
+      ...(user && { uid: user.uid, gid: user.gid }),
+      stdio: ['ignore', log.fd, log.fd],
+      detached: true,
+      env: { ...process.env, LC_ALL: 'C' },
+    });
   } finally {
     await log.close();
   }
@@ -395,7 +421,8 @@ async function startServer(layout: Layout, port: number, socketDir: string | und
     if (spawnError) throw cannotRun(binary, spawnError);
     const output = await readFile(logFile, 'utf8').catch(() => '');
     if (output.includes(READY)) return child;
-    if (child.exitCode !== null || child.signalCode !== null) throw explainFailure(`PostgreSQL exited (${child.exitCode ?? child.signalCode})`, output, layout.pgdata, port);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw explainFailure(`PostgreSQL exited (${child.exitCode ?? child.signalCode})`, output, layout.pgdata, port);
     if (Date.now() > deadline) {
       await stopServer(child);
       throw explainFailure(`PostgreSQL did not become ready within ${START_TIMEOUT_MS / 1000} s`, output, layout.pgdata, port);
@@ -422,10 +449,14 @@ function explainFailure(what: string, output: string, pgdata: string, port?: num
     );
   }
   if (/could not bind|Address already in use/.test(output)) {
-    return new StartupError(`The embedded PostgreSQL could not listen on port ${port}: it is in use. Free the port, or start again to pick another.\n${tail}`);
+    return new StartupError(
+      `The embedded PostgreSQL could not listen on port ${port}: it is in use. Free the port, or start again to pick another.\n${tail}`,
+    );
   }
   if (/error while loading shared libraries|cannot execute|Exec format error/.test(output)) {
-    return new StartupError(`The PostgreSQL binaries cannot run on this machine. Run \`npm ci\` again, or set DATABASE_URL to a PostgreSQL server.\n${tail}`);
+    return new StartupError(
+      `The PostgreSQL binaries cannot run on this machine. Run \`npm ci\` again, or set DATABASE_URL to a PostgreSQL server.\n${tail}`,
+    );
   }
   if (/Permission denied|could not (create|open|write)/.test(output)) {
     return new StartupError(

@@ -48,8 +48,6 @@ export function createLoaders(services: Services, scope: Scope): Loaders {
     subscription: new DataLoader(async (ids) => byId('Webhook subscription', ids, await services.subscriptions.getManyIncludingDeleted(scope, ids))),
     attemptsOfDelivery: new DataLoader(async (ids) => groupedBy(ids, await services.deliveries.attemptsOf(scope, ids), (a) => a.deliveryId)),
     deliveriesOfEvent: new DataLoader(async (ids) => groupedBy(ids, await services.deliveries.listForEvents(scope, ids), (d) => d.eventId)),
-    activeSecretsOfSubscription: new DataLoader(async (ids) =>
-      groupedBy(ids, await services.secrets.listActiveFor(ids), (s) => s.subscriptionId),
-    ),
+    activeSecretsOfSubscription: new DataLoader(async (ids) => groupedBy(ids, await services.secrets.listActiveFor(ids), (s) => s.subscriptionId)),
   };
 }

@@ -3,12 +3,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../../src/app.js';
 import { createLogger } from '../../src/logger.js';
 import { startTestApp, type TestApp } from '../support/app.js';
+import { GraphQLClient, operation } from '../support/graphql.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 import { tenant, type Tenant } from '../support/scenario.js';
 
 const PAGE = 50;
-const PAGE_QUERY = `query($first: Int) { deliveries(first: $first) { totalCount nodes {
-  id status event { id type deliveries { id } } subscription { id url secrets { hint } } attempts { number succeeded } } } }`;
+interface PageNode {
+  event: { id: string; deliveries: unknown[] };
+  subscription: { id: string; secrets: unknown[] };
+  attempts: Array<{ number: number; succeeded: boolean }>;
+}
+
+const PAGE_QUERY = operation<
+  { deliveries: { totalCount: number; nodes: PageNode[] } },
+  { first: number }
+>(`query($first: Int) { deliveries(first: $first) { totalCount nodes {
+  id status event { id type deliveries { id } } subscription { id url secrets { hint } } attempts { number succeeded } } } }`);
 
 /** Counts the statements that node-postgres sends while `during` runs, from every pool of this process. */
 async function countStatements(during: () => Promise<unknown>): Promise<number> {
@@ -44,7 +54,10 @@ describe('field resolvers batch their reads per request', () => {
     for (let i = 0; i < PAGE / 2; i++) await acme.publish('invoices.created', { invoiceId: `INV${i}` });
     await receiver.waitFor(PAGE, 30_000);
     const deadline = Date.now() + 30_000;
-    while ((await t.ok<{ deliveries: { totalCount: number } }>(acme.adminToken, '{ deliveries(filter: { status: SUCCEEDED }) { totalCount } }')).deliveries.totalCount < PAGE) {
+    while (
+      (await t.ok<{ deliveries: { totalCount: number } }>(acme.adminToken, '{ deliveries(filter: { status: SUCCEEDED }) { totalCount } }')).deliveries
+        .totalCount < PAGE
+    ) {
       if (Date.now() > deadline) throw new Error('deliveries did not all succeed');
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -60,24 +73,13 @@ describe('field resolvers batch their reads per request', () => {
   });
 
   it('reads a page of 50 deliveries with their event, subscription and attempts in a handful of statements', async () => {
-    const url = `http://127.0.0.1:${api.port}/graphql`;
-    const request = async () => {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${acme.adminToken}` },
-        body: JSON.stringify({ query: PAGE_QUERY, variables: { first: PAGE } }),
-      });
-      return (await response.json()) as { data: { deliveries: { totalCount: number; nodes: Array<Record<string, unknown>> } } };
-    };
+    const client = new GraphQLClient(`http://127.0.0.1:${api.port}/graphql`);
+    const request = () => client.ok(acme.adminToken, PAGE_QUERY, { first: PAGE });
     await request(); // warm: the first request of a key also records its use
     let body: Awaited<ReturnType<typeof request>> | undefined;
     const statements = await countStatements(async () => (body = await request()));
 
-    const nodes = body!.data.deliveries.nodes as Array<{
-      event: { id: string; deliveries: unknown[] };
-      subscription: { id: string; secrets: unknown[] };
-      attempts: Array<{ succeeded: boolean }>;
-    }>;
+    const nodes = body!.deliveries.nodes;
     expect(nodes).toHaveLength(PAGE);
     for (const node of nodes) {
       expect(node.event.deliveries).toHaveLength(2);

@@ -4,6 +4,9 @@ import path from 'node:path';
 import { freePort } from '../../src/db/embedded.js';
 import { describe, expect, it } from 'vitest';
 import { runCli, startCli } from '../support/cli.js';
+import { GraphQLClient, operation } from '../support/graphql.js';
+
+const VIEWER = operation<{ viewer: { role: string } }>('{ viewer { role } }');
 
 describe('hookline CLI', () => {
   it('stops at start with a message naming a bad variable', async () => {
@@ -22,14 +25,8 @@ describe('hookline CLI', () => {
     const port = await freePort();
     const env = { DATABASE_URL: '', HOOKLINE_DATA_DIR: dataDir, PORT: String(port) };
 
-    const viewer = async (token: string) => {
-      const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify({ query: '{ viewer { role } }' }),
-      });
-      return response.json();
-    };
+    const client = new GraphQLClient(`http://127.0.0.1:${port}/graphql`);
+    const viewer = (token: string) => client.request(token, VIEWER);
 
     try {
       const first = await startCli(env);

@@ -129,7 +129,10 @@ describe('start-up failures: one message naming the cause and what to do', () =>
     const first = await startCli(env);
     try {
       const result = await runCli(['start'], { ...env, PORT: String(await freePort()) });
-      expectOneClearMessage(result, new RegExp(`Another Hookline \\(or its PostgreSQL, process ${first.pid}\\) is using the data folder .*HOOKLINE_DATA_DIR`));
+      expectOneClearMessage(
+        result,
+        new RegExp(`Another Hookline \\(or its PostgreSQL, process ${first.pid}\\) is using the data folder .*HOOKLINE_DATA_DIR`),
+      );
     } finally {
       expect(await first.stop()).toBe(0);
     }
