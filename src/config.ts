@@ -28,6 +28,10 @@ export interface Config {
   /** How often the queue looks for jobs of crashed workers (their heartbeats stopped) to run them again. */
   queueMonitorSeconds: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Unset: pretty on a terminal, JSON lines otherwise. */
+  logFormat: 'pretty' | 'json' | undefined;
+  /** A PostgreSQL installation (bin/, lib/, share/) for the embedded database; unset: the packaged one. */
+  postgresBinaries: string | undefined;
   /** API request limits and the metrics route. */
   api: ApiSettings;
 }
@@ -93,6 +97,8 @@ const variables = {
     .min(16, 'must be at least 16 characters')
     .max(256, 'must be at most 256 characters')
     .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces'),
+  HOOKLINE_LOG_FORMAT: z.enum(['pretty', 'json'], 'must be pretty or json'),
+  HOOKLINE_POSTGRES_BINARIES: z.string().trim().min(1, 'must not be empty'),
 } as const;
 
 type Parsed = { [K in keyof typeof variables]: z.output<(typeof variables)[K]> | undefined };
@@ -141,5 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       metricsPort: v.HOOKLINE_METRICS_PORT,
       metricsToken: v.HOOKLINE_METRICS_TOKEN,
     },
+    logFormat: v.HOOKLINE_LOG_FORMAT,
+    postgresBinaries: v.HOOKLINE_POSTGRES_BINARIES,
   };
 }

@@ -1,12 +1,14 @@
+import './runtime-check.js';
 import 'reflect-metadata';
 import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { startApp, openDatabase, type Role } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createDataSource, runMigrations } from './db/data-source.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, resolveLogFormat, type Logger } from './logger.js';
 import { AccountService } from './accounts/service.js';
 import { startBoss } from './queue/boss.js';
+import { StartupError, errorCode } from './startup-error.js';
 
 function configOrExit(): Config {
   try {
@@ -22,7 +24,7 @@ function configOrExit(): Config {
 
 async function serve(role: Role, migrate: boolean): Promise<void> {
   const config = configOrExit();
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, resolveLogFormat(config.logFormat));
   const app = await startApp({ config, logger, role, migrate });
   if (app.port !== undefined) logger.info({ url: app.url }, 'GraphQL API listening');
   if (app.operatorToken) announceOperatorToken(app.url, app.operatorToken);
@@ -70,7 +72,7 @@ function stopOnSignals(logger: Logger, stop: () => Promise<void>): void {
 
 async function migrate(): Promise<void> {
   const config = configOrExit();
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, resolveLogFormat(config.logFormat));
   const { url, embedded } = await openDatabase(config, logger);
   const db = createDataSource({ url, poolSize: 2 });
   try {
@@ -116,7 +118,24 @@ program
   .argument('[file]', 'output file', 'schema.graphql')
   .action(emitSchema);
 
+/** A start-up failure as one message that says what to do, never a stack trace. */
+function explain(error: unknown): string {
+  if (error instanceof StartupError || error instanceof ConfigError) return error.message;
+  const code = errorCode(error);
+  if (code === 'EADDRINUSE') {
+    const port = (error as { port?: number }).port;
+    return `Port ${port} is in use, by another Hookline or another program. Stop that one, or set PORT to a free port.`;
+  }
+  if (code === 'EACCES' && (error as { syscall?: string }).syscall === 'listen') {
+    return `Port ${(error as { port?: number }).port} needs privileges this user lacks. Set PORT to a port above 1023.`;
+  }
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === '28P01' || code === '3D000') {
+    return `The database at DATABASE_URL cannot be used: ${(error as Error).message}. Check DATABASE_URL and that the server runs.`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
 program.parseAsync().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
+  console.error(explain(error));
   process.exit(1);
 });

@@ -17,3 +17,6 @@ function readVersion(): string {
 }
 
 export const VERSION = readVersion();
+
+/** Sent with every delivery. */
+export const USER_AGENT = `Hookline/${VERSION}`;

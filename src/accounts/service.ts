@@ -6,6 +6,7 @@ import { AppError, InputError, NotFoundError } from '../errors.js';
 import { isUuid, newId } from '../ids.js';
 import type { ApiKeyCache } from './key-cache.js';
 import { generateToken, hashesEqual, hashToken, visiblePrefix } from './tokens.js';
+import { MAX_DISPLAY_NAME_LENGTH } from '../limits.js';
 
 /** Who is calling: the resolved API key. */
 export interface Principal {
@@ -21,12 +22,11 @@ export interface AccountScopedPrincipal extends Principal {
 
 /** lastUsedAt is written at most this often per key, to keep it off the hot path. */
 const LAST_USED_RESOLUTION_MS = 60_000;
-const MAX_NAME_LENGTH = 200;
 
 function checkName(field: string, name: string): string {
   const trimmed = name.trim();
   if (trimmed.length === 0) throw InputError.field(field, 'must not be empty');
-  if (trimmed.length > MAX_NAME_LENGTH) throw InputError.field(field, `must be at most ${MAX_NAME_LENGTH} characters`);
+  if (trimmed.length > MAX_DISPLAY_NAME_LENGTH) throw InputError.field(field, `must be at most ${MAX_DISPLAY_NAME_LENGTH} characters`);
   return trimmed;
 }
 

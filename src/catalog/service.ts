@@ -3,10 +3,10 @@ import { EventChannelEntity, EventTypeEntity } from '../db/entities/index.js';
 import type { Scope } from '../domain.js';
 import { InputError, type FieldError } from '../errors.js';
 import { newId } from '../ids.js';
+import { MAX_EVENT_NAME_LENGTH } from '../limits.js';
 import { JsonSchemaValidator } from './json-schema.js';
 import { EVENT_NAME_PATTERN, actionOf, channelOf } from './rules.js';
 
-export const MAX_EVENT_NAME_LENGTH = 100;
 export const MAX_EVENT_DESCRIPTION_LENGTH = 500;
 export const MAX_EXAMPLE_BYTES = 64 * 1024;
 

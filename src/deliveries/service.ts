@@ -1,5 +1,5 @@
 import type { PgBoss } from 'pg-boss';
-import type { DataSource, EntityManager } from 'typeorm';
+import { In, type DataSource, type EntityManager } from 'typeorm';
 import type { CatalogService } from '../catalog/service.js';
 import { channelOf, subscriptionMatches } from '../catalog/rules.js';
 import { DeliveryAttemptEntity, DeliveryEntity, EventEntity, SubscriptionEntity } from '../db/entities/index.js';
@@ -533,6 +533,29 @@ export class DeliveryService {
       .andWhere('d.account_id = :accountId AND d.environment = :environment', scope)
       .orderBy('a.number', 'ASC')
       .getMany();
+  }
+
+  /** The attempts of many deliveries of the scope in one statement, in delivery and attempt order. */
+  async attemptsOf(scope: Scope, deliveryIds: readonly string[]): Promise<DeliveryAttemptEntity[]> {
+    if (deliveryIds.length === 0) return [];
+    return this.db
+      .getRepository(DeliveryAttemptEntity)
+      .createQueryBuilder('a')
+      .innerJoin(DeliveryEntity, 'd', 'd.id = a.delivery_id')
+      .where('a.delivery_id = ANY(:deliveryIds)', { deliveryIds: [...deliveryIds] })
+      .andWhere('d.account_id = :accountId AND d.environment = :environment', scope)
+      .orderBy('a.delivery_id', 'ASC')
+      .addOrderBy('a.number', 'ASC')
+      .getMany();
+  }
+
+  /** The deliveries of many events of the scope in one statement, oldest first. */
+  async listForEvents(scope: Scope, eventIds: readonly string[]): Promise<DeliveryEntity[]> {
+    if (eventIds.length === 0) return [];
+    return this.db.getRepository(DeliveryEntity).find({
+      where: { eventId: In([...eventIds]), accountId: scope.accountId, environment: scope.environment },
+      order: { id: 'ASC' },
+    });
   }
 
   /** Counts over the subscription's deliveries, latency over its attempts, both since `since` when given. */

@@ -1,4 +1,4 @@
-import type { DataSource, EntityManager } from 'typeorm';
+import { In, type DataSource, type EntityManager } from 'typeorm';
 import type { CatalogService } from '../catalog/service.js';
 import { EventEntity, type EventTypeEntity } from '../db/entities/index.js';
 import { entityColumns, type EntityColumns } from '../db/row-mapping.js';
@@ -287,6 +287,13 @@ export class EventService {
       : null;
     if (!event) throw new NotFoundError('Event', id);
     return event;
+  }
+
+  /** The events of the scope among ids (others, and ids that are not UUIDs, are left out), in no particular order. */
+  async getMany(scope: Scope, ids: readonly string[]): Promise<EventEntity[]> {
+    const valid = ids.filter(isUuid);
+    if (valid.length === 0) return [];
+    return this.db.getRepository(EventEntity).findBy({ id: In(valid), accountId: scope.accountId, environment: scope.environment });
   }
 
   /** Newest first, keyset-paginated on the time-ordered id. */

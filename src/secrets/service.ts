@@ -111,6 +111,19 @@ export class SecretService {
       .getMany();
   }
 
+  /** listActive for many subscriptions in one statement. */
+  async listActiveFor(subscriptionIds: readonly string[], at: Date = new Date()): Promise<SigningSecretEntity[]> {
+    if (subscriptionIds.length === 0) return [];
+    return this.db
+      .getRepository(SigningSecretEntity)
+      .createQueryBuilder('s')
+      .where('s.subscription_id = ANY(:subscriptionIds)', { subscriptionIds: [...subscriptionIds] })
+      .andWhere('(s.expires_at IS NULL OR s.expires_at > :at)', { at })
+      .orderBy('s.created_at', 'DESC')
+      .addOrderBy('s.id', 'DESC')
+      .getMany();
+  }
+
   /**
    * The whsec_ secrets that sign at `at` (default now), newest first: what
    * the delivery worker signs with. The subscription id must come from a

@@ -3,12 +3,14 @@
  * input classes apply them as class-validator decorators, and they have
  * their own unit tests.
  */
+import { MAX_EVENT_NAME_LENGTH } from '../limits.js';
 
 export const MAX_URL_LENGTH = 2048;
 export const MAX_DESCRIPTION_LENGTH = 500;
 export const MAX_CHANNELS = 100;
 export const MAX_EVENTS = 500;
-export const MAX_NAME_LENGTH = 100;
+/** Of a channel or an event listed in a subscription. */
+export const MAX_NAME_LENGTH = MAX_EVENT_NAME_LENGTH;
 export const MAX_HEADERS = 20;
 export const MAX_HEADER_NAME_LENGTH = 256;
 export const MAX_HEADER_VALUE_LENGTH = 4096;

@@ -2,11 +2,9 @@ import { startApp, type RunningApp, type Role } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
+import { GraphQLClient, type GraphQLResult } from './graphql.js';
 
-export interface GraphQLResult<T = Record<string, unknown>> {
-  data?: T | null;
-  errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, unknown> }>;
-}
+export type { GraphQLResult };
 
 export interface TestApp {
   app: RunningApp;
@@ -14,6 +12,7 @@ export interface TestApp {
   config: Config;
   url: string;
   operatorToken: string;
+  client: GraphQLClient;
   /** POSTs one GraphQL operation with the token as bearer. */
   gql<T = Record<string, unknown>>(token: string | undefined, query: string, variables?: Record<string, unknown>): Promise<GraphQLResult<T>>;
   /** Like gql, but fails the test on any error and returns data. */
@@ -43,14 +42,7 @@ export async function startTestApp(options: { role?: Role; env?: Record<string, 
   const url = `http://127.0.0.1:${app.port}/graphql`;
   if (!app.operatorToken) throw new Error('a fresh database must bootstrap an operator token');
 
-  async function gql<T>(token: string | undefined, query: string, variables?: Record<string, unknown>) {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify({ query, variables }),
-    });
-    return (await response.json()) as GraphQLResult<T>;
-  }
+  const client = new GraphQLClient(url);
 
   return {
     app,
@@ -58,12 +50,9 @@ export async function startTestApp(options: { role?: Role; env?: Record<string, 
     config,
     url,
     operatorToken: app.operatorToken,
-    gql,
-    async ok<T>(token: string, query: string, variables?: Record<string, unknown>) {
-      const result = await gql<T>(token, query, variables);
-      if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
-      return result.data as T;
-    },
+    client,
+    gql: (token, query, variables) => client.request(token, query, variables),
+    ok: (token, query, variables) => client.ok(token, query, variables),
     async stop() {
       await app.stop();
       await database.drop();

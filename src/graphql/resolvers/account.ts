@@ -1,7 +1,8 @@
 import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { Role } from '../../domain.js';
 import { requirePrincipal, type GraphQLContext } from '../context.js';
-import { Account, ApiKey, CreatedAccount, CreatedApiKey, Viewer } from '../types/account.js';
+import { presentAccount, presentApiKey } from '../presenters/account.js';
+import { ApiKey, CreatedAccount, CreatedApiKey, Viewer } from '../types/account.js';
 import { Environment } from '../types/enums.js';
 
 @Resolver()
@@ -15,10 +16,10 @@ export class AccountResolver {
       ctx.services.accounts.getOwnKey(principal),
     ]);
     return Object.assign(new Viewer(), {
-      account: account ? Account.from(account) : null,
+      account: account ? presentAccount(account) : null,
       role: principal.role,
       environment: principal.environment,
-      apiKey: ApiKey.from(key),
+      apiKey: presentApiKey(key),
     });
   }
 
@@ -32,14 +33,14 @@ export class AccountResolver {
     environment?: Environment | null,
   ): Promise<ApiKey[]> {
     const keys = await ctx.services.accounts.listApiKeys(requirePrincipal(ctx), environment);
-    return keys.map((k) => ApiKey.from(k));
+    return keys.map((k) => presentApiKey(k));
   }
 
   @Authorized(Role.OPERATOR)
   @Mutation(() => CreatedAccount, { description: 'OPERATOR only' })
   async createAccount(@Ctx() ctx: GraphQLContext, @Arg('name') name: string): Promise<CreatedAccount> {
     const { account, adminToken } = await ctx.services.accounts.createAccount(name);
-    return Object.assign(new CreatedAccount(), { account: Account.from(account), adminToken });
+    return Object.assign(new CreatedAccount(), { account: presentAccount(account), adminToken });
   }
 
   @Authorized(Role.ADMIN, Role.OPERATOR)
@@ -51,12 +52,12 @@ export class AccountResolver {
     @Arg('environment', () => Environment, { nullable: true }) environment?: Environment | null,
   ): Promise<CreatedApiKey> {
     const created = await ctx.services.accounts.createApiKey(requirePrincipal(ctx), { name, role, environment });
-    return Object.assign(new CreatedApiKey(), { apiKey: ApiKey.from(created.apiKey), token: created.token });
+    return Object.assign(new CreatedApiKey(), { apiKey: presentApiKey(created.apiKey), token: created.token });
   }
 
   @Authorized(Role.ADMIN, Role.OPERATOR)
   @Mutation(() => ApiKey)
   async revokeApiKey(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<ApiKey> {
-    return ApiKey.from(await ctx.services.accounts.revokeApiKey(requirePrincipal(ctx), id));
+    return presentApiKey(await ctx.services.accounts.revokeApiKey(requirePrincipal(ctx), id));
   }
 }

@@ -1,6 +1,7 @@
 import { Arg, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import { Role } from '../../domain.js';
 import { scopeOf, type GraphQLContext } from '../context.js';
+import { presentChannel, presentEventType } from '../presenters/catalog.js';
 import { Channel, DefineEventTypeInput, EventType } from '../types/catalog.js';
 
 /** The catalog is readable by every role of an account; only an ADMIN extends it. */
@@ -9,7 +10,7 @@ export class CatalogResolver {
   @Authorized(Role.ADMIN, Role.PUBLISHER, Role.VIEWER)
   @Query(() => [Channel])
   async channels(@Ctx() ctx: GraphQLContext): Promise<Channel[]> {
-    return (await ctx.services.catalog.listChannels(scopeOf(ctx))).map((c) => Channel.from(c));
+    return (await ctx.services.catalog.listChannels(scopeOf(ctx))).map((c) => presentChannel(c));
   }
 
   @Authorized(Role.ADMIN, Role.PUBLISHER, Role.VIEWER)
@@ -18,7 +19,7 @@ export class CatalogResolver {
     @Ctx() ctx: GraphQLContext,
     @Arg('channel', () => String, { nullable: true }) channel: string | null,
   ): Promise<EventType[]> {
-    return (await ctx.services.catalog.listEventTypes(scopeOf(ctx), channel)).map((t) => EventType.from(t));
+    return (await ctx.services.catalog.listEventTypes(scopeOf(ctx), channel)).map((t) => presentEventType(t));
   }
 
   @Authorized(Role.ADMIN, Role.PUBLISHER, Role.VIEWER)
@@ -30,6 +31,6 @@ export class CatalogResolver {
   @Authorized(Role.ADMIN)
   @Mutation(() => EventType)
   async defineEventType(@Ctx() ctx: GraphQLContext, @Arg('input', () => DefineEventTypeInput) input: DefineEventTypeInput): Promise<EventType> {
-    return EventType.from(await ctx.services.catalog.defineEventType(scopeOf(ctx), input));
+    return presentEventType(await ctx.services.catalog.defineEventType(scopeOf(ctx), input));
   }
 }

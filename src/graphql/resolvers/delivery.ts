@@ -1,7 +1,9 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { DeliveryStatus, Role } from '../../domain.js';
 import { scopeOf, type GraphQLContext } from '../context.js';
+import { loadersOf } from '../loaders.js';
 import { nullWhenNotFound } from '../nullable.js';
+import { presentSubscription } from '../presenters/subscription.js';
 import { DeliveryAttempt } from '../types/attempt.js';
 import { Delivery, DeliveryConnection, DeliveryFilter } from '../types/delivery.js';
 import { Event } from '../types/event.js';
@@ -55,17 +57,17 @@ export class DeliveryResolver {
 
   @FieldResolver(() => Event)
   async event(@Ctx() ctx: GraphQLContext, @Root() delivery: Delivery): Promise<Event> {
-    return Event.from(await ctx.services.events.get(scopeOf(ctx), delivery.eventId));
+    return Event.from(await loadersOf(ctx).event.load(delivery.eventId));
   }
 
   @FieldResolver(() => WebhookSubscription)
   async subscription(@Ctx() ctx: GraphQLContext, @Root() delivery: Delivery): Promise<WebhookSubscription> {
-    return ctx.services.subscriptions.getIncludingDeleted(scopeOf(ctx), delivery.subscriptionId);
+    return presentSubscription(await loadersOf(ctx).subscription.load(delivery.subscriptionId));
   }
 
   @FieldResolver(() => [DeliveryAttempt])
   async attempts(@Ctx() ctx: GraphQLContext, @Root() delivery: Delivery): Promise<DeliveryAttempt[]> {
-    return (await ctx.services.deliveries.attempts(scopeOf(ctx), delivery.id)).map((a) => DeliveryAttempt.from(a));
+    return (await loadersOf(ctx).attemptsOfDelivery.load(delivery.id)).map((a) => DeliveryAttempt.from(a));
   }
 }
 

@@ -3,6 +3,7 @@ import { Role } from '../../domain.js';
 import { DISPUTE_OPENED, INVOICE_PAID, PROMISE_TO_PAY_CREATED, type TypedEvent } from '../../catalog/typed-events.js';
 import type { PublishResult } from '../../events/service.js';
 import { scopeOf, type GraphQLContext } from '../context.js';
+import { loadersOf } from '../loaders.js';
 import { nullWhenNotFound } from '../nullable.js';
 import { Delivery } from '../types/delivery.js';
 import { Event, EventConnection, EventFilter } from '../types/event.js';
@@ -81,7 +82,7 @@ export class EventResolver {
   @Authorized(Role.ADMIN, Role.VIEWER)
   @FieldResolver(() => [Delivery])
   async deliveries(@Ctx() ctx: GraphQLContext, @Root() event: Event): Promise<Delivery[]> {
-    const rows = await ctx.services.deliveries.listForEvent(scopeOf(ctx), event.id);
+    const rows = await loadersOf(ctx).deliveriesOfEvent.load(event.id);
     return rows.map((d) => Delivery.from(d));
   }
 }

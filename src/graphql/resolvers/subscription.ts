@@ -3,6 +3,8 @@ import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver
 import { Role } from '../../domain.js';
 import { redactHeaderValues } from '../../subscriptions/validation.js';
 import { requirePrincipal, scopeOf, type GraphQLContext } from '../context.js';
+import { loadersOf } from '../loaders.js';
+import { presentSigningSecret, presentSubscription } from '../presenters/subscription.js';
 import {
   CreatedWebhookSubscription,
   CreateWebhookSubscriptionInput,
@@ -24,13 +26,13 @@ export class SubscriptionResolver {
   @Authorized(Role.ADMIN, Role.VIEWER)
   @Query(() => [WebhookSubscription])
   async webhookSubscriptions(@Ctx() ctx: GraphQLContext): Promise<WebhookSubscription[]> {
-    return (await ctx.services.subscriptions.list(scopeOf(ctx))).map((s) => WebhookSubscription.from(s));
+    return (await ctx.services.subscriptions.list(scopeOf(ctx))).map((s) => presentSubscription(s));
   }
 
   @Authorized(Role.ADMIN, Role.VIEWER)
   @Query(() => WebhookSubscription, { nullable: true })
   async webhookSubscription(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<WebhookSubscription> {
-    return WebhookSubscription.from(await ctx.services.subscriptions.get(scopeOf(ctx), id));
+    return presentSubscription(await ctx.services.subscriptions.get(scopeOf(ctx), id));
   }
 
   @Authorized(Role.ADMIN)
@@ -46,7 +48,7 @@ export class SubscriptionResolver {
     @Arg('input', () => CreateWebhookSubscriptionInput) input: CreateWebhookSubscriptionInput,
   ): Promise<CreatedWebhookSubscription> {
     const { subscription, secret } = await ctx.services.subscriptions.create(scopeOf(ctx), input);
-    return Object.assign(new CreatedWebhookSubscription(), { subscription: WebhookSubscription.from(subscription), secret });
+    return Object.assign(new CreatedWebhookSubscription(), { subscription: presentSubscription(subscription), secret });
   }
 
   @Authorized(Role.ADMIN)
@@ -56,7 +58,7 @@ export class SubscriptionResolver {
     @Arg('id', () => ID) id: string,
     @Arg('input', () => UpdateWebhookSubscriptionInput) input: UpdateWebhookSubscriptionInput,
   ): Promise<WebhookSubscription> {
-    return WebhookSubscription.from(await ctx.services.subscriptions.update(scopeOf(ctx), id, input));
+    return presentSubscription(await ctx.services.subscriptions.update(scopeOf(ctx), id, input));
   }
 
   @Authorized(Role.ADMIN)
@@ -75,13 +77,13 @@ export class SubscriptionResolver {
     @Arg('secret', () => String, { nullable: true }) secret: string | null,
   ): Promise<RotatedSecret> {
     const rotated = await ctx.services.subscriptions.rotateSecret(scopeOf(ctx), id, expireCurrentAfterSeconds, secret);
-    return Object.assign(new RotatedSecret(), { subscription: WebhookSubscription.from(rotated.subscription), secret: rotated.secret });
+    return Object.assign(new RotatedSecret(), { subscription: presentSubscription(rotated.subscription), secret: rotated.secret });
   }
 
   /** Metadata of the secrets that sign now; never their plaintext. */
   @FieldResolver(() => [SigningSecret])
   async secrets(@Ctx() ctx: GraphQLContext, @Root() subscription: WebhookSubscription): Promise<SigningSecret[]> {
-    return (await ctx.services.secrets.listActive(subscription.id)).map((s) => SigningSecret.from(s));
+    return (await loadersOf(ctx).activeSecretsOfSubscription.load(subscription.id)).map((s) => presentSigningSecret(s));
   }
 
   @FieldResolver(() => GraphQLJSON, { nullable: true, description: 'Extra headers sent with every delivery' })

@@ -1,5 +1,4 @@
 import { Field, ID, ObjectType } from 'type-graphql';
-import type { AccountEntity, ApiKeyEntity } from '../../db/entities/index.js';
 import { Environment, Role } from './enums.js';
 
 @ObjectType()
@@ -12,10 +11,6 @@ export class Account {
 
   @Field()
   createdAt: Date;
-
-  static from(entity: AccountEntity): Account {
-    return Object.assign(new Account(), { id: entity.id, name: entity.name, createdAt: entity.createdAt });
-  }
 }
 
 @ObjectType()
@@ -43,20 +38,6 @@ export class ApiKey {
 
   @Field(() => Date, { nullable: true })
   revokedAt: Date | null;
-
-  /** The token hash is left behind on purpose: it has no field. */
-  static from(entity: ApiKeyEntity): ApiKey {
-    return Object.assign(new ApiKey(), {
-      id: entity.id,
-      name: entity.name,
-      role: entity.role,
-      environment: entity.environment,
-      prefix: entity.prefix,
-      createdAt: entity.createdAt,
-      lastUsedAt: entity.lastUsedAt,
-      revokedAt: entity.revokedAt,
-    });
-  }
 }
 
 @ObjectType()

@@ -1,7 +1,5 @@
 import { GraphQLJSON } from 'graphql-scalars';
 import { Field, InputType, ObjectType } from 'type-graphql';
-import type { ChannelView } from '../../catalog/service.js';
-import type { EventTypeEntity } from '../../db/entities/index.js';
 
 @ObjectType()
 export class Channel {
@@ -16,10 +14,6 @@ export class Channel {
 
   @Field({ description: 'An exclusive channel (ledgers) cannot share a subscription with any other channel' })
   exclusive: boolean;
-
-  static from(view: ChannelView): Channel {
-    return Object.assign(new Channel(), { name: view.name, label: view.label, actions: view.actions, exclusive: view.exclusive });
-  }
 }
 
 @ObjectType()
@@ -41,17 +35,6 @@ export class EventType {
 
   @Field(() => GraphQLJSON, { nullable: true })
   example: unknown;
-
-  static from(entity: EventTypeEntity): EventType {
-    return Object.assign(new EventType(), {
-      name: entity.name,
-      channel: entity.channel,
-      action: entity.action,
-      description: entity.description,
-      schema: entity.schema,
-      example: entity.example,
-    });
-  }
 }
 
 /** Checked by CatalogService.defineEventType, where the catalog's rules live. */

@@ -1,7 +1,6 @@
 import { ArrayMaxSize, ArrayNotEmpty, ArrayUnique, IsOptional, Max, MaxLength, Min, ValidateBy } from 'class-validator';
 import { GraphQLJSON } from 'graphql-scalars';
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
-import type { SigningSecretEntity, SubscriptionEntity } from '../../db/entities/index.js';
 import { MAX_RETRIES, MAX_RETRY_DELAY_SECONDS, MIN_RETRY_DELAY_SECONDS } from '../../subscriptions/retry-schedule.js';
 import {
   MAX_CHANNELS,
@@ -48,18 +47,12 @@ export class SigningSecret {
 
   @Field(() => Date, { nullable: true, description: 'Set while a rotated-out secret is still used for signing' })
   expiresAt: Date | null;
-
-  /** The ciphertext is left behind on purpose: it has no field. */
-  static from(entity: SigningSecretEntity): SigningSecret {
-    return Object.assign(new SigningSecret(), { id: entity.id, hint: entity.hint, createdAt: entity.createdAt, expiresAt: entity.expiresAt });
-  }
 }
 
 /**
  * `secrets` and the role-dependent `headers` are resolved by
  * SubscriptionResolver; `stats` and `deliveries` by the delivery history
- * resolver. Resolvers of other types that return a subscription return
- * WebhookSubscription.from(entity).
+ * resolver. Entities become this type in presenters/subscription.ts.
  */
 @ObjectType()
 export class WebhookSubscription {
@@ -104,25 +97,6 @@ export class WebhookSubscription {
 
   @Field()
   updatedAt: Date;
-
-  static from(entity: SubscriptionEntity): WebhookSubscription {
-    return Object.assign(new WebhookSubscription(), {
-      id: entity.id,
-      url: entity.url,
-      description: entity.description,
-      channels: entity.channels,
-      events: entity.events,
-      environment: entity.environment,
-      enabled: entity.enabled,
-      disabledReason: entity.disabledReason,
-      payloadFormat: entity.payloadFormat,
-      retrySchedule: entity.retrySchedule,
-      headers: entity.headers,
-      rateLimitPerSecond: entity.rateLimitPerSecond,
-      createdAt: entity.createdAt,
-      updatedAt: entity.updatedAt,
-    });
-  }
 }
 
 @ObjectType()
