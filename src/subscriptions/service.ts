@@ -78,7 +78,7 @@ export class SubscriptionService {
         disabledReason: null,
         payloadFormat: fields.payloadFormat ?? PayloadFormat.ENVELOPE,
         retrySchedule: fields.retrySchedule ?? [...DEFAULT_RETRY_SCHEDULE],
-        headers: fields.headers ?? null,
+        headers: this.secrets.sealHeaders(id, fields.headers ?? null),
         rateLimitPerSecond: fields.rateLimitPerSecond ?? null,
       });
       await this.secrets.add(manager, id, secret);
@@ -112,7 +112,7 @@ export class SubscriptionService {
       if (fields.description !== undefined) changes.description = fields.description;
       if (fields.payloadFormat !== undefined) changes.payloadFormat = fields.payloadFormat ?? PayloadFormat.ENVELOPE;
       if (fields.retrySchedule !== undefined) changes.retrySchedule = fields.retrySchedule ?? [...DEFAULT_RETRY_SCHEDULE];
-      if (fields.headers !== undefined) changes.headers = fields.headers;
+      if (fields.headers !== undefined) changes.headers = this.secrets.sealHeaders(current.id, fields.headers);
       if (fields.rateLimitPerSecond !== undefined) changes.rateLimitPerSecond = fields.rateLimitPerSecond;
       if (fields.enabled === true && !current.enabled) {
         // Re-enabling starts afresh: the failure streak that disabled it is over.

@@ -33,6 +33,9 @@ export async function startTestApp(options: { role?: Role; env?: Record<string, 
     PORT: '0',
     HOOKLINE_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
     HOOKLINE_WORKER_CONCURRENCY: '10',
+    // The receivers these tests deliver to listen on 127.0.0.1; with a
+    // DATABASE_URL, private endpoints are refused unless this says so.
+    HOOKLINE_ALLOW_PRIVATE_URLS: 'true',
     ...options.env,
   });
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
