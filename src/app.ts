@@ -90,6 +90,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
 
     const metrics = new Metrics();
     const services = createServices({ db, boss, config, logger, masterKey, metrics, wakeWorkers: () => waker.wake() });
+    stack.push(() => services.catalog.stop());
     const operatorToken = role === 'worker' ? undefined : await services.accounts.bootstrapOperator(config.bootstrapToken);
 
     if (role !== 'api') {

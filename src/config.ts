@@ -25,6 +25,9 @@ export interface Config {
   /** Earlier master keys: they still decrypt, and `hookline reencrypt-secrets` moves what they sealed to masterKey. */
   previousMasterKeys: Buffer[];
   allowPrivateUrls: boolean;
+  /** Quotas per account and environment. */
+  maxSubscriptions: number;
+  maxEventTypes: number;
   workerConcurrency: number;
   deliveryTimeoutMs: number;
   /** How often the queue looks for jobs of crashed workers (their heartbeats stopped) to run them again. */
@@ -71,6 +74,8 @@ const variables = {
     .transform((v) => v.split(/[\s,]+/).filter(Boolean).map((k) => Buffer.from(k, 'base64')))
     .refine((keys) => keys.every((b) => b.length === 32), 'must be one or more 32-byte keys in base64, separated by commas'),
   HOOKLINE_ALLOW_PRIVATE_URLS: booleanString,
+  HOOKLINE_MAX_SUBSCRIPTIONS: integerString(1, 1_000_000),
+  HOOKLINE_MAX_EVENT_TYPES: integerString(1, 100_000),
   HOOKLINE_WORKER_CONCURRENCY: integerString(1, 1000),
   HOOKLINE_DELIVERY_TIMEOUT_MS: integerString(100, 300_000),
   HOOKLINE_QUEUE_MONITOR_SECONDS: integerString(1, 3600),
@@ -120,6 +125,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // Private endpoints only when asked for, or in the embedded development
     // mode: an unset NODE_ENV on a server must not open the internal network.
     allowPrivateUrls: v.HOOKLINE_ALLOW_PRIVATE_URLS ?? (!production && !v.DATABASE_URL),
+    maxSubscriptions: v.HOOKLINE_MAX_SUBSCRIPTIONS ?? 100,
+    maxEventTypes: v.HOOKLINE_MAX_EVENT_TYPES ?? 200,
     workerConcurrency: v.HOOKLINE_WORKER_CONCURRENCY ?? 50,
     deliveryTimeoutMs: v.HOOKLINE_DELIVERY_TIMEOUT_MS ?? 15_000,
     queueMonitorSeconds: v.HOOKLINE_QUEUE_MONITOR_SECONDS ?? 15,

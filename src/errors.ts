@@ -11,7 +11,8 @@ export type ErrorCode =
   | 'EXCLUSIVE_CHANNEL_CONFLICT'
   | 'UNKNOWN_EVENT_TYPE'
   | 'PAYLOAD_TOO_LARGE'
-  | 'RATE_LIMITED';
+  | 'RATE_LIMITED'
+  | 'QUOTA_EXCEEDED';
 
 /** One invalid input field: its path (e.g. `input.url`) and why. */
 export interface FieldError {

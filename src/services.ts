@@ -35,9 +35,11 @@ export interface Services {
 }
 
 export function createServices(deps: ServiceDeps): Services {
-  const catalog = new CatalogService(deps.db);
+  const catalog = new CatalogService(deps.db, { maxEventTypes: deps.config.maxEventTypes });
   const secrets = new SecretService(deps.db, deps.masterKey);
-  const subscriptions = new SubscriptionService(deps.db, catalog, secrets, { allowPrivate: deps.config.allowPrivateUrls });
+  const subscriptions = new SubscriptionService(deps.db, catalog, secrets, { allowPrivate: deps.config.allowPrivateUrls }, {
+    maxSubscriptions: deps.config.maxSubscriptions,
+  });
   const deliveries = new DeliveryService(deps.db, deps.boss, catalog, subscriptions, deps.wakeWorkers);
   return {
     accounts: new AccountService(deps.db),

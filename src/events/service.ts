@@ -66,7 +66,7 @@ export class EventService {
         limit: MAX_EVENT_DATA_BYTES,
       });
     }
-    const problems = this.catalog.validateEventData(eventType, input.data);
+    const problems = await this.catalog.validateEventData(eventType, input.data);
     if (problems.length) {
       throw new InputError(problems.map((p) => ({ ...p, field: p.field.replace(/^data/, dataField) })));
     }

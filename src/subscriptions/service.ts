@@ -3,7 +3,7 @@ import type { CatalogService } from '../catalog/service.js';
 import { channelOf, checkExclusiveChannels } from '../catalog/rules.js';
 import { SubscriptionEntity } from '../db/entities/index.js';
 import { PayloadFormat, type Scope } from '../domain.js';
-import { InputError, NotFoundError, type FieldError } from '../errors.js';
+import { AppError, InputError, NotFoundError, type FieldError } from '../errors.js';
 import { WebhookSubscription } from '../graphql/types/subscription.js';
 import { isUuid, newId } from '../ids.js';
 import { checkDestination, DestinationError, type DestinationPolicy } from '../net/address-policy.js';
@@ -44,6 +44,13 @@ export interface UpdateSubscriptionFields {
 /** What the rules are checked against: the subscription as it would be saved. */
 type Candidate = Pick<SubscriptionEntity, 'url' | 'channels' | 'events'>;
 
+export interface SubscriptionLimits {
+  /** Subscriptions (not deleted) per account and environment. */
+  maxSubscriptions: number;
+}
+
+export const DEFAULT_SUBSCRIPTION_LIMITS: SubscriptionLimits = { maxSubscriptions: 100 };
+
 const WHAT = 'Webhook subscription';
 const DISABLED_BY_ADMIN = 'Disabled by an ADMIN with updateWebhookSubscription';
 
@@ -58,6 +65,7 @@ export class SubscriptionService {
     private readonly catalog: CatalogService,
     private readonly secrets: SecretService,
     private readonly destinations: DestinationPolicy,
+    private readonly limits: SubscriptionLimits = DEFAULT_SUBSCRIPTION_LIMITS,
   ) {}
 
   async create(scope: Scope, fields: CreateSubscriptionFields): Promise<{ subscription: SubscriptionEntity; secret: string }> {
@@ -65,6 +73,7 @@ export class SubscriptionService {
     const candidate: Candidate = { url: fields.url, channels: fields.channels, events: fields.events ?? [] };
     const url = await this.check(scope, candidate, await this.urlProblems(fields.url));
     return this.db.transaction(async (manager) => {
+      await this.checkQuota(manager, scope);
       const id = newId();
       await manager.insert(SubscriptionEntity, {
         id,
@@ -200,6 +209,25 @@ export class SubscriptionService {
   async revealSecrets(scope: Scope, id: string): Promise<string[]> {
     const subscription = await this.get(scope, id);
     return this.secrets.activeSecrets(subscription.id);
+  }
+
+  /**
+   * A new subscription must fit the quota of its account and environment.
+   * The advisory lock serialises creations in one scope, so that parallel
+   * requests cannot pass the quota together.
+   */
+  private async checkQuota(manager: EntityManager, scope: Scope): Promise<void> {
+    await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`hookline.subscriptions:${scope.accountId}:${scope.environment}`]);
+    const [row] = (await manager.query(
+      'SELECT count(*)::int AS total FROM webhook_subscriptions WHERE account_id = $1 AND environment = $2 AND deleted_at IS NULL',
+      [scope.accountId, scope.environment],
+    )) as Array<{ total: number }>;
+    if (row!.total < this.limits.maxSubscriptions) return;
+    throw new AppError(
+      'QUOTA_EXCEEDED',
+      `The account has ${row!.total} webhook subscriptions in ${scope.environment}, its quota (${this.limits.maxSubscriptions}); delete one or ask the operator for a larger quota`,
+      { quota: 'subscriptions', limit: this.limits.maxSubscriptions },
+    );
   }
 
   private async lockForUpdate(manager: EntityManager, scope: Scope, id: string): Promise<SubscriptionEntity> {
