@@ -101,12 +101,34 @@ const FORMATS: Record<string, Format> = {
 export const SUPPORTED_FORMATS: readonly string[] = Object.keys(FORMATS);
 
 interface Compiled {
+  ajv: Ajv;
   schema: object;
   validate: ValidateFunction;
 }
 
+function newAjv(): Ajv {
+  return new Ajv({
+    allErrors: true,
+    // A schema's $id must not register it in the shared instance, where
+    // another account's schema could $ref it or collide with it.
+    addUsedSchema: false,
+    strictTypes: false,
+    strictTuples: false,
+    logger: false,
+    formats: FORMATS,
+    code: { regExp: re2 },
+  });
+}
+
 export class JsonSchemaValidator {
-  private readonly ajv: Ajv;
+  /**
+   * ajv keeps every pattern and other value its validators use in a scope
+   * shared by the instance, for as long as the instance lives: a new
+   * instance is started after every maxCached compilations, and an old one
+   * goes with the last of its validators to leave the cache.
+   */
+  private ajv: Ajv;
+  private compiledByAjv = 0;
   private readonly isSecure: ValidateFunction;
   /** Compiled validators by SHA-256 of the schema text, least recently used first (a Map keeps insertion order). */
   private readonly compiled = new Map<string, Compiled>();
@@ -114,17 +136,7 @@ export class JsonSchemaValidator {
 
   constructor(maxCached = 500) {
     this.maxCached = maxCached;
-    this.ajv = new Ajv({
-      allErrors: true,
-      // A schema's $id must not register it in the shared instance, where
-      // another account's schema could $ref it or collide with it.
-      addUsedSchema: false,
-      strictTypes: false,
-      strictTuples: false,
-      logger: false,
-      formats: FORMATS,
-      code: { regExp: re2 },
-    });
+    this.ajv = newAjv();
     this.isSecure = new Ajv({ strict: false, logger: false }).compile(secureMetaSchema);
   }
 
@@ -172,18 +184,24 @@ export class JsonSchemaValidator {
     // ajv keeps what it compiled, keyed by the schema object: a private copy
     // is compiled, so that eviction can remove exactly that entry.
     const own = structuredClone(schema);
+    if (this.compiledByAjv >= this.maxCached) {
+      this.ajv = newAjv();
+      this.compiledByAjv = 0;
+    }
+    const ajv = this.ajv;
+    this.compiledByAjv++;
     let validate: ValidateFunction;
     try {
-      validate = this.ajv.compile(own);
+      validate = ajv.compile(own);
     } catch (error) {
-      this.ajv.removeSchema(own);
+      ajv.removeSchema(own);
       throw error;
     }
-    this.compiled.set(key, { schema: own, validate });
+    this.compiled.set(key, { ajv, schema: own, validate });
     if (this.compiled.size > this.maxCached) {
       const [oldestKey, oldest] = this.compiled.entries().next().value!;
       this.compiled.delete(oldestKey);
-      this.ajv.removeSchema(oldest.schema);
+      oldest.ajv.removeSchema(oldest.schema);
     }
     return validate;
   }
