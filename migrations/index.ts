@@ -3,6 +3,7 @@ import { Catalog1795000000001 } from './1795000000001-catalog.js';
 import { CatalogEnvironment1795000000002 } from './1795000000002-catalog-environment.js';
 import { RateLimitSlots1795000000003 } from './1795000000003-rate-limit-slots.js';
 import { RateLimits1795000000020 } from './1795000000020-rate-limits.js';
+import { SealedHeadersAndSettings1795000000030 } from './1795000000030-sealed-headers-and-settings.js';
 import { PublishIdempotencyAndKeyChanges1795000000040 } from './1795000000040-publish-idempotency-and-key-changes.js';
 
 /** Every migration, oldest first. A new migration is added here as well as in its own file. */
@@ -12,5 +13,6 @@ export const migrations = [
   CatalogEnvironment1795000000002,
   RateLimitSlots1795000000003,
   RateLimits1795000000020,
+  SealedHeadersAndSettings1795000000030,
   PublishIdempotencyAndKeyChanges1795000000040,
 ];

@@ -70,11 +70,11 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     const db = createDataSource({ url, poolSize: role === 'worker' ? WORKER_POOL_SIZE : 20 });
     await db.initialize();
     stack.push(() => db.destroy());
+    const masterKey = await resolveMasterKey(config);
     if (options.migrate) {
-      const applied = await runMigrations(db);
+      const applied = await runMigrations(db, masterKey);
       if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
     }
-    const masterKey = await resolveMasterKey(config);
 
     const boss = await startBoss({
       url,
@@ -91,7 +91,8 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
 
     const metrics = new Metrics();
     const services = createServices({ db, boss, config, logger, masterKey, metrics, wakeWorkers: () => waker.wake() });
-    const operatorToken = await services.accounts.bootstrapOperator(config.bootstrapToken);
+    stack.push(() => services.catalog.stop());
+    const operatorToken = role === 'worker' ? undefined : await services.accounts.bootstrapOperator(config.bootstrapToken);
 
     if (role !== 'api') {
       const workers = new Workers({ services, boss, config, logger, metrics, version: VERSION, databaseUrl: url, db });

@@ -20,9 +20,14 @@ export interface Config {
   port: number;
   dataDir: string;
   bootstrapToken: string | undefined;
-  /** 32 bytes. Unset outside production: generated into the data directory at start. */
+  /** 32 bytes. Unset only with the embedded database: then generated into the data directory at start. */
   masterKey: Buffer | undefined;
+  /** Earlier master keys: they still decrypt, and `hookline reencrypt-secrets` moves what they sealed to masterKey. */
+  previousMasterKeys: Buffer[];
   allowPrivateUrls: boolean;
+  /** Quotas per account and environment. */
+  maxSubscriptions: number;
+  maxEventTypes: number;
   workerConcurrency: number;
   deliveryTimeoutMs: number;
   /** How often the queue looks for jobs of crashed workers (their heartbeats stopped) to run them again. */
@@ -81,7 +86,14 @@ const variables = {
     .trim()
     .transform((v) => Buffer.from(v, 'base64'))
     .refine((b) => b.length === 32, 'must be 32 bytes encoded in base64'),
+  HOOKLINE_MASTER_KEY_PREVIOUS: z
+    .string()
+    .trim()
+    .transform((v) => v.split(/[\s,]+/).filter(Boolean).map((k) => Buffer.from(k, 'base64')))
+    .refine((keys) => keys.every((b) => b.length === 32), 'must be one or more 32-byte keys in base64, separated by commas'),
   HOOKLINE_ALLOW_PRIVATE_URLS: booleanString,
+  HOOKLINE_MAX_SUBSCRIPTIONS: integerString(1, 1_000_000),
+  HOOKLINE_MAX_EVENT_TYPES: integerString(1, 100_000),
   HOOKLINE_WORKER_CONCURRENCY: integerString(1, 1000),
   HOOKLINE_DELIVERY_TIMEOUT_MS: integerString(100, 300_000),
   HOOKLINE_QUEUE_MONITOR_SECONDS: integerString(1, 3600),
@@ -127,6 +139,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (production && !v.HOOKLINE_MASTER_KEY) {
     throw new ConfigError('HOOKLINE_MASTER_KEY', 'is required when NODE_ENV=production');
   }
+  // A key generated per process would let two processes on one database
+  // seal secrets that the other cannot open: only the embedded database,
+  // which one process owns, gets a generated key.
+  if (v.DATABASE_URL && !v.HOOKLINE_MASTER_KEY) {
+    throw new ConfigError('HOOKLINE_MASTER_KEY', 'is required when DATABASE_URL is set (32 bytes in base64, e.g. openssl rand -base64 32)');
+  }
   return {
     nodeEnv,
     databaseUrl: v.DATABASE_URL,
@@ -134,7 +152,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: v.HOOKLINE_DATA_DIR ?? '.hookline',
     bootstrapToken: v.HOOKLINE_BOOTSTRAP_TOKEN,
     masterKey: v.HOOKLINE_MASTER_KEY,
-    allowPrivateUrls: v.HOOKLINE_ALLOW_PRIVATE_URLS ?? !production,
+    previousMasterKeys: v.HOOKLINE_MASTER_KEY_PREVIOUS ?? [],
+    // Private endpoints only when asked for, or in the embedded development
+    // mode: an unset NODE_ENV on a server must not open the internal network.
+    allowPrivateUrls: v.HOOKLINE_ALLOW_PRIVATE_URLS ?? (!production && !v.DATABASE_URL),
+    maxSubscriptions: v.HOOKLINE_MAX_SUBSCRIPTIONS ?? 100,
+    maxEventTypes: v.HOOKLINE_MAX_EVENT_TYPES ?? 200,
     workerConcurrency: v.HOOKLINE_WORKER_CONCURRENCY ?? 50,
     deliveryTimeoutMs: v.HOOKLINE_DELIVERY_TIMEOUT_MS ?? 15_000,
     queueMonitorSeconds: v.HOOKLINE_QUEUE_MONITOR_SECONDS ?? 15,

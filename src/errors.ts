@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'UNKNOWN_EVENT_TYPE'
   | 'PAYLOAD_TOO_LARGE'
   | 'IDEMPOTENCY_KEY_REUSED'
-  | 'RATE_LIMITED';
+  | 'RATE_LIMITED'
+  | 'QUOTA_EXCEEDED';
 
 /** One invalid input field: its path (e.g. `input.url`) and why. */
 export interface FieldError {

@@ -9,6 +9,8 @@ import { createLogger, resolveLogFormat, type Logger } from './logger.js';
 import { AccountService } from './accounts/service.js';
 import { startBoss } from './queue/boss.js';
 import { StartupError, errorCode } from './startup-error.js';
+import { resolveMasterKey } from './db/master-key.js';
+import { SecretService } from './secrets/service.js';
 
 function configOrExit(): Config {
   try {
@@ -77,7 +79,7 @@ async function migrate(): Promise<void> {
   const db = createDataSource({ url, poolSize: 2 });
   try {
     await db.initialize();
-    const applied = await runMigrations(db);
+    const applied = await runMigrations(db, await resolveMasterKey(config));
     logger.info({ migrations: applied }, applied.length ? 'migrations applied' : 'database is up to date');
     // pg-boss installs or upgrades its own schema on start.
     const boss = await startBoss({ url, logger, supervise: false });
@@ -96,6 +98,43 @@ async function emitSchema(file: string): Promise<void> {
   console.log(`wrote ${file}`);
 }
 
+/**
+ * Operator maintenance on a migrated database: a new operator token on
+ * purpose (bootstrap mints one only once), and re-encryption of every
+ * stored secret and header value under the current HOOKLINE_MASTER_KEY
+ * (after rotating it, with the old key in HOOKLINE_MASTER_KEY_PREVIOUS).
+ */
+async function withDatabase(work: (db: ReturnType<typeof createDataSource>, config: Config) => Promise<void>): Promise<void> {
+  const config = configOrExit();
+  const logger = createLogger(config.logLevel);
+  const { url, embedded } = await openDatabase(config, logger);
+  const db = createDataSource({ url, poolSize: 2 });
+  try {
+    await db.initialize();
+    await work(db, config);
+  } finally {
+    await db.destroy().catch(() => undefined);
+    await embedded?.stop();
+  }
+}
+
+async function createOperatorToken(options: { name?: string }): Promise<void> {
+  await withDatabase(async (db, config) => {
+    const token = await new AccountService(db).createOperatorToken(options.name);
+    announceOperatorToken(`http://localhost:${config.port}/graphql`, token);
+  });
+}
+
+async function reencryptSecrets(): Promise<void> {
+  await withDatabase(async (db, config) => {
+    const keyring = await resolveMasterKey(config);
+    const counts = await new SecretService(db, keyring).reencryptAll();
+    console.log(
+      `re-encrypted under key ${keyring.keyIds[0]}: ${counts.secrets} signing secrets, the headers of ${counts.subscriptions} subscriptions`,
+    );
+  });
+}
+
 const program = new Command()
   .name('hookline')
   .description('Webhook delivery for finance and ERP software: GraphQL API and delivery workers on PostgreSQL');
@@ -112,6 +151,15 @@ program
   .description('the delivery workers only (run `hookline migrate` first)')
   .action(() => serve('worker', false));
 program.command('migrate').description('apply database migrations and install the queue schema').action(migrate);
+program
+  .command('create-operator-token')
+  .description('create a new OPERATOR token and print it once (the first start mints one only once)')
+  .option('--name <name>', 'a name for the key')
+  .action(createOperatorToken);
+program
+  .command('reencrypt-secrets')
+  .description('re-encrypt every signing secret and header value under HOOKLINE_MASTER_KEY (old keys in HOOKLINE_MASTER_KEY_PREVIOUS)')
+  .action(reencryptSecrets);
 program
   .command('emit-schema')
   .description('write the GraphQL SDL that the resolvers define')

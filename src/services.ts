@@ -7,6 +7,7 @@ import type { Metrics } from './http/metrics.js';
 import type { Logger } from './logger.js';
 import { DeliveryService } from './deliveries/service.js';
 import { EventService } from './events/service.js';
+import type { Keyring } from './secrets/keyring.js';
 import { SecretService } from './secrets/service.js';
 import { SubscriptionService } from './subscriptions/service.js';
 
@@ -16,8 +17,8 @@ export interface ServiceDeps {
   boss: PgBoss;
   config: Config;
   logger: Logger;
-  /** Encrypts signing secrets at rest. */
-  masterKey: Buffer;
+  /** Encrypts signing secrets and header values at rest. */
+  masterKey: Keyring | Buffer;
   metrics: Metrics;
   /** Wakes the delivery workers; called after a commit that queued deliveries. */
   wakeWorkers: () => void;
@@ -34,9 +35,11 @@ export interface Services {
 }
 
 export function createServices(deps: ServiceDeps): Services {
-  const catalog = new CatalogService(deps.db);
+  const catalog = new CatalogService(deps.db, { maxEventTypes: deps.config.maxEventTypes });
   const secrets = new SecretService(deps.db, deps.masterKey);
-  const subscriptions = new SubscriptionService(deps.db, catalog, secrets, { allowPrivate: deps.config.allowPrivateUrls });
+  const subscriptions = new SubscriptionService(deps.db, catalog, secrets, { allowPrivate: deps.config.allowPrivateUrls }, {
+    maxSubscriptions: deps.config.maxSubscriptions,
+  });
   const deliveries = new DeliveryService(deps.db, deps.boss, catalog, subscriptions, deps.wakeWorkers);
   return {
     accounts: new AccountService(deps.db),

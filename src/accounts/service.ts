@@ -22,6 +22,8 @@ export interface AccountScopedPrincipal extends Principal {
 
 /** lastUsedAt is written at most this often per key, to keep it off the hot path. */
 const LAST_USED_RESOLUTION_MS = 60_000;
+/** The hookline_settings row that says the bootstrap operator token was minted. */
+const OPERATOR_MINTED = 'operator_token_minted';
 
 function checkName(field: string, name: string): string {
   const trimmed = name.trim();
@@ -192,22 +194,45 @@ export class AccountService {
   }
 
   /**
-   * Creates the first operator key when none is active. Serialised with an
+   * Creates the first operator key, once in the life of the installation:
+   * the mint is recorded in hookline_settings, so that revoking that key
+   * (or every operator key) and restarting never mints another, nor fails
+   * on a HOOKLINE_BOOTSTRAP_TOKEN whose key was revoked. Serialised with an
    * advisory lock so that several processes starting at once create one key.
-   * Returns the token when a key was created.
+   * Returns the token when a key was created. `hookline create-operator-token`
+   * makes another on purpose.
    */
   async bootstrapOperator(presetToken: string | undefined): Promise<string | undefined> {
     return this.db.transaction(async (manager) => {
       await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['hookline.bootstrap-operator']);
-      const active = await manager.getRepository(ApiKeyEntity).countBy({ role: Role.OPERATOR, revokedAt: IsNull() });
-      if (active > 0) return undefined;
-      const { token } = await this.insertKey(
-        manager.getRepository(ApiKeyEntity),
-        { accountId: null, name: 'Bootstrap operator key', role: Role.OPERATOR, environment: Environment.PRODUCTION },
-        presetToken,
-      );
+      const minted = await manager.query(`SELECT 1 FROM hookline_settings WHERE name = $1`, [OPERATOR_MINTED]);
+      if (minted.length > 0) return undefined;
+      const existing = await manager.getRepository(ApiKeyEntity).countBy({ role: Role.OPERATOR });
+      let token: string | undefined;
+      if (existing === 0) {
+        ({ token } = await this.insertKey(
+          manager.getRepository(ApiKeyEntity),
+          { accountId: null, name: 'Bootstrap operator key', role: Role.OPERATOR, environment: Environment.PRODUCTION },
+          presetToken,
+        ));
+      }
+      await manager.query(`INSERT INTO hookline_settings (name, value) VALUES ($1, $2)`, [
+        OPERATOR_MINTED,
+        token ? 'at first start' : 'operator keys existed before',
+      ]);
       return token;
     });
+  }
+
+  /** A new operator key on an operator's explicit request (the CLI), e.g. after every operator key was revoked. */
+  async createOperatorToken(name = 'Operator key created from the command line'): Promise<string> {
+    const { token } = await this.insertKey(this.db.getRepository(ApiKeyEntity), {
+      accountId: null,
+      name: checkName('name', name),
+      role: Role.OPERATOR,
+      environment: Environment.PRODUCTION,
+    });
+    return token;
   }
 
   private async insertKey(

@@ -1,10 +1,11 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { EventChannelEntity, EventTypeEntity } from '../db/entities/index.js';
 import type { Scope } from '../domain.js';
-import { InputError, type FieldError } from '../errors.js';
+import { AppError, InputError, type FieldError } from '../errors.js';
 import { newId } from '../ids.js';
 import { MAX_EVENT_NAME_LENGTH } from '../limits.js';
 import { JsonSchemaValidator } from './json-schema.js';
+import { SchemaChecker, SchemaCheckTimeout } from './schema-checker.js';
 import { EVENT_NAME_PATTERN, actionOf, channelOf } from './rules.js';
 
 export const MAX_EVENT_DESCRIPTION_LENGTH = 500;
@@ -40,12 +41,30 @@ const VISIBLE = '(x.account_id IS NULL OR (x.account_id = :accountId AND x.envir
  * they were defined in, like the rest of an account's data: a schema tried
  * out in STAGING does not change what PRODUCTION accepts.
  */
+export interface CatalogLimits {
+  /** Own event types per account and environment. */
+  maxEventTypes: number;
+}
+
+export const DEFAULT_CATALOG_LIMITS: CatalogLimits = { maxEventTypes: 200 };
+
 export class CatalogService {
-  private readonly schemas = new JsonSchemaValidator();
+  /** Built-in schemas are Hookline's own: checked on the event loop, at no cost of a thread hop. */
+  private readonly builtinSchemas = new JsonSchemaValidator(100);
+  /** Accounts' own schemas are untrusted: compiled and applied in worker threads, with a deadline. */
+  private readonly tenantSchemas = new SchemaChecker();
   private builtinExclusive: Promise<ReadonlySet<string>> | undefined;
   private builtinTypesByName: Promise<ReadonlyMap<string, EventTypeEntity>> | undefined;
 
-  constructor(private readonly db: DataSource) {}
+  constructor(
+    private readonly db: DataSource,
+    private readonly limits: CatalogLimits = DEFAULT_CATALOG_LIMITS,
+  ) {}
+
+  /** Ends the schema check threads. */
+  async stop(): Promise<void> {
+    await this.tenantSchemas.close();
+  }
 
   async listChannels(scope: Scope): Promise<ChannelView[]> {
     const [channels, types] = await Promise.all([this.visibleChannels(scope), this.listEventTypes(scope)]);
@@ -131,9 +150,22 @@ export class CatalogService {
   }
 
   /** The data's problems under the type's JSON Schema, with paths like `data.amount`; empty when valid or schemaless. */
-  validateEventData(eventType: EventTypeEntity, data: unknown): FieldError[] {
+  async validateEventData(eventType: EventTypeEntity, data: unknown): Promise<FieldError[]> {
     if (!eventType.schema) return [];
-    return this.schemas.validate(eventType.schema, data, 'data');
+    if (eventType.accountId === null) return this.builtinSchemas.validate(eventType.schema, data, 'data');
+    return this.checked('input.data', () => this.tenantSchemas.validate(eventType.schema!, data, 'data'));
+  }
+
+  /** A tenant schema check, whose deadline becomes a BAD_USER_INPUT on the field. */
+  private async checked<T>(field: string, check: () => Promise<T>): Promise<T> {
+    try {
+      return await check();
+    } catch (error) {
+      if (error instanceof SchemaCheckTimeout) {
+        throw InputError.field(field, `could not be checked against the schema within ${error.deadlineMs} ms; simplify the schema or the data`);
+      }
+      throw InputError.field(field, 'could not be checked against the schema (it needs too much memory); simplify the schema or the data');
+    }
   }
 
   /**
@@ -186,12 +218,12 @@ export class CatalogService {
     }
     const schema = fields.schema ?? null;
     const example = fields.example ?? null;
-    const schemaProblems = schema === null ? [] : this.schemas.schemaProblems(schema);
+    const schemaProblems = schema === null ? [] : await this.checked('input.schema', () => this.tenantSchemas.schemaProblems(schema));
     problems.push(...schemaProblems.map((message) => ({ field: 'input.schema', message })));
     if (example !== null && Buffer.byteLength(JSON.stringify(example)) > MAX_EXAMPLE_BYTES) {
       problems.push({ field: 'input.example', message: `must be at most ${MAX_EXAMPLE_BYTES} bytes of JSON` });
     } else if (example !== null && schema !== null && schemaProblems.length === 0) {
-      problems.push(...this.schemas.validate(schema as object, example, 'input.example'));
+      problems.push(...(await this.checked('input.example', () => this.tenantSchemas.validate(schema as object, example, 'input.example'))));
     }
     if (problems.length) throw new InputError(problems);
 
@@ -203,6 +235,7 @@ export class CatalogService {
         .where('x.account_id IS NULL AND x.name = :name', { name })
         .getExists();
       if (builtin) throw InputError.field('input.name', `${name} is a built-in event type and cannot be redefined`);
+      await this.checkEventTypeQuota(manager, scope, name);
 
       const builtinChannel = await manager
         .getRepository(EventChannelEntity)
@@ -236,6 +269,26 @@ export class CatalogService {
       )) as Array<{ id: string }>;
       return manager.findOneByOrFail(EventTypeEntity, { id: row!.id });
     });
+  }
+
+  /**
+   * A new own event type must fit the account's quota in this environment;
+   * redefining one it has does not count. The lock serialises the count
+   * and the insert of one account and environment, so that parallel
+   * requests cannot pass the quota together.
+   */
+  private async checkEventTypeQuota(manager: EntityManager, scope: Scope, name: string): Promise<void> {
+    await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`hookline.event-types:${scope.accountId}:${scope.environment}`]);
+    const [row] = (await manager.query(
+      `SELECT count(*)::int AS total, bool_or(name = $3) AS exists FROM event_types WHERE account_id = $1 AND environment = $2`,
+      [scope.accountId, scope.environment, name],
+    )) as Array<{ total: number; exists: boolean | null }>;
+    if (row!.exists || row!.total < this.limits.maxEventTypes) return;
+    throw new AppError(
+      'QUOTA_EXCEEDED',
+      `The account has ${row!.total} event types of its own in ${scope.environment}, its quota (${this.limits.maxEventTypes}); redefine an existing one or ask the operator for a larger quota`,
+      { quota: 'eventTypes', limit: this.limits.maxEventTypes },
+    );
   }
 
   private async visibleChannels(scope: Scope): Promise<EventChannelEntity[]> {

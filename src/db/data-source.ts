@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { DataSource } from 'typeorm';
 import { entities } from './entities/index.js';
 import { migrations } from '../../migrations/index.js';
+import type { Keyring } from '../secrets/keyring.js';
 
 export interface DataSourceOptions {
   url: string;
@@ -33,7 +34,14 @@ export function createDataSource(options: DataSourceOptions): DataSource {
   });
 }
 
-export async function runMigrations(dataSource: DataSource): Promise<string[]> {
+/**
+ * Applies pending migrations. A migration that rewrites sealed values gets
+ * the master keys; without them it fails only if there is something to seal.
+ */
+export async function runMigrations(dataSource: DataSource, masterKey?: Keyring): Promise<string[]> {
+  for (const migration of dataSource.migrations) {
+    if ('masterKey' in migration) Object.assign(migration, { masterKey });
+  }
   const applied = await dataSource.runMigrations({ transaction: 'each' });
   return applied.map((m) => m.name);
 }

@@ -3,17 +3,24 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import { ConfigError } from '../config.js';
+import { Keyring } from '../secrets/keyring.js';
 
 const KEY_FILE = 'master.key';
 
 /**
- * The key that encrypts signing secrets at rest. Production sets
- * HOOKLINE_MASTER_KEY; elsewhere a key is generated once into the data
- * directory so that a restarted development server can still read its
- * secrets.
+ * The keys that encrypt signing secrets and header values at rest:
+ * HOOKLINE_MASTER_KEY and HOOKLINE_MASTER_KEY_PREVIOUS. Only with the
+ * embedded database (no DATABASE_URL, which loadConfig enforces) is a key
+ * generated, once, into the data directory, so that a restarted
+ * development server can still read its secrets.
  */
-export async function resolveMasterKey(config: Config): Promise<Buffer> {
+export async function resolveMasterKey(config: Config): Promise<Keyring> {
+  return new Keyring(await currentKey(config), config.previousMasterKeys);
+}
+
+async function currentKey(config: Config): Promise<Buffer> {
   if (config.masterKey) return config.masterKey;
+  if (config.databaseUrl) throw new ConfigError('HOOKLINE_MASTER_KEY', 'is required when DATABASE_URL is set');
   const file = path.resolve(config.dataDir, KEY_FILE);
   try {
     const key = Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');

@@ -89,7 +89,7 @@ export class Deliverer {
     const startedAt = new Date();
     const timestamp = Math.floor(startedAt.getTime() / 1000);
     const headers: Record<string, string> = {
-      ...(subscription.headers ?? {}),
+      ...(this.deps.secrets.openHeaders(subscription.id, subscription.headers) ?? {}),
       'content-type': contentType,
       'user-agent': this.deps.userAgent,
       'webhook-id': delivery.id,

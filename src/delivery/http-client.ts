@@ -97,7 +97,7 @@ export function blockingLookup(resolve: HostResolver = systemResolver): LookupFu
         }
         const blocked = addresses.find((a) => isBlockedAddress(a.address));
         if (blocked) {
-          process.nextTick(callback, new BlockedDestinationError(`blocked address ${blocked.address} (${hostname})`), '', 0);
+          process.nextTick(callback, new BlockedDestinationError(`blocked address: ${hostname} resolves to a private or reserved address`), '', 0);
         } else if (options.all) {
           process.nextTick(callback, null, addresses);
         } else {
@@ -140,7 +140,7 @@ export function destinationGuardedConnector(options: { connectTimeoutMs: number;
       const remote = socket!.remoteAddress;
       if (remote === undefined || isBlockedAddress(remote)) {
         socket!.destroy();
-        callback(new BlockedDestinationError(`blocked address ${remote ?? '(unknown)'}`), null);
+        callback(new BlockedDestinationError('blocked address: the connected address is private or reserved'), null);
         return;
       }
       callback(null, socket!);

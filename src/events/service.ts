@@ -149,8 +149,9 @@ export class EventService {
     );
     const checked: CheckedItem[] = [];
     let batchBytes = 0;
-    inputs.forEach((input, index) => {
-      const outcome = this.check(input, index, pathsOf(index), types);
+    // Tenant schemas are checked off the main thread (see the catalog), so the items are checked concurrently.
+    const outcomes = await Promise.all(inputs.map((input, index) => this.check(input, index, pathsOf(index), types)));
+    outcomes.forEach((outcome, index) => {
       if ('error' in outcome) {
         results[index] = refused(index, outcome.error);
       } else {
@@ -195,7 +196,12 @@ export class EventService {
   }
 
   /** The checks that need no database beyond the catalog: key, type, size, JSON Schema. */
-  private check(input: PublishInput, index: number, paths: ItemPaths, types: ReadonlyMap<string, EventTypeEntity>): CheckedItem | { error: ItemError } {
+  private async check(
+    input: PublishInput,
+    index: number,
+    paths: ItemPaths,
+    types: ReadonlyMap<string, EventTypeEntity>,
+  ): Promise<CheckedItem | { error: ItemError }> {
     const key = input.idempotencyKey ?? null;
     if (key !== null && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
       return { error: itemError('BAD_USER_INPUT', `must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`, paths.idempotencyKey) };
@@ -219,7 +225,14 @@ export class EventService {
         }),
       };
     }
-    const problems = this.catalog.validateEventData(eventType, input.data);
+    let problems: FieldError[];
+    try {
+      problems = await this.catalog.validateEventData(eventType, input.data);
+    } catch (error) {
+      // A tenant schema that could not be checked in time refuses this item alone.
+      if (error instanceof InputError) return { error: itemError('BAD_USER_INPUT', error.fields[0]?.message ?? error.message, paths.data) };
+      throw error;
+    }
     if (problems.length) {
       const fields = problems.map((p) => ({ ...p, field: p.field.replace(/^data/, paths.data) }));
       return {

@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { Keyring } from './keyring.js';
 
 /**
  * Signing secrets: their format, and their encryption at rest. Pure, apart
@@ -12,8 +13,6 @@ const MIN_BYTES = 24;
 const MAX_BYTES = 64;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
-const NONCE_BYTES = 12;
-const TAG_BYTES = 16;
 
 /** A new secret: whsec_ and base64 of 32 random bytes. */
 export function generateSecret(): string {
@@ -43,28 +42,72 @@ export function secretHint(secret: string): string {
 }
 
 /**
- * AES-256-GCM under the master key. The additional data binds the
- * ciphertext to its subscription, so that a row copied into another
- * subscription (another tenant's) does not decrypt there.
- * Layout: nonce (12 bytes), tag (16 bytes), ciphertext.
+ * AES-256-GCM under the master keys (see Keyring). The additional data
+ * binds the ciphertext to its subscription, so that a row copied into
+ * another subscription (another tenant's) does not decrypt there.
  */
-export function encryptSecret(masterKey: Buffer, secret: string, subscriptionId: string): Buffer {
-  const nonce = randomBytes(NONCE_BYTES);
-  const cipher = createCipheriv('aes-256-gcm', masterKey, nonce);
-  cipher.setAAD(additionalData(subscriptionId));
-  const ciphertext = Buffer.concat([cipher.update(secret, 'utf8'), cipher.final()]);
-  return Buffer.concat([nonce, cipher.getAuthTag(), ciphertext]);
+export function encryptSecret(keys: Keyring | Buffer, secret: string, subscriptionId: string): Buffer {
+  return ring(keys).seal(secret, secretData(subscriptionId));
 }
 
 /** The secret back; throws when the key, the subscription or the bytes are not the ones it was sealed with. */
-export function decryptSecret(masterKey: Buffer, sealed: Buffer, subscriptionId: string): string {
-  if (sealed.length <= NONCE_BYTES + TAG_BYTES) throw new Error('sealed signing secret is truncated');
-  const decipher = createDecipheriv('aes-256-gcm', masterKey, sealed.subarray(0, NONCE_BYTES));
-  decipher.setAAD(additionalData(subscriptionId));
-  decipher.setAuthTag(sealed.subarray(NONCE_BYTES, NONCE_BYTES + TAG_BYTES));
-  return Buffer.concat([decipher.update(sealed.subarray(NONCE_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
+export function decryptSecret(keys: Keyring | Buffer, sealed: Buffer, subscriptionId: string): string {
+  return ring(keys).open(sealed, secretData(subscriptionId));
 }
 
-function additionalData(subscriptionId: string): Buffer {
+/**
+ * A custom header value as stored: sealed like a signing secret, bound to
+ * its subscription and header name, so that the delivery worker and ADMINs
+ * can have it back and nothing else in the row gives it away.
+ */
+const SEALED_HEADER_PREFIX = 'sealed:';
+
+export function isSealedHeaderValue(value: string): boolean {
+  return value.startsWith(SEALED_HEADER_PREFIX);
+}
+
+export function sealHeaders(keys: Keyring | Buffer, subscriptionId: string, headers: Record<string, string>): Record<string, string> {
+  const keyring = ring(keys);
+  return Object.fromEntries(
+    Object.entries(headers).map(([name, value]) => [
+      name,
+      isSealedHeaderValue(value) ? value : SEALED_HEADER_PREFIX + keyring.seal(value, headerData(subscriptionId, name)).toString('base64'),
+    ]),
+  );
+}
+
+/**
+ * The header values in plaintext: what the delivery worker sends and an
+ * ADMIN reads. A value that is not sealed (written before values were, and
+ * not yet sealed by `hookline reencrypt-secrets`) is returned as it is.
+ */
+export function openHeaders(keys: Keyring | Buffer, subscriptionId: string, headers: Record<string, string>): Record<string, string> {
+  const keyring = ring(keys);
+  return Object.fromEntries(
+    Object.entries(headers).map(([name, value]) => [
+      name,
+      isSealedHeaderValue(value)
+        ? keyring.open(Buffer.from(value.slice(SEALED_HEADER_PREFIX.length), 'base64'), headerData(subscriptionId, name))
+        : value,
+    ]),
+  );
+}
+
+/** True when every value is sealed under the current key in the current layout. */
+export function headersAreCurrent(keyring: Keyring, headers: Record<string, string>): boolean {
+  return Object.values(headers).every(
+    (value) => isSealedHeaderValue(value) && keyring.isCurrent(Buffer.from(value.slice(SEALED_HEADER_PREFIX.length), 'base64')),
+  );
+}
+
+function ring(keys: Keyring | Buffer): Keyring {
+  return keys instanceof Keyring ? keys : new Keyring(keys);
+}
+
+function secretData(subscriptionId: string): Buffer {
   return Buffer.from(`hookline:signing-secret:${subscriptionId}`, 'utf8');
+}
+
+function headerData(subscriptionId: string, name: string): Buffer {
+  return Buffer.from(`hookline:header:${subscriptionId}:${name.toLowerCase()}`, 'utf8');
 }

@@ -2,7 +2,8 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { SigningSecretEntity } from '../db/entities/index.js';
 import { InputError } from '../errors.js';
 import { newId } from '../ids.js';
-import { decryptSecret, encryptSecret, generateSecret, secretHint, secretProblem } from './crypto.js';
+import { decryptSecret, encryptSecret, generateSecret, headersAreCurrent, openHeaders, sealHeaders, secretHint, secretProblem } from './crypto.js';
+import { Keyring } from './keyring.js';
 
 /** How long a rotated-out secret keeps signing when the caller does not say (contract default). */
 export const DEFAULT_EXPIRE_AFTER_SECONDS = 86_400;
@@ -29,10 +30,80 @@ export class SecretService {
   /** Decrypted secrets by row id, oldest first (a Map keeps insertion order). */
   private readonly plaintexts = new Map<string, string>();
 
+  private readonly masterKey: Keyring;
+
   constructor(
     private readonly db: DataSource,
-    private readonly masterKey: Buffer,
-  ) {}
+    masterKey: Keyring | Buffer,
+  ) {
+    this.masterKey = masterKey instanceof Keyring ? masterKey : new Keyring(masterKey);
+  }
+
+  /** A subscription's custom headers as they are stored: every value sealed. */
+  sealHeaders(subscriptionId: string, headers: Record<string, string> | null): Record<string, string> | null {
+    return headers === null ? null : sealHeaders(this.masterKey, subscriptionId, headers);
+  }
+
+  /**
+   * The plaintext of stored custom headers: what the delivery worker sends
+   * (call it on the subscription row the worker read) and what an ADMIN reads.
+   */
+  openHeaders(subscriptionId: string, headers: Record<string, string> | null): Record<string, string> | null {
+    if (headers === null) return null;
+    try {
+      return openHeaders(this.masterKey, subscriptionId, headers);
+    } catch {
+      throw new Error(`headers of subscription ${subscriptionId} cannot be decrypted with the configured master keys`);
+    }
+  }
+
+  /**
+   * Seals every signing secret and header value again under the current
+   * master key, a batch of rows per transaction; values already sealed under
+   * it are left alone, so that the command can be run again after an
+   * interruption. Returns how many rows were rewritten.
+   */
+  async reencryptAll(batchSize = 500): Promise<{ secrets: number; subscriptions: number }> {
+    const counts = { secrets: 0, subscriptions: 0 };
+    for (let after = '00000000-0000-0000-0000-000000000000'; ; ) {
+      const rows = (await this.db.query(
+        'SELECT id, subscription_id, ciphertext FROM signing_secrets WHERE id > $1 ORDER BY id LIMIT $2',
+        [after, batchSize],
+      )) as Array<{ id: string; subscription_id: string; ciphertext: Buffer }>;
+      if (rows.length === 0) break;
+      after = rows[rows.length - 1]!.id;
+      const stale = rows.filter((row) => !this.masterKey.isCurrent(row.ciphertext));
+      await this.db.transaction(async (manager) => {
+        for (const row of stale) {
+          const sealed = encryptSecret(this.masterKey, this.decrypt(row), row.subscription_id);
+          await manager.query('UPDATE signing_secrets SET ciphertext = $2 WHERE id = $1 AND ciphertext = $3', [row.id, sealed, row.ciphertext]);
+        }
+      });
+      counts.secrets += stale.length;
+    }
+    for (let after = '00000000-0000-0000-0000-000000000000'; ; ) {
+      const rows = (await this.db.query(
+        'SELECT id, headers FROM webhook_subscriptions WHERE id > $1 AND headers IS NOT NULL ORDER BY id LIMIT $2',
+        [after, batchSize],
+      )) as Array<{ id: string; headers: Record<string, string> }>;
+      if (rows.length === 0) break;
+      after = rows[rows.length - 1]!.id;
+      const stale = rows.filter((row) => !headersAreCurrent(this.masterKey, row.headers));
+      await this.db.transaction(async (manager) => {
+        for (const row of stale) {
+          const sealed = sealHeaders(this.masterKey, row.id, this.openHeaders(row.id, row.headers)!);
+          // Only if no ADMIN changed the headers meanwhile; a change seals them under the current key anyway.
+          await manager.query('UPDATE webhook_subscriptions SET headers = $2::jsonb WHERE id = $1 AND headers = $3::jsonb', [
+            row.id,
+            JSON.stringify(sealed),
+            JSON.stringify(row.headers),
+          ]);
+        }
+      });
+      counts.subscriptions += stale.length;
+    }
+    return counts;
+  }
 
   /** The secret to store: the one brought (validated, errors on `field`) or a new one. */
   prepare(brought: string | null | undefined, field: string): string {
@@ -164,7 +235,7 @@ export class SecretService {
       secret = decryptSecret(this.masterKey, row.ciphertext, row.subscription_id);
     } catch {
       // The usual cause is a changed HOOKLINE_MASTER_KEY; say so without any key material.
-      throw new Error(`signing secret ${row.id} cannot be decrypted with the configured master key`);
+      throw new Error(`signing secret ${row.id} cannot be decrypted with the configured master keys`);
     }
     if (this.plaintexts.size >= PLAINTEXT_CACHE_SIZE) this.plaintexts.delete(this.plaintexts.keys().next().value!);
     this.plaintexts.set(row.id, secret);

@@ -3,7 +3,7 @@ import type { CatalogService } from '../catalog/service.js';
 import { channelOf, checkExclusiveChannels } from '../catalog/rules.js';
 import { SubscriptionEntity } from '../db/entities/index.js';
 import { PayloadFormat, type Scope } from '../domain.js';
-import { InputError, NotFoundError, type FieldError } from '../errors.js';
+import { AppError, InputError, NotFoundError, type FieldError } from '../errors.js';
 import { isUuid, newId } from '../ids.js';
 import { checkDestination, DestinationError, type DestinationPolicy } from '../net/address-policy.js';
 import type { SecretService } from '../secrets/service.js';
@@ -43,6 +43,13 @@ export interface UpdateSubscriptionFields {
 /** What the rules are checked against: the subscription as it would be saved. */
 type Candidate = Pick<SubscriptionEntity, 'url' | 'channels' | 'events'>;
 
+export interface SubscriptionLimits {
+  /** Subscriptions (not deleted) per account and environment. */
+  maxSubscriptions: number;
+}
+
+export const DEFAULT_SUBSCRIPTION_LIMITS: SubscriptionLimits = { maxSubscriptions: 100 };
+
 const WHAT = 'Webhook subscription';
 const DISABLED_BY_ADMIN = 'Disabled by an ADMIN with updateWebhookSubscription';
 
@@ -57,6 +64,7 @@ export class SubscriptionService {
     private readonly catalog: CatalogService,
     private readonly secrets: SecretService,
     private readonly destinations: DestinationPolicy,
+    private readonly limits: SubscriptionLimits = DEFAULT_SUBSCRIPTION_LIMITS,
   ) {}
 
   async create(scope: Scope, fields: CreateSubscriptionFields): Promise<{ subscription: SubscriptionEntity; secret: string }> {
@@ -64,6 +72,7 @@ export class SubscriptionService {
     const candidate: Candidate = { url: fields.url, channels: fields.channels, events: fields.events ?? [] };
     const url = await this.check(scope, candidate, await this.urlProblems(fields.url));
     return this.db.transaction(async (manager) => {
+      await this.checkQuota(manager, scope);
       const id = newId();
       await manager.insert(SubscriptionEntity, {
         id,
@@ -77,7 +86,7 @@ export class SubscriptionService {
         disabledReason: null,
         payloadFormat: fields.payloadFormat ?? PayloadFormat.ENVELOPE,
         retrySchedule: fields.retrySchedule ?? [...DEFAULT_RETRY_SCHEDULE],
-        headers: fields.headers ?? null,
+        headers: this.secrets.sealHeaders(id, fields.headers ?? null),
         rateLimitPerSecond: fields.rateLimitPerSecond ?? null,
       });
       await this.secrets.add(manager, id, secret);
@@ -111,7 +120,7 @@ export class SubscriptionService {
       if (fields.description !== undefined) changes.description = fields.description;
       if (fields.payloadFormat !== undefined) changes.payloadFormat = fields.payloadFormat ?? PayloadFormat.ENVELOPE;
       if (fields.retrySchedule !== undefined) changes.retrySchedule = fields.retrySchedule ?? [...DEFAULT_RETRY_SCHEDULE];
-      if (fields.headers !== undefined) changes.headers = fields.headers;
+      if (fields.headers !== undefined) changes.headers = this.secrets.sealHeaders(current.id, fields.headers);
       if (fields.rateLimitPerSecond !== undefined) changes.rateLimitPerSecond = fields.rateLimitPerSecond;
       if (fields.enabled === true && !current.enabled) {
         // Re-enabling starts afresh: the failure streak that disabled it is over.
@@ -198,6 +207,25 @@ export class SubscriptionService {
   async revealSecrets(scope: Scope, id: string): Promise<string[]> {
     const subscription = await this.get(scope, id);
     return this.secrets.activeSecrets(subscription.id);
+  }
+
+  /**
+   * A new subscription must fit the quota of its account and environment.
+   * The advisory lock serialises creations in one scope, so that parallel
+   * requests cannot pass the quota together.
+   */
+  private async checkQuota(manager: EntityManager, scope: Scope): Promise<void> {
+    await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`hookline.subscriptions:${scope.accountId}:${scope.environment}`]);
+    const [row] = (await manager.query(
+      'SELECT count(*)::int AS total FROM webhook_subscriptions WHERE account_id = $1 AND environment = $2 AND deleted_at IS NULL',
+      [scope.accountId, scope.environment],
+    )) as Array<{ total: number }>;
+    if (row!.total < this.limits.maxSubscriptions) return;
+    throw new AppError(
+      'QUOTA_EXCEEDED',
+      `The account has ${row!.total} webhook subscriptions in ${scope.environment}, its quota (${this.limits.maxSubscriptions}); delete one or ask the operator for a larger quota`,
+      { quota: 'subscriptions', limit: this.limits.maxSubscriptions },
+    );
   }
 
   private async lockForUpdate(manager: EntityManager, scope: Scope, id: string): Promise<SubscriptionEntity> {

@@ -105,3 +105,20 @@ export function redactHeaderValues(headers: Record<string, string> | null): Reco
   if (headers === null) return null;
   return Object.fromEntries(Object.keys(headers).map((name) => [name, REDACTED]));
 }
+
+/**
+ * An endpoint URL without the values of its query string, which often hold
+ * the receiver's tokens (`?token=…`): what roles that may not read secrets see.
+ */
+export function redactQueryValues(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return REDACTED;
+  }
+  if (parsed.search === '') return url;
+  const names = [...parsed.searchParams.keys()];
+  parsed.search = '';
+  return `${parsed.href}?${names.map((name) => `${encodeURIComponent(name)}=${encodeURIComponent(REDACTED)}`).join('&')}`;
+}

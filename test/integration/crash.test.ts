@@ -15,6 +15,7 @@ function startWorkerProcess(t: TestApp): ChildProcess {
       NODE_ENV: 'test',
       DATABASE_URL: t.database.url,
       HOOKLINE_MASTER_KEY: t.config.masterKey!.toString('base64'),
+      HOOKLINE_ALLOW_PRIVATE_URLS: 'true',
       HOOKLINE_WORKER_CONCURRENCY: '5',
       HOOKLINE_QUEUE_MONITOR_SECONDS: '2',
       LOG_LEVEL: 'error',

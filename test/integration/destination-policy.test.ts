@@ -35,10 +35,25 @@ describe('subscriptions with HOOKLINE_ALLOW_PRIVATE_URLS=false', () => {
     'https://0.0.0.0/hook',
     'https://224.0.0.1/hook',
     'https://localhost/hook',
+    // NAT64, 6to4, SIIT and Teredo forms of the metadata address, of 10.0.0.1 and of loopback
+    'https://[64:ff9b::a9fe:a9fe]/',
+    'https://[64:ff9b::a00:1]/',
+    'https://[64:ff9b:1::a00:1]/',
+    'https://[2002:a00:1::1]/',
+    'https://[::ffff:0:a00:1]/',
+    'https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/',
+    'https://[2001:db8::1]/',
+    'https://[100::1]/',
   ])('refuses %s', async (url) => {
     const result = await create(url);
     expectBadInput(result, 'input.url');
     expect(errorOf(result).message).toMatch(/private or reserved/);
+  });
+
+  it('does not say what a refused host name resolved to', async () => {
+    const message = errorOf(await create('https://localhost/hook')).message;
+    expect(message).toMatch(/localhost resolves to a private or reserved address/);
+    expect(message).not.toMatch(/127\.0\.0\.1|::1/);
   });
 
   it('accepts a public https endpoint, and refuses to move it to a private one', async () => {
@@ -51,5 +66,23 @@ describe('subscriptions with HOOKLINE_ALLOW_PRIVATE_URLS=false', () => {
       input: { url: 'https://[2606:4700:4700::1111]/in' },
     });
     expect(moved.updateWebhookSubscription.url).toBe('https://[2606:4700:4700::1111]/in');
+  });
+});
+
+describe('subscriptions on an external database with HOOKLINE_ALLOW_PRIVATE_URLS and NODE_ENV unset', () => {
+  let t: TestApp;
+  let admin: string;
+  beforeAll(async () => {
+    t = await startTestApp({ role: 'api', env: { HOOKLINE_ALLOW_PRIVATE_URLS: '', NODE_ENV: '' } });
+    ({ adminToken: admin } = await createAccount(t, 'Default'));
+  });
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  it('refuses private endpoints: only HOOKLINE_ALLOW_PRIVATE_URLS=true or the embedded database allow them', async () => {
+    expect(t.config.nodeEnv).toBe('development');
+    const result = await t.gql(admin, CREATE, { input: { url: 'https://10.0.0.1/hook', channels: ['invoices'] } });
+    expectBadInput(result, 'input.url');
   });
 });

@@ -35,6 +35,9 @@ export async function startTestApp(options: { role?: Role; env?: Record<string, 
     // Tests fire requests far faster than a client should; the rate limit has its own test with low limits.
     HOOKLINE_RATE_LIMIT_PER_KEY: '1000000',
     HOOKLINE_RATE_LIMIT_PER_ADDRESS: '1000000',
+    // The receivers these tests deliver to listen on 127.0.0.1; with a
+    // DATABASE_URL, private endpoints are refused unless this says so.
+    HOOKLINE_ALLOW_PRIVATE_URLS: 'true',
     ...options.env,
   });
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');

@@ -23,6 +23,25 @@ describe('loadConfig', () => {
     expect(config.masterKey?.length).toBe(32);
   });
 
+  it('requires a master key with an external database, and allows private endpoints only with the embedded one or when asked', () => {
+    const url = 'postgres://db.internal/hookline';
+    expect(() => loadConfig({ DATABASE_URL: url })).toThrow(/HOOKLINE_MASTER_KEY is required when DATABASE_URL is set/);
+    expect(loadConfig({ DATABASE_URL: url, HOOKLINE_MASTER_KEY: key }).allowPrivateUrls).toBe(false);
+    expect(loadConfig({ DATABASE_URL: url, HOOKLINE_MASTER_KEY: key, NODE_ENV: 'development' }).allowPrivateUrls).toBe(false);
+    expect(loadConfig({ DATABASE_URL: url, HOOKLINE_MASTER_KEY: key, HOOKLINE_ALLOW_PRIVATE_URLS: 'true' }).allowPrivateUrls).toBe(true);
+    expect(loadConfig({}).allowPrivateUrls).toBe(true);
+    expect(loadConfig({ HOOKLINE_ALLOW_PRIVATE_URLS: 'false' }).allowPrivateUrls).toBe(false);
+  });
+
+  it('reads previous master keys and quotas', () => {
+    const other = Buffer.alloc(32, 2).toString('base64');
+    const config = loadConfig({ HOOKLINE_MASTER_KEY: key, HOOKLINE_MASTER_KEY_PREVIOUS: `${other}, ${key}` });
+    expect(config.previousMasterKeys.map((k) => k.toString('base64'))).toEqual([other, key]);
+    expect(() => loadConfig({ HOOKLINE_MASTER_KEY_PREVIOUS: 'c2hvcnQ=' })).toThrow(/HOOKLINE_MASTER_KEY_PREVIOUS must be one or more 32-byte keys/);
+    expect(loadConfig({})).toMatchObject({ maxSubscriptions: 100, maxEventTypes: 200 });
+    expect(loadConfig({ HOOKLINE_MAX_SUBSCRIPTIONS: '5', HOOKLINE_MAX_EVENT_TYPES: '7' })).toMatchObject({ maxSubscriptions: 5, maxEventTypes: 7 });
+  });
+
   it.each([
     ['PORT', 'eighty', /PORT must be a whole number/],
     ['PORT', '70000', /PORT must be between 0 and 65535/],

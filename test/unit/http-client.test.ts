@@ -314,7 +314,7 @@ describe('DeliveryHttpClient with private addresses refused', () => {
   it.each([
     ['a loopback literal', (port: number) => `https://127.0.0.1:${port}/hook`, 'blocked address 127.0.0.1'],
     ['an IPv4-mapped IPv6 literal', (port: number) => `https://[::ffff:127.0.0.1]:${port}/hook`, 'blocked address ::ffff:7f00:1'],
-    ['a name that resolves to loopback', (port: number) => `https://localhost:${port}/hook`, /^blocked address (127\.0\.0\.1|::1) \(localhost\)$/],
+    ['a name that resolves to loopback', (port: number) => `https://localhost:${port}/hook`, 'blocked address: localhost resolves to a private or reserved address'],
   ])('refuses %s before connecting', async (_what, url, message) => {
     const result = await client.send({ url: url(counter.port), headers, body: payload });
     expect(result).toMatchObject({ status: null, body: null, errorCode: 'blocked_address' });
@@ -361,9 +361,9 @@ describe('blockingLookup', () => {
   });
 
   it.each([
-    ['private.example', 'blocked address 10.0.0.5 (private.example)'],
-    ['rebind.example', 'blocked address 169.254.169.254 (rebind.example)'],
-    ['mapped.example', 'blocked address ::ffff:127.0.0.1 (mapped.example)'],
+    ['private.example', 'blocked address: private.example resolves to a private or reserved address'],
+    ['rebind.example', 'blocked address: rebind.example resolves to a private or reserved address'],
+    ['mapped.example', 'blocked address: mapped.example resolves to a private or reserved address'],
   ])('refuses %s', async (hostname, message) => {
     const { err } = await resolve(hostname, true);
     expect(err?.message).toBe(message);

@@ -3,6 +3,7 @@ import { ApiKeyEntity } from './api-key.js';
 import { EventChannelEntity, EventTypeEntity } from './catalog.js';
 import { DeliveryAttemptEntity, DeliveryEntity } from './delivery.js';
 import { EventEntity } from './event.js';
+import { SettingEntity } from './setting.js';
 import { SigningSecretEntity, SubscriptionEntity } from './subscription.js';
 
 export {
@@ -13,6 +14,7 @@ export {
   EventChannelEntity,
   EventEntity,
   EventTypeEntity,
+  SettingEntity,
   SigningSecretEntity,
   SubscriptionEntity,
 };
@@ -27,4 +29,5 @@ export const entities = [
   EventEntity,
   DeliveryEntity,
   DeliveryAttemptEntity,
+  SettingEntity,
 ];

@@ -1,7 +1,7 @@
 import { GraphQLJSON } from 'graphql-scalars';
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Role } from '../../domain.js';
-import { redactHeaderValues } from '../../subscriptions/validation.js';
+import { redactHeaderValues, redactQueryValues } from '../../subscriptions/validation.js';
 import { requirePrincipal, scopeOf, type GraphQLContext } from '../context.js';
 import { loadersOf } from '../loaders.js';
 import { presentSigningSecret, presentSubscription } from '../presenters/subscription.js';
@@ -88,6 +88,13 @@ export class SubscriptionResolver {
 
   @FieldResolver(() => GraphQLJSON, { nullable: true, description: 'Extra headers sent with every delivery' })
   headers(@Ctx() ctx: GraphQLContext, @Root() subscription: WebhookSubscription): Record<string, string> | null {
-    return requirePrincipal(ctx).role === Role.ADMIN ? subscription.headers : redactHeaderValues(subscription.headers);
+    return requirePrincipal(ctx).role === Role.ADMIN
+      ? ctx.services.secrets.openHeaders(subscription.id, subscription.headers)
+      : redactHeaderValues(subscription.headers);
+  }
+
+  @FieldResolver(() => String, { description: 'The endpoint URL; for a VIEWER, the values of its query string are redacted' })
+  url(@Ctx() ctx: GraphQLContext, @Root() subscription: WebhookSubscription): string {
+    return requirePrincipal(ctx).role === Role.ADMIN ? subscription.url : redactQueryValues(subscription.url);
   }
 }

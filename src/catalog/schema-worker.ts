@@ -1,0 +1,29 @@
+import { parentPort } from 'node:worker_threads';
+
+/**
+ * The thread that checks data against tenants' JSON Schemas, so that
+ * however long one check takes, the process's event loop (and every other
+ * tenant's request, and /healthz) goes on; the pool ends a check that
+ * passes its deadline by ending the thread.
+ */
+
+export type SchemaRequest =
+  | { id: number; kind: 'problems'; schema: unknown }
+  | { id: number; kind: 'validate'; schema: object; data: unknown; prefix: string };
+
+export interface SchemaResponse {
+  id: number;
+  result: unknown;
+}
+
+// From the sources (tests) the module is a .ts file, from the build a .js one.
+const moduleUrl = new URL(import.meta.url.endsWith('.ts') ? './json-schema.ts' : './json-schema.js', import.meta.url);
+const { JsonSchemaValidator } = (await import(moduleUrl.href)) as typeof import('./json-schema.js');
+const validator = new JsonSchemaValidator();
+
+parentPort!.on('message', (request: SchemaRequest) => {
+  const result =
+    request.kind === 'problems' ? validator.schemaProblems(request.schema) : validator.validate(request.schema, request.data, request.prefix);
+  parentPort!.postMessage({ id: request.id, result } satisfies SchemaResponse);
+});
+parentPort!.postMessage({ id: 0, result: 'ready' } satisfies SchemaResponse);
