@@ -7,6 +7,8 @@ import type { Metrics } from './http/metrics.js';
 import type { Logger } from './logger.js';
 import { DeliveryService } from './deliveries/service.js';
 import { EventService } from './events/service.js';
+import { StatsSeriesService } from './deliveries/stats-series.js';
+import { PortalService } from './portal/service.js';
 import { SecretService } from './secrets/service.js';
 import { SubscriptionService } from './subscriptions/service.js';
 
@@ -31,6 +33,8 @@ export interface Services {
   subscriptions: SubscriptionService;
   events: EventService;
   deliveries: DeliveryService;
+  statsSeries: StatsSeriesService;
+  portal: PortalService;
 }
 
 export function createServices(deps: ServiceDeps): Services {
@@ -45,5 +49,7 @@ export function createServices(deps: ServiceDeps): Services {
     subscriptions,
     events: new EventService(deps.db, catalog, deliveries),
     deliveries,
+    statsSeries: new StatsSeriesService(deps.db),
+    portal: new PortalService(deps.db, deps.masterKey),
   };
 }

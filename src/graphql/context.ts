@@ -8,6 +8,8 @@ export interface GraphQLContext {
   /** Null when the request carried no valid token; authError says why. */
   principal: Principal | null;
   authError: AppError | null;
+  /** Where the client reached this server (scheme and host), for links that point back to it. */
+  origin?: string;
 }
 
 export function requirePrincipal(ctx: GraphQLContext): Principal {

@@ -13,8 +13,10 @@ import { bearerToken } from '../graphql/auth.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { createErrorFormatter } from '../graphql/errors.js';
 import type { Logger } from '../logger.js';
+import { authenticateBearer } from '../portal/authenticate.js';
 import type { Services } from '../services.js';
 import { ideRouter } from './ide.js';
+import { consoleRouter } from './console.js';
 import type { Metrics } from './metrics.js';
 
 export interface HttpServerDeps {
@@ -69,22 +71,24 @@ export class HttpServer {
       res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     });
     app.use(ideRouter());
+    app.use(consoleRouter(services.portal));
     app.use(
       '/graphql',
       express.json({ limit: '1mb' }),
       expressMiddleware(apollo, {
         context: async ({ req }): Promise<GraphQLContext> => {
+          const origin = `${req.protocol}://${req.get('host') ?? 'localhost'}`;
           const token = bearerToken(req.headers.authorization);
           if (!token) {
             const authError = req.headers.authorization
               ? new AppError('UNAUTHENTICATED', 'The Authorization header must be "Bearer <token>"')
               : null;
-            return { services, principal: null, authError };
+            return { services, principal: null, authError, origin };
           }
           try {
-            return { services, principal: await services.accounts.authenticate(token), authError: null };
+            return { services, principal: await authenticateBearer(services, token), authError: null, origin };
           } catch (error) {
-            if (error instanceof AppError) return { services, principal: null, authError: error };
+            if (error instanceof AppError) return { services, principal: null, authError: error, origin };
             throw error;
           }
         },

@@ -4,6 +4,7 @@ import { EventChannelEntity, EventTypeEntity } from './catalog.js';
 import { DeliveryAttemptEntity, DeliveryEntity } from './delivery.js';
 import { EventEntity } from './event.js';
 import { SigningSecretEntity, SubscriptionEntity } from './subscription.js';
+import { ConsoleSessionEntity, PortalLinkEntity } from '../../portal/entities.js';
 
 export {
   AccountEntity,
@@ -27,4 +28,6 @@ export const entities = [
   EventEntity,
   DeliveryEntity,
   DeliveryAttemptEntity,
+  PortalLinkEntity,
+  ConsoleSessionEntity,
 ];
