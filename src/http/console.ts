@@ -60,7 +60,8 @@ function refusalPage(res: Response, reason: keyof typeof REFUSALS): void {
  * fragment, which browsers never send to a server.
  */
 export function consoleRouter(portal: PortalService): Router {
-  const router = express.Router();
+  // Strict: /console redirects to /console/, which must not match /console again.
+  const router = express.Router({ strict: true });
   const dir = consoleDirectory();
   const index = path.join(dir, 'index.html');
 
