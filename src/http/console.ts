@@ -83,6 +83,6 @@ export function consoleRouter(portal: PortalService): Router {
     res.set({ 'cache-control': 'no-cache', 'content-security-policy': CONTENT_SECURITY_POLICY, 'referrer-policy': 'no-referrer' }).sendFile(index);
   });
   // Asset names carry a content hash, so they can be cached for good.
-  router.use(`${CONSOLE_PATH}assets`, express.static(path.join(dir, 'assets'), { index: false, immutable: true, maxAge: '365d', fallthrough: false }));
+  router.use(`${CONSOLE_PATH}assets`, express.static(path.join(dir, 'assets'), { index: false, immutable: true, maxAge: '365d' }));
   return router;
 }

@@ -40,6 +40,22 @@ describe('portal links and console sessions', () => {
     return match![1]!;
   };
 
+  it('serves the console page and its assets from this server', async () => {
+    const moved = await fetch(`${base}/console`, { redirect: 'manual' });
+    expect(moved.status).toBe(301);
+    expect(moved.headers.get('location')).toBe('/console/');
+    const page = await fetch(`${base}/console/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+    const html = await page.text();
+    const script = /src="(\/console\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(script).toBeDefined();
+    const asset = await fetch(`${base}${script}`);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('content-type')).toMatch(/javascript/);
+    expect((await fetch(`${base}/console/assets/missing.js`)).status).toBe(404);
+  });
+
   describe('createPortalSession', () => {
     it('gives an ADMIN a link into this server for an hour by default', async () => {
       const before = Date.now();
