@@ -261,4 +261,59 @@ describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('the console in Chromiu
     await admin.close();
     await page.close();
   });
+  it('edits, disables, enables, rotates, filters, replays and deletes', async () => {
+    const page = await browser.newPage();
+    page.on('dialog', (dialog) => void dialog.accept());
+    await signIn(page, acme.adminToken);
+    await page.getByRole('link', { name: subscriptionUrl }).click();
+
+    await page.getByRole('button', { name: 'Edit' }).click();
+    await page.getByLabel('Description').fill('Receivables, edited');
+    await page.getByRole('checkbox', { name: 'disputes', exact: true }).check();
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Receivables, edited').waitFor();
+    await page.getByText('invoices, disputes').waitFor();
+
+    await page.getByRole('button', { name: 'Disable' }).click();
+    await page.getByRole('button', { name: 'Enable' }).waitFor();
+    await page.getByText('Disabled', { exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Enable' }).click();
+    await page.getByRole('button', { name: 'Disable' }).waitFor();
+
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    const rotated = await page.getByTestId('shown-once-value').textContent();
+    expect(rotated).toMatch(/^whsec_/);
+    const secrets = await t.ok<{ webhookSecrets: string[] }>(acme.adminToken, 'query($id: ID!) { webhookSecrets(subscriptionId: $id) }', {
+      id: page.url().split('/').pop(),
+    });
+    expect(secrets.webhookSecrets[0]).toBe(rotated);
+
+    // The 503 test delivery has used its two retries by now, or soon will.
+    // Rows of the deliveries table, not of the charts' legends.
+    const deliveries = page.getByRole('region', { name: 'Recent deliveries' });
+    await page.getByLabel('Status').selectOption('FAILED');
+    const failed = deliveries.getByRole('row').filter({ hasText: 'Failed' });
+    await expect.poll(async () => {
+      await page.getByRole('button', { name: 'Refresh' }).click();
+      return failed.count();
+    }, { timeout: 15_000 }).toBeGreaterThan(0);
+    expect(await deliveries.getByRole('row').filter({ hasText: 'Succeeded' }).count()).toBe(0);
+    await failed.first().getByRole('button', { name: 'Attempts' }).click();
+    await page.getByText('maintenance').first().waitFor();
+
+    receiver.setSecrets([rotated!]);
+    await page.getByRole('button', { name: 'Replay failed deliveries' }).click();
+    await page.getByText(/^1 failed delivery queued again\.$/).waitFor();
+    await page.getByLabel('Status').selectOption('SUCCEEDED');
+    await expect.poll(async () => {
+      await page.getByRole('button', { name: 'Refresh' }).click();
+      return deliveries.getByRole('row').filter({ hasText: 'Succeeded' }).count();
+    }, { timeout: 15_000 }).toBe(2);
+    await browser.screenshot(page, '11-after-replay');
+
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('button', { name: 'New subscription' }).waitFor();
+    await page.getByText('No subscriptions yet.').waitFor();
+    await page.close();
+  });
 });

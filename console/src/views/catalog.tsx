@@ -15,22 +15,30 @@ interface EventType {
 export function CatalogView() {
   const [data, setData] = useState<{ channels: Channel[]; eventTypes: EventType[] } | null>(null);
   const [error, setError] = useState<unknown>(null);
+  const [filter, setFilter] = useState('');
   useEffect(() => {
     gql<{ channels: Channel[]; eventTypes: EventType[] }>(
       '{ channels { name label actions exclusive } eventTypes { name channel description schema example } }',
     ).then(setData, (e: unknown) => setError(e));
   }, []);
   if (!data) return error ? <ErrorMessage error={error} /> : <Loading />;
+  const needle = filter.trim().toLowerCase();
+  const types = data.eventTypes.filter((t) => !needle || t.name.toLowerCase().includes(needle) || t.description.toLowerCase().includes(needle));
+  const channels = data.channels.filter((c) => !needle || c.name.includes(needle) || types.some((t) => t.channel === c.name));
   return (
     <section>
       <h1>Catalog</h1>
       <p>The channels a subscription can choose and the events in each. An exclusive channel cannot share a subscription with any other.</p>
-      {data.channels.map((c) => (
+      <div class="field inline">
+        <label for="catalog-filter">Filter</label>
+        <input id="catalog-filter" type="search" placeholder="invoices, paid, ledger…" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} />
+      </div>
+      {channels.map((c) => (
         <section key={c.name} class="channel" aria-labelledby={`channel-${c.name}`}>
           <h2 id={`channel-${c.name}`}>
             {c.name} <span class="hint">{c.label}</span> {c.exclusive && <span class="badge warn">Exclusive</span>}
           </h2>
-          {data.eventTypes
+          {(types.some((t) => t.channel === c.name) ? types : data.eventTypes)
             .filter((t) => t.channel === c.name)
             .map((t) => (
               <details key={t.name}>

@@ -12,7 +12,14 @@ export interface Bucket {
   latencyP95Ms: number | null;
 }
 
-type Line = { label: string; stroke: string; values: Array<number | null>; bars?: boolean };
+type Line = {
+  label: string;
+  stroke: string;
+  values: Array<number | null>;
+  bars?: boolean;
+  /** What the legend shows for a point, when it is not the plotted value (stacked bars). */
+  shown?: number[];
+};
 
 /** A uPlot chart over the buckets' start times, drawn again when the data changes. */
 function Chart({ title, buckets, lines, unit }: { title: string; buckets: Bucket[]; lines: Line[]; unit: string }) {
@@ -38,6 +45,8 @@ function Chart({ title, buckets, lines, unit }: { title: string; buckets: Bucket
             paths: l.bars ? bars : undefined,
             points: { show: !l.bars },
             spanGaps: false,
+            value: (_u: uPlot, v: number | null, _s: number, i: number | null) =>
+              i === null ? '–' : String(l.shown ? l.shown[i] : (v ?? '–')),
           })),
         ],
       },
@@ -59,12 +68,14 @@ function Chart({ title, buckets, lines, unit }: { title: string; buckets: Bucket
  * drawn from zero to its cumulative height, later outcomes behind earlier.
  */
 export function DeliveryCharts({ buckets }: { buckets: Bucket[] }) {
-  const stack = (keys: Array<'succeeded' | 'failed' | 'pending' | 'cancelled'>) => buckets.map((b) => keys.reduce((n, k) => n + b[k], 0));
+  type Outcome = 'succeeded' | 'failed' | 'pending' | 'cancelled';
+  const stack = (keys: Outcome[]) => buckets.map((b) => keys.reduce((n, k) => n + b[k], 0));
+  const own = (key: Outcome) => buckets.map((b) => b[key]);
   const outcomeLines: Line[] = [
-    { label: 'Cancelled', stroke: '#9aa5b1', values: stack(['succeeded', 'failed', 'pending', 'cancelled']), bars: true },
-    { label: 'Pending', stroke: '#f0b429', values: stack(['succeeded', 'failed', 'pending']), bars: true },
-    { label: 'Failed', stroke: '#d64545', values: stack(['succeeded', 'failed']), bars: true },
-    { label: 'Succeeded', stroke: '#27ab83', values: stack(['succeeded']), bars: true },
+    { label: 'Cancelled', stroke: '#9aa5b1', values: stack(['succeeded', 'failed', 'pending', 'cancelled']), bars: true, shown: own('cancelled') },
+    { label: 'Pending', stroke: '#f0b429', values: stack(['succeeded', 'failed', 'pending']), bars: true, shown: own('pending') },
+    { label: 'Failed', stroke: '#d64545', values: stack(['succeeded', 'failed']), bars: true, shown: own('failed') },
+    { label: 'Succeeded', stroke: '#27ab83', values: stack(['succeeded']), bars: true, shown: own('succeeded') },
   ];
   const latencyLines: Line[] = [
     { label: 'p50', stroke: '#2680c2', values: buckets.map((b) => b.latencyP50Ms) },

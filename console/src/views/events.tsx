@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { gql } from '../api';
 import { ErrorMessage, Loading, StatusBadge } from '../common';
 import { json, localToIso, when } from '../format';
@@ -26,6 +26,8 @@ function EventList() {
   const [names, setNames] = useState<string[]>([]);
   const [page, setPage] = useState<{ nodes: ListedEvent[]; totalCount: number; endCursor: string | null; hasNextPage: boolean } | null>(null);
   const [error, setError] = useState<unknown>(null);
+  // Filters change faster than answers come: only the answer to the latest request is shown.
+  const latest = useRef(0);
 
   useEffect(() => {
     gql<{ eventNames: string[] }>('{ eventNames }').then(
@@ -35,6 +37,7 @@ function EventList() {
   }, []);
 
   const load = async (after: string | null) => {
+    const request = ++latest.current;
     setError(null);
     try {
       const d = await gql<{ events: { nodes: ListedEvent[]; totalCount: number; pageInfo: { endCursor: string | null; hasNextPage: boolean } } }>(
@@ -42,6 +45,7 @@ function EventList() {
           nodes { id type createdAt idempotencyKey } totalCount pageInfo { endCursor hasNextPage } } }`,
         { filter: { type: type || null, since: localToIso(since), until: localToIso(until) }, after },
       );
+      if (request !== latest.current) return;
       const nodes = after && page ? [...page.nodes, ...d.events.nodes] : d.events.nodes;
       setPage({ nodes, totalCount: d.events.totalCount, ...d.events.pageInfo });
     } catch (e) {

@@ -298,6 +298,8 @@ function Deliveries({ subscriptionId, session, reload }: { subscriptionId: strin
   const [page, setPage] = useState<{ nodes: ListedDelivery[]; totalCount: number; endCursor: string | null; hasNextPage: boolean } | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [own, setOwn] = useState(0);
+  // Filters change faster than answers come: only the answer to the latest request is shown.
+  const latest = useRef(0);
 
   useEffect(() => {
     gql<{ eventNames: string[] }>('{ eventNames }').then(
@@ -307,6 +309,7 @@ function Deliveries({ subscriptionId, session, reload }: { subscriptionId: strin
   }, []);
 
   const load = async (after: string | null) => {
+    const request = ++latest.current;
     setError(null);
     try {
       const filter = {
@@ -321,6 +324,7 @@ function Deliveries({ subscriptionId, session, reload }: { subscriptionId: strin
           nodes { id status attemptCount createdAt lastAttemptAt nextAttemptAt event { id type } } totalCount pageInfo { endCursor hasNextPage } } }`,
         { filter, after },
       );
+      if (request !== latest.current) return;
       const nodes = after && page ? [...page.nodes, ...d.deliveries.nodes] : d.deliveries.nodes;
       setPage({ nodes, totalCount: d.deliveries.totalCount, ...d.deliveries.pageInfo });
     } catch (e) {
