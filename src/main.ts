@@ -29,6 +29,7 @@ async function serve(role: Role, migrate: boolean): Promise<void> {
   const logger = createLogger(config.logLevel, resolveLogFormat(config.logFormat));
   const app = await startApp({ config, logger, role, migrate });
   if (app.port !== undefined) logger.info({ url: app.url }, 'GraphQL API listening');
+  if (app.port !== undefined) logger.info({ url: app.url.replace(/\/graphql$/, '/console/') }, 'developer console');
   if (app.operatorToken) announceOperatorToken(app.url, app.operatorToken);
   stopOnSignals(logger, () => app.stop());
 }

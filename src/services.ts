@@ -7,7 +7,9 @@ import type { Metrics } from './http/metrics.js';
 import type { Logger } from './logger.js';
 import { DeliveryService } from './deliveries/service.js';
 import { EventService } from './events/service.js';
-import type { Keyring } from './secrets/keyring.js';
+import { Keyring } from './secrets/keyring.js';
+import { StatsSeriesService } from './deliveries/stats-series.js';
+import { PortalService } from './portal/service.js';
 import { SecretService } from './secrets/service.js';
 import { SubscriptionService } from './subscriptions/service.js';
 
@@ -32,6 +34,8 @@ export interface Services {
   subscriptions: SubscriptionService;
   events: EventService;
   deliveries: DeliveryService;
+  statsSeries: StatsSeriesService;
+  portal: PortalService;
 }
 
 export function createServices(deps: ServiceDeps): Services {
@@ -48,5 +52,8 @@ export function createServices(deps: ServiceDeps): Services {
     subscriptions,
     events: new EventService(deps.db, catalog, deliveries),
     deliveries,
+    statsSeries: new StatsSeriesService(deps.db),
+    // Portal links are signed with a key derived from the current master key.
+    portal: new PortalService(deps.db, deps.masterKey instanceof Keyring ? deps.masterKey.current : deps.masterKey),
   };
 }

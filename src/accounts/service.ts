@@ -14,6 +14,8 @@ export interface Principal {
   accountId: string | null;
   role: Role;
   environment: Environment;
+  /** Set when the caller is a console session opened by a portal link rather than an API key. */
+  consoleSessionId?: string;
 }
 
 export interface AccountScopedPrincipal extends Principal {

@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import type { AccountScopedPrincipal, Principal } from '../accounts/service.js';
 import { Role, type Scope } from '../domain.js';
 import { AppError } from '../errors.js';
+import { authenticateBearer } from '../portal/authenticate.js';
 import type { Services } from '../services.js';
 import { bearerToken } from './auth.js';
 import type { RequestRateLimiter } from './rate-limit.js';
@@ -11,6 +12,8 @@ export interface GraphQLContext {
   /** Null when the request carried no valid token; authError says why. */
   principal: Principal | null;
   authError: AppError | null;
+  /** Where the client reached this server (scheme and host), for links that point back to it. */
+  origin?: string;
 }
 
 export interface ContextDeps {
@@ -27,6 +30,7 @@ export interface ContextDeps {
 export function createContext({ services, rateLimiter }: ContextDeps) {
   return async ({ req }: { req: Request }): Promise<GraphQLContext> => {
     const context = await authenticate(services, req.headers.authorization);
+    context.origin = `${req.protocol}://${req.get('host') ?? 'localhost'}`;
     await rateLimiter.consume(context.principal, req.ip ?? req.socket.remoteAddress);
     return context;
   };
@@ -39,7 +43,7 @@ async function authenticate(services: Services, header: string | undefined): Pro
     return { services, principal: null, authError };
   }
   try {
-    return { services, principal: await services.accounts.authenticate(token), authError: null };
+    return { services, principal: await authenticateBearer(services, token), authError: null };
   } catch (error) {
     if (error instanceof AppError) return { services, principal: null, authError: error };
     throw error;

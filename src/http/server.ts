@@ -17,6 +17,7 @@ import { RequestRateLimiter } from '../graphql/rate-limit.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services.js';
 import { ideRouter } from './ide.js';
+import { consoleRouter } from './console.js';
 import type { Metrics } from './metrics.js';
 import { metricsHandler } from './metrics-route.js';
 
@@ -81,6 +82,7 @@ export class HttpServer {
       this.metricsServer = await this.startMetricsServer(settings.metricsPort, host);
     }
     app.use(ideRouter());
+    app.use(consoleRouter(services.portal));
     app.use(
       '/graphql',
       express.json({ limit: MAX_REQUEST_BYTES }),

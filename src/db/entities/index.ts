@@ -5,6 +5,7 @@ import { DeliveryAttemptEntity, DeliveryEntity } from './delivery.js';
 import { EventEntity } from './event.js';
 import { SettingEntity } from './setting.js';
 import { SigningSecretEntity, SubscriptionEntity } from './subscription.js';
+import { ConsoleSessionEntity, PortalLinkEntity } from '../../portal/entities.js';
 
 export {
   AccountEntity,
@@ -30,4 +31,6 @@ export const entities = [
   DeliveryEntity,
   DeliveryAttemptEntity,
   SettingEntity,
+  PortalLinkEntity,
+  ConsoleSessionEntity,
 ];

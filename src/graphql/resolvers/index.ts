@@ -3,6 +3,8 @@ import { AccountResolver } from './account.js';
 import { CatalogResolver } from './catalog.js';
 import { DeliveryResolver, SubscriptionHistoryResolver } from './delivery.js';
 import { EventResolver } from './event.js';
+import { PortalResolver } from './portal.js';
+import { SubscriptionSeriesResolver } from './subscription-series.js';
 import { SubscriptionResolver } from './subscription.js';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
@@ -13,4 +15,6 @@ export const resolvers: NonEmptyArray<Function> = [
   SubscriptionHistoryResolver,
   EventResolver,
   DeliveryResolver,
+  PortalResolver,
+  SubscriptionSeriesResolver,
 ];

@@ -1,0 +1,28 @@
+import type { Principal } from '../accounts/service.js';
+import { AppError } from '../errors.js';
+import type { Services } from '../services.js';
+import { isConsoleSessionToken } from './service.js';
+
+/** A bearer token as a principal: a console session (hkc_) or an API key. */
+export async function authenticateBearer(services: Pick<Services, 'accounts' | 'portal'>, token: string): Promise<Principal> {
+  return isConsoleSessionToken(token) ? services.portal.authenticate(token) : services.accounts.authenticate(token);
+}
+
+/**
+ * Operations that a console session may not use whatever its role: a
+ * browser signed in by a portal link manages the account's webhooks, not
+ * its API keys, portal links or catalog.
+ */
+const CLOSED_TO_CONSOLE_SESSIONS = new Set([
+  'Query.apiKeys',
+  'Mutation.createApiKey',
+  'Mutation.revokeApiKey',
+  'Mutation.createPortalSession',
+  'Mutation.defineEventType',
+]);
+
+/** The error for a console session calling one of those operations; undefined otherwise. */
+export function consoleSessionRefusal(principal: Principal, parentType: string, fieldName: string): AppError | undefined {
+  if (!principal.consoleSessionId || !CLOSED_TO_CONSOLE_SESSIONS.has(`${parentType}.${fieldName}`)) return undefined;
+  return new AppError('FORBIDDEN', `A console session opened by a portal link cannot use ${fieldName}; use an API key`);
+}

@@ -1,0 +1,74 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+
+/**
+ * Headless Chromium from the system (Debian's `chromium` package), driven
+ * by playwright-core: no browser download. HOOKLINE_CHROMIUM names another
+ * binary. HOOKLINE_BROWSER_TESTS=required (set by CI) turns a missing
+ * browser into a failure instead of a loud skip.
+ */
+export const CHROMIUM = process.env.HOOKLINE_CHROMIUM ?? '/usr/bin/chromium';
+export const BROWSER_REQUIRED = process.env.HOOKLINE_BROWSER_TESTS === 'required';
+export const BROWSER_AVAILABLE = existsSync(CHROMIUM);
+
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export interface Browser {
+  context: BrowserContext;
+  /** A new tab (its own sessionStorage) that may reach `origin` only; requests elsewhere are refused and recorded. */
+  newPage(): Promise<Page>;
+  /** Requests that went anywhere but the server under test. */
+  readonly outside: string[];
+  /** Writes a PNG of the page when HOOKLINE_SCREENSHOTS names a folder. */
+  screenshot(page: Page, name: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function launchBrowser(origin: string): Promise<Browser> {
+  const profile = await mkdtemp(path.join(tmpdir(), 'hookline-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: FLAGS,
+    viewport: { width: 1280, height: 900 },
+    locale: 'en-GB',
+    timezoneId: 'UTC',
+  });
+  context.setDefaultTimeout(15_000);
+  const outside: string[] = [];
+  // The console must work with no internet: anything not served by Hookline is refused.
+  await context.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith(origin) || url.startsWith('data:')) return route.continue();
+    outside.push(url);
+    return route.abort('blockedbyclient');
+  });
+  const shots = process.env.HOOKLINE_SCREENSHOTS;
+  if (shots) await mkdir(shots, { recursive: true });
+  return {
+    context,
+    outside,
+    async newPage() {
+      return context.newPage();
+    },
+    async screenshot(page, name) {
+      if (shots) await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+    },
+    async close() {
+      await context.close();
+      await rm(profile, { recursive: true, force: true });
+    },
+  };
+}

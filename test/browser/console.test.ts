@@ -1,0 +1,319 @@
+/// <reference lib="dom" />
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKey, startTestApp, type TestApp } from '../support/app.js';
+import { startReceiver, type Receiver } from '../support/receiver.js';
+import { tenant, type Tenant } from '../support/scenario.js';
+import { BROWSER_AVAILABLE, BROWSER_REQUIRED, CHROMIUM, launchBrowser, type Browser } from './chromium.js';
+
+if (!BROWSER_AVAILABLE && !BROWSER_REQUIRED) {
+  process.stderr.write(
+    [
+      '',
+      '!!! The console browser tests did NOT run: no Chromium at ' + CHROMIUM + '.',
+      '!!! Install it with `apt-get install -y chromium` (or set HOOKLINE_CHROMIUM to a Chromium binary),',
+      '!!! then run `npm run test:browser`. CI sets HOOKLINE_BROWSER_TESTS=required and fails without it.',
+      '',
+      '',
+    ].join('\n'),
+  );
+}
+
+const CREATE_LINK = 'mutation($s: Int, $ro: Boolean) { createPortalSession(expiresInSeconds: $s, readOnly: $ro) { url } }';
+
+describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('the console in Chromium', () => {
+  let t: TestApp;
+  let origin: string;
+  let receiver: Receiver;
+  let acme: Tenant;
+  let browser: Browser;
+  let viewerKey: string;
+  let subscriptionUrl: string;
+
+  beforeAll(async () => {
+    if (!BROWSER_AVAILABLE) throw new Error(`HOOKLINE_BROWSER_TESTS=required but there is no Chromium at ${CHROMIUM}`);
+    t = await startTestApp();
+    origin = t.url.replace(/\/graphql$/, '');
+    receiver = await startReceiver();
+    acme = await tenant(t, 'Acme Receivables');
+    viewerKey = await createKey(t, acme.adminToken, 'VIEWER');
+    subscriptionUrl = `${receiver.url}/erp/hooks`;
+    browser = await launchBrowser(origin);
+  });
+  afterAll(async () => {
+    expect(browser?.outside ?? []).toEqual([]);
+    await browser?.close();
+    await receiver?.close();
+    await t?.stop();
+  });
+
+  async function signIn(page: Page, key: string): Promise<void> {
+    await page.goto(`${origin}/console`);
+    await page.getByLabel('API key').fill(key);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('link', { name: 'Webhooks' }).waitFor();
+  }
+
+  const banner = (page: Page) => page.getByRole('status', { name: 'Signed in as' });
+
+  it('signs in with an ADMIN key, keeps it in the tab only, and forgets it on sign-out', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${origin}/console`);
+    await browser.screenshot(page, '01-sign-in');
+    // Keyboard only: the field, then the button.
+    await page.getByLabel('API key').focus();
+    await page.keyboard.type(acme.adminToken);
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Sign in');
+    await page.keyboard.press('Enter');
+    await page.getByRole('link', { name: 'Webhooks' }).waitFor();
+    expect(await banner(page).textContent()).toContain('Acme Receivables');
+    expect(await banner(page).textContent()).toContain('Production');
+    expect(await page.evaluate(() => Object.values(sessionStorage))).toEqual([acme.adminToken]);
+    expect(await page.evaluate(() => Object.values(localStorage))).toEqual([]);
+    const cookies = await browser.context.cookies();
+    expect(cookies).toEqual([]);
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API key').waitFor();
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    await page.reload();
+    await page.getByLabel('API key').waitFor();
+    await page.close();
+  });
+
+  it('refuses a wrong key with a message', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${origin}/console`);
+    await page.getByLabel('API key').fill('hkl_not-a-real-key');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').waitFor();
+    expect(await page.getByRole('alert').textContent()).toContain('unknown');
+    await page.close();
+  });
+
+  it('creates a subscription, explains the ledgers rule, and shows the secret once', async () => {
+    const page = await browser.newPage();
+    await signIn(page, acme.adminToken);
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    await page.getByRole('button', { name: 'New subscription' }).click();
+    await page.getByLabel('URL').fill(subscriptionUrl);
+    await page.getByLabel('Description').fill('ERP receivables sync');
+    await page.getByRole('checkbox', { name: 'invoices', exact: true }).check();
+    // The events of the chosen channel appear as choices.
+    await page.getByRole('checkbox', { name: 'invoices.paid', exact: true }).waitFor();
+    expect(await page.getByText('is exclusive').count()).toBe(0);
+
+    await page.getByRole('checkbox', { name: 'ledgers', exact: true }).check();
+    const rule = page.getByText('ledgers is exclusive: a subscription that has it has no other channel');
+    await rule.waitFor();
+    await browser.screenshot(page, '02-ledgers-rule');
+    // The server's own refusal is shown too.
+    await page.getByRole('button', { name: 'Create' }).click();
+    const refusal = page.getByRole('alert').filter({ hasText: /unsubscribe/i });
+    await refusal.waitFor();
+
+    await page.getByRole('checkbox', { name: 'ledgers', exact: true }).uncheck();
+    await rule.waitFor({ state: 'detached' });
+    await page.getByRole('radio', { name: /Custom waits/ }).check();
+    await page.getByLabel('Waits in seconds, before each retry').fill('1, 2');
+    await page.getByLabel('Custom headers').fill('X-Tenant: acme');
+    await page.getByLabel('Rate limit (deliveries per second)').fill('20');
+    await page.getByRole('button', { name: 'Create' }).click();
+    const secret = await page.getByTestId('shown-once-value').textContent();
+    expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    receiver.setSecrets(secret!);
+    await page.getByRole('link', { name: subscriptionUrl }).waitFor();
+    await browser.screenshot(page, '03-created-with-secret');
+
+    const { webhookSubscriptions } = await t.ok<{ webhookSubscriptions: Array<Record<string, unknown>> }>(
+      acme.adminToken,
+      '{ webhookSubscriptions { url channels retrySchedule headers rateLimitPerSecond description } }',
+    );
+    expect(webhookSubscriptions).toEqual([
+      { url: subscriptionUrl, channels: ['invoices'], retrySchedule: [1, 2], headers: { 'X-Tenant': 'acme' }, rateLimitPerSecond: 20, description: 'ERP receivables sync' },
+    ]);
+    // Shown once: after a reload the secret is gone from the page.
+    await page.reload();
+    await page.getByRole('link', { name: subscriptionUrl }).waitFor();
+    expect(await page.getByText(secret!).count()).toBe(0);
+    await page.close();
+  });
+
+  it('sends a test event and shows its result without a reload', async () => {
+    const page = await browser.newPage();
+    await signIn(page, acme.adminToken);
+    await page.getByRole('link', { name: subscriptionUrl }).click();
+    await page.getByRole('button', { name: 'Send test event' }).waitFor();
+    let navigations = 0;
+    page.on('framenavigated', () => navigations++);
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    const result = page.getByRole('status', { name: 'Test event result' });
+    await result.getByText('Succeeded').waitFor();
+    expect(await result.textContent()).toContain('HTTP 200');
+    expect(navigations).toBe(0);
+    const [request] = await receiver.waitFor(1);
+    expect(request!.verified).toBe(true);
+    expect(JSON.parse(request!.body).event).toBe('webhook.test');
+
+    // The delivery, its attempt and the recorded response body are listed.
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    const row = page.getByRole('row').filter({ hasText: 'webhook.test' });
+    await row.getByText('Succeeded').waitFor();
+    await row.getByRole('button', { name: 'Attempts' }).click();
+    const attempts = page.getByRole('table', { name: /Attempts of delivery/ });
+    await attempts.waitFor();
+    expect(await attempts.textContent()).toContain('200');
+    expect(await attempts.textContent()).toContain('ok');
+    await page.getByText('Succeeded', { exact: true }).first().waitFor();
+    await browser.screenshot(page, '04-subscription-detail');
+
+    // A failing endpoint: the result says Failed, and Redeliver sends it again.
+    receiver.respondWith(() => ({ status: 503, body: 'maintenance' }));
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await result.getByText(/Retrying|Failed/).waitFor();
+    expect(await result.textContent()).toContain('HTTP 503');
+    receiver.reset();
+    await page.close();
+  });
+
+  it('shows a VIEWER the data without the controls it may not use', async () => {
+    const page = await browser.newPage();
+    await signIn(page, viewerKey);
+    expect(await banner(page).textContent()).toContain('Read only');
+    await page.getByRole('link', { name: subscriptionUrl }).waitFor();
+    expect(await page.getByRole('button', { name: 'New subscription' }).count()).toBe(0);
+    expect(await page.getByRole('link', { name: 'API keys' }).count()).toBe(0);
+    await page.getByRole('link', { name: subscriptionUrl }).click();
+    await page.getByRole('heading', { name: 'Performance' }).waitFor();
+    for (const name of ['Send test event', 'Edit', 'Disable', 'Delete', 'Rotate secret', 'Redeliver', 'Replay failed deliveries']) {
+      expect(await page.getByRole('button', { name }).count(), name).toBe(0);
+    }
+    await page.getByRole('row').filter({ hasText: 'webhook.test' }).first().waitFor();
+    await browser.screenshot(page, '05-viewer-detail');
+    await page.close();
+  });
+
+  it('browses events, the catalog and API keys', async () => {
+    const page = await browser.newPage();
+    await signIn(page, acme.adminToken);
+    await page.getByRole('link', { name: 'Events' }).click();
+    await page.getByRole('link', { name: 'webhook.test' }).first().click();
+    await page.getByRole('heading', { name: 'Data' }).waitFor();
+    expect(await page.locator('pre').first().textContent()).toContain('This is a test event from Hookline.');
+    await browser.screenshot(page, '06-event');
+
+    await page.getByRole('link', { name: 'Catalog' }).click();
+    await page.getByRole('heading', { name: /^ledgers/ }).waitFor();
+    await page.getByText('invoices.paid', { exact: true }).click();
+    await page.getByRole('heading', { name: 'JSON Schema' }).first().waitFor();
+    await browser.screenshot(page, '07-catalog');
+
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.getByLabel('Name').fill('Reporting');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const token = await page.getByTestId('shown-once-value').textContent();
+    expect(token).toMatch(/^hkl_/);
+    expect((await t.ok<{ viewer: { role: string } }>(token!, '{ viewer { role } }')).viewer.role).toBe('VIEWER');
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('button', { name: 'Revoke Reporting' }).click();
+    await page.getByText(/^Revoked/).waitFor();
+    expect((await t.gql(token!, '{ viewer { role } }')).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    await browser.screenshot(page, '08-api-keys');
+    await page.close();
+  });
+
+  it('signs in through a portal link, once, and refuses altered and expired links', async () => {
+    const { createPortalSession } = await t.ok<{ createPortalSession: { url: string } }>(acme.adminToken, CREATE_LINK, { ro: true });
+    const page = await browser.newPage();
+    await page.goto(createPortalSession.url);
+    await page.getByRole('link', { name: subscriptionUrl }).waitFor();
+    expect(await banner(page).textContent()).toContain('Acme Receivables');
+    expect(await banner(page).textContent()).toContain('Read only');
+    // The session token left the address bar and lives in this tab only.
+    expect(page.url()).toBe(`${origin}/console/#/webhooks`);
+    expect((await page.evaluate(() => Object.values(sessionStorage)))[0]).toMatch(/^hkc_/);
+    expect(await page.getByRole('button', { name: 'New subscription' }).count()).toBe(0);
+    await browser.screenshot(page, '09-portal-read-only');
+
+    const reused = await browser.newPage();
+    const again = await reused.goto(createPortalSession.url);
+    expect(again!.status()).toBe(410);
+    await reused.getByRole('heading', { name: 'This link was already used' }).waitFor();
+    await browser.screenshot(reused, '10-portal-reused');
+
+    const altered = createPortalSession.url.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
+    expect((await reused.goto(altered))!.status()).toBe(400);
+    await reused.getByRole('heading', { name: 'This link is not valid' }).waitFor();
+
+    const { createPortalSession: short } = await t.ok<{ createPortalSession: { url: string } }>(acme.adminToken, CREATE_LINK, { s: 60 });
+    await t.app.db.query(`UPDATE portal_links SET expires_at = now() - interval '1 second'`);
+    expect((await reused.goto(short.url))!.status()).toBe(410);
+    await reused.getByRole('heading', { name: 'This link has expired' }).waitFor();
+    await reused.close();
+
+    // A link that is not read-only gives the ERP's customer the controls, but no API keys.
+    const { createPortalSession: full } = await t.ok<{ createPortalSession: { url: string } }>(acme.adminToken, CREATE_LINK, {});
+    const admin = await browser.newPage();
+    await admin.goto(full.url);
+    await admin.getByRole('button', { name: 'New subscription' }).waitFor();
+    expect(await admin.getByRole('link', { name: 'API keys' }).count()).toBe(0);
+    await admin.close();
+    await page.close();
+  });
+  it('edits, disables, enables, rotates, filters, replays and deletes', async () => {
+    const page = await browser.newPage();
+    page.on('dialog', (dialog) => void dialog.accept());
+    await signIn(page, acme.adminToken);
+    await page.getByRole('link', { name: subscriptionUrl }).click();
+
+    await page.getByRole('button', { name: 'Edit' }).click();
+    await page.getByLabel('Description').fill('Receivables, edited');
+    await page.getByRole('checkbox', { name: 'disputes', exact: true }).check();
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Receivables, edited').waitFor();
+    await page.getByText('invoices, disputes').waitFor();
+
+    await page.getByRole('button', { name: 'Disable' }).click();
+    await page.getByRole('button', { name: 'Enable' }).waitFor();
+    await page.getByText('Disabled', { exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Enable' }).click();
+    await page.getByRole('button', { name: 'Disable' }).waitFor();
+
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    const rotated = await page.getByTestId('shown-once-value').textContent();
+    expect(rotated).toMatch(/^whsec_/);
+    const secrets = await t.ok<{ webhookSecrets: string[] }>(acme.adminToken, 'query($id: ID!) { webhookSecrets(subscriptionId: $id) }', {
+      id: page.url().split('/').pop(),
+    });
+    expect(secrets.webhookSecrets[0]).toBe(rotated);
+
+    // The 503 test delivery has used its two retries by now, or soon will.
+    // Rows of the deliveries table, not of the charts' legends.
+    const deliveries = page.getByRole('region', { name: 'Recent deliveries' });
+    await page.getByLabel('Status').selectOption('FAILED');
+    const failed = deliveries.getByRole('row').filter({ hasText: 'Failed' });
+    await expect.poll(async () => {
+      await page.getByRole('button', { name: 'Refresh' }).click();
+      return failed.count();
+    }, { timeout: 15_000 }).toBeGreaterThan(0);
+    expect(await deliveries.getByRole('row').filter({ hasText: 'Succeeded' }).count()).toBe(0);
+    await failed.first().getByRole('button', { name: 'Attempts' }).click();
+    await page.getByText('maintenance').first().waitFor();
+
+    receiver.setSecrets([rotated!]);
+    await page.getByRole('button', { name: 'Replay failed deliveries' }).click();
+    await page.getByText(/^1 failed delivery queued again\.$/).waitFor();
+    await page.getByLabel('Status').selectOption('SUCCEEDED');
+    await expect.poll(async () => {
+      await page.getByRole('button', { name: 'Refresh' }).click();
+      return deliveries.getByRole('row').filter({ hasText: 'Succeeded' }).count();
+    }, { timeout: 15_000 }).toBe(2);
+    await browser.screenshot(page, '11-after-replay');
+
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('button', { name: 'New subscription' }).waitFor();
+    await page.getByText('No subscriptions yet.').waitFor();
+    await page.close();
+  });
+});
