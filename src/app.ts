@@ -5,7 +5,7 @@ import { createDataSource, runMigrations } from './db/data-source.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js';
 import { resolveMasterKey } from './db/master-key.js';
 import type { HttpServer } from './http/server.js';
-import { Metrics } from './http/metrics.js';
+import { Metrics } from './metrics/metrics.js';
 import type { Logger } from './logger.js';
 import { startBoss } from './queue/boss.js';
 import { WakeSender } from './queue/wakeup.js';

@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import { AccountService } from './accounts/service.js';
 import { CatalogService } from './catalog/service.js';
 import type { Config } from './config.js';
-import type { Metrics } from './http/metrics.js';
+import type { Metrics } from './metrics/metrics.js';
 import type { Logger } from './logger.js';
 import { DeliveryService } from './deliveries/service.js';
 import { EventService } from './events/service.js';

@@ -1,7 +1,7 @@
 import type { CatalogService } from '../catalog/service.js';
 import type { AttemptContext, AttemptOutcome, AttemptRecord, DeliveryService } from '../deliveries/service.js';
 import { TEST_EVENT_TYPE } from '../deliveries/service.js';
-import type { Metrics } from '../http/metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { SecretService } from '../secrets/service.js';
 import type { DeliveryHttpClient } from './http-client.js';
 import { AttemptRecorder } from './attempt-recorder.js';

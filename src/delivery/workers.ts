@@ -1,7 +1,7 @@
 import type { Job, PgBoss } from 'pg-boss';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../config.js';
-import type { Metrics } from '../http/metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { Logger } from '../logger.js';
 import { QUEUES, type DeliverJob, type FanoutJob } from '../queue/jobs.js';
 import type { Services } from '../services.js';

@@ -15,7 +15,7 @@ import { createErrorFormatter } from '../graphql/errors.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services.js';
 import { ideRouter } from './ide.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
 
 export interface HttpServerDeps {
   schema: GraphQLSchema;
