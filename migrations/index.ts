@@ -3,6 +3,7 @@ import { Catalog1795000000001 } from './1795000000001-catalog.js';
 import { CatalogEnvironment1795000000002 } from './1795000000002-catalog-environment.js';
 import { RateLimitSlots1795000000003 } from './1795000000003-rate-limit-slots.js';
 import { EndpointHealth1795000000010 } from './1795000000010-endpoint-health.js';
+import { DeliveryLeases1795000000011 } from './1795000000011-delivery-leases.js';
 
 /** Every migration, oldest first. A new migration is added here as well as in its own file. */
-export const migrations = [Initial1795000000000, Catalog1795000000001, CatalogEnvironment1795000000002, RateLimitSlots1795000000003, EndpointHealth1795000000010];
+export const migrations = [Initial1795000000000, Catalog1795000000001, CatalogEnvironment1795000000002, RateLimitSlots1795000000003, EndpointHealth1795000000010, DeliveryLeases1795000000011];

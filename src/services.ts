@@ -37,7 +37,7 @@ export function createServices(deps: ServiceDeps): Services {
   const catalog = new CatalogService(deps.db);
   const secrets = new SecretService(deps.db, deps.masterKey);
   const subscriptions = new SubscriptionService(deps.db, catalog, secrets, { allowPrivate: deps.config.allowPrivateUrls });
-  const deliveries = new DeliveryService(deps.db, deps.boss, catalog, subscriptions, deps.wakeWorkers);
+  const deliveries = new DeliveryService(deps.db, catalog, subscriptions, deps.wakeWorkers);
   return {
     accounts: new AccountService(deps.db),
     catalog,

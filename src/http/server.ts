@@ -110,7 +110,7 @@ export class HttpServer {
     };
     const results = await Promise.all([
       check('database', () => this.deps.db.query('SELECT 1')),
-      check('queue', () => this.deps.boss.getQueue('deliver')),
+      check('queue', () => this.deps.boss.getQueue('maintenance')),
     ]);
     return results.filter((r): r is string => r !== undefined);
   }
