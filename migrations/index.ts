@@ -2,6 +2,8 @@ import { Initial1795000000000 } from './1795000000000-initial.js';
 import { Catalog1795000000001 } from './1795000000001-catalog.js';
 import { CatalogEnvironment1795000000002 } from './1795000000002-catalog-environment.js';
 import { RateLimitSlots1795000000003 } from './1795000000003-rate-limit-slots.js';
+import { EndpointHealth1795000000010 } from './1795000000010-endpoint-health.js';
+import { DeliveryLeases1795000000011 } from './1795000000011-delivery-leases.js';
 import { RateLimits1795000000020 } from './1795000000020-rate-limits.js';
 import { SealedHeadersAndSettings1795000000030 } from './1795000000030-sealed-headers-and-settings.js';
 import { PublishIdempotencyAndKeyChanges1795000000040 } from './1795000000040-publish-idempotency-and-key-changes.js';
@@ -13,6 +15,8 @@ export const migrations = [
   Catalog1795000000001,
   CatalogEnvironment1795000000002,
   RateLimitSlots1795000000003,
+  EndpointHealth1795000000010,
+  DeliveryLeases1795000000011,
   RateLimits1795000000020,
   SealedHeadersAndSettings1795000000030,
   PublishIdempotencyAndKeyChanges1795000000040,

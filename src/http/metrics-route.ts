@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { bearerToken } from '../graphql/auth.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
 
 /** GET /metrics: the Prometheus text, behind a bearer token when one is set. */
 export function metricsHandler(metrics: Metrics, token: string | undefined): RequestHandler {

@@ -17,8 +17,8 @@ import { RequestRateLimiter } from '../graphql/rate-limit.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services.js';
 import { ideRouter } from './ide.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { consoleRouter } from './console.js';
-import type { Metrics } from './metrics.js';
 import { metricsHandler } from './metrics-route.js';
 
 export interface HttpServerDeps {
@@ -127,7 +127,7 @@ export class HttpServer {
     };
     const results = await Promise.all([
       check('database', () => this.deps.db.query('SELECT 1')),
-      check('queue', () => this.deps.boss.getQueue('deliver')),
+      check('queue', () => this.deps.boss.getQueue('maintenance')),
     ]);
     return results.filter((r): r is string => r !== undefined);
   }

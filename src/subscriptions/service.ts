@@ -8,6 +8,7 @@ import { isUuid, newId } from '../ids.js';
 import { checkDestination, DestinationError, type DestinationPolicy } from '../net/address-policy.js';
 import type { SecretService } from '../secrets/service.js';
 import { DEFAULT_RETRY_SCHEDULE } from './retry-schedule.js';
+import { EndpointHealthState } from '../delivery/endpoint-health.js';
 import { urlProblem } from './validation.js';
 
 export interface CreateSubscriptionFields {
@@ -20,6 +21,7 @@ export interface CreateSubscriptionFields {
   headers?: Record<string, string> | null;
   rateLimitPerSecond?: number | null;
   sharedSecret?: string | null;
+  maxInFlight?: number | null;
 }
 
 /**
@@ -38,6 +40,7 @@ export interface UpdateSubscriptionFields {
   retrySchedule?: number[] | null;
   headers?: Record<string, string> | null;
   rateLimitPerSecond?: number | null;
+  maxInFlight?: number | null;
 }
 
 /** What the rules are checked against: the subscription as it would be saved. */
@@ -51,6 +54,7 @@ export interface SubscriptionLimits {
 export const DEFAULT_SUBSCRIPTION_LIMITS: SubscriptionLimits = { maxSubscriptions: 100 };
 
 const WHAT = 'Webhook subscription';
+const RESET_HEALTH = { healthState: EndpointHealthState.HEALTHY, healthSince: null, consecutiveFailures: 0, nextProbeAt: null };
 const DISABLED_BY_ADMIN = 'Disabled by an ADMIN with updateWebhookSubscription';
 
 /**
@@ -88,6 +92,7 @@ export class SubscriptionService {
         retrySchedule: fields.retrySchedule ?? [...DEFAULT_RETRY_SCHEDULE],
         headers: this.secrets.sealHeaders(id, fields.headers ?? null),
         rateLimitPerSecond: fields.rateLimitPerSecond ?? null,
+        maxInFlight: fields.maxInFlight ?? null,
       });
       await this.secrets.add(manager, id, secret);
       return { subscription: await manager.findOneByOrFail(SubscriptionEntity, { id }), secret };
@@ -122,9 +127,10 @@ export class SubscriptionService {
       if (fields.retrySchedule !== undefined) changes.retrySchedule = fields.retrySchedule ?? [...DEFAULT_RETRY_SCHEDULE];
       if (fields.headers !== undefined) changes.headers = this.secrets.sealHeaders(current.id, fields.headers);
       if (fields.rateLimitPerSecond !== undefined) changes.rateLimitPerSecond = fields.rateLimitPerSecond;
+      if (fields.maxInFlight !== undefined) changes.maxInFlight = fields.maxInFlight;
       if (fields.enabled === true && !current.enabled) {
         // Re-enabling starts afresh: the failure streak that disabled it is over.
-        Object.assign(changes, { enabled: true, disabledReason: null, failingSince: null });
+        Object.assign(changes, { enabled: true, disabledReason: null, failingSince: null, ...RESET_HEALTH });
       } else if (fields.enabled === false && current.enabled) {
         Object.assign(changes, { enabled: false, disabledReason: DISABLED_BY_ADMIN });
       }

@@ -1,4 +1,5 @@
 import type { SigningSecretEntity, SubscriptionEntity } from '../../db/entities/index.js';
+import { EndpointHealth } from '../types/endpoint-health.js';
 import { SigningSecret, WebhookSubscription } from '../types/subscription.js';
 
 /** `secrets` and the role-dependent `headers` are resolved by field resolvers from what this copies. */
@@ -18,6 +19,8 @@ export function presentSubscription(entity: SubscriptionEntity): WebhookSubscrip
     rateLimitPerSecond: entity.rateLimitPerSecond,
     createdAt: entity.createdAt,
     updatedAt: entity.updatedAt,
+    maxInFlight: entity.maxInFlight,
+    endpointHealth: EndpointHealth.from(entity),
   });
 }
 
