@@ -97,6 +97,22 @@ describe('authentication with API keys cached in every API process', () => {
     return token;
   }
 
+  /**
+   * The notification reaches the other process a moment after the revoking
+   * commit (on a loaded machine, some milliseconds): allow it that, and far
+   * less than the cache's 30 s lifetime, so that only the notification (or
+   * the cache switching itself off) can pass this.
+   */
+  async function refusedAtOnce(ask: () => Promise<GraphQLResult>): Promise<void> {
+    const deadline = Date.now() + 3_000;
+    for (;;) {
+      const code = (await ask()).errors?.[0]?.extensions?.code;
+      if (code === 'UNAUTHENTICATED') return;
+      if (Date.now() > deadline) throw new Error(`the revoked key was still accepted (${String(code)})`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
   async function keyIdOf(token: string): Promise<string> {
     const { rows } = await sql.query(`SELECT id FROM api_keys WHERE token_hash = sha256(convert_to($1, 'UTF8'))`, [token]);
     return rows[0].id as string;
@@ -106,16 +122,15 @@ describe('authentication with API keys cached in every API process', () => {
     const token = await usedOnBoth();
     const id = await keyIdOf(token);
     await t.ok(acme.adminToken, 'mutation($id: ID!) { revokeApiKey(id: $id) { id } }', { id });
-    const refused = await onOther(token);
-    expect(refused.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
-    expect((await t.gql(token, PROBE)).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    await refusedAtOnce(() => onOther(token));
+    await refusedAtOnce(() => t.gql(token, PROBE));
   });
 
   it('refuses a key revoked in the database by any other means at once', async () => {
     const token = await usedOnBoth();
     await sql.query(`UPDATE api_keys SET revoked_at = now() WHERE id = $1`, [await keyIdOf(token)]);
-    expect((await onOther(token)).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
-    expect((await t.gql(token, PROBE)).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    await refusedAtOnce(() => onOther(token));
+    await refusedAtOnce(() => t.gql(token, PROBE));
   });
 
   it('stops trusting its cache when its listening connection is lost, so a notification missed meanwhile keeps no revoked key alive', async () => {
@@ -131,7 +146,7 @@ describe('authentication with API keys cached in every API process', () => {
     } finally {
       await sql.query('ALTER TABLE api_keys ENABLE TRIGGER api_keys_notify_change');
     }
-    expect((await onOther(token)).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    await refusedAtOnce(() => onOther(token));
     // Once it listens again it starts from an empty cache: still refused, and a live key still works.
     await waitFor(async () => (await listenerPids()).length === 1);
     expect((await onOther(token)).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
