@@ -160,6 +160,13 @@ describe('publishing in batches (API only, no workers)', () => {
       [null, 'IDEMPOTENCY_KEY_REUSED'],
       [null, 'IDEMPOTENCY_KEY_REUSED'],
     ]);
+    // Two repeats in one batch of a key first used elsewhere for other data: both refused, each under its own path.
+    const twice = await publishEvents([
+      { type: 'sales.updated', data: { saleId: 'S-9' }, idempotencyKey: 'sale-1' },
+      { type: 'sales.updated', data: { saleId: 'S-9' }, idempotencyKey: 'sale-1' },
+    ]);
+    expect(twice.results.map((r) => r.error?.field)).toEqual(['inputs.0.idempotencyKey', 'inputs.1.idempotencyKey']);
+    expect(twice.acceptedCount).toBe(0);
     // Duplicates and refusals queue nothing more.
     expect(await count(`SELECT count(*)::int AS n FROM deliveries WHERE subscription_id = $1`, [subscription.id])).toBe(2);
 
