@@ -10,6 +10,7 @@ import type { PgBoss } from 'pg-boss';
 import type { DataSource } from 'typeorm';
 import { AppError } from '../errors.js';
 import { MAX_REQUEST_BYTES } from '../events/limits.js';
+import { refuseOversizedBody } from './body-limit.js';
 import { bearerToken } from '../graphql/auth.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { createErrorFormatter } from '../graphql/errors.js';
@@ -91,6 +92,8 @@ export class HttpServer {
         },
       }),
     );
+
+    app.use('/graphql', refuseOversizedBody);
 
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
