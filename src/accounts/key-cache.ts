@@ -7,6 +7,15 @@ export const API_KEY_CHANGES_CHANNEL = 'hookline_api_keys';
 /** A backstop only: every change that matters is notified. */
 export const CACHED_KEY_TTL_MS = 30_000;
 const MAX_CACHED_KEYS = 10_000;
+/**
+ * The listening connection is probed this often: a connection that died
+ * without closing (a network partition) delivers no notification and no
+ * error, so the cache trusts it only while a probe answered recently.
+ */
+const PROBE_INTERVAL_MS = 5_000;
+const PROBE_TIMEOUT_MS = 5_000;
+const TRUSTED_FOR_MS = PROBE_INTERVAL_MS + PROBE_TIMEOUT_MS + 2_000;
+export const PROBE_SQL = 'SELECT 1 /* hookline api key listener probe */';
 
 export interface CachedKey {
   principal: Principal;
@@ -34,6 +43,9 @@ export class ApiKeyCache {
   private retryTimer: NodeJS.Timeout | undefined;
   private failures = 0;
   private changes = 0;
+  private probeTimer: NodeJS.Timeout | undefined;
+  /** When the listening connection last answered. */
+  private confirmedAt = 0;
 
   constructor(
     private readonly url: string,
@@ -46,7 +58,7 @@ export class ApiKeyCache {
 
   /** True while the cache is trusted: its connection is listening. */
   get active(): boolean {
-    return this.listening;
+    return this.listening && Date.now() - this.confirmedAt <= TRUSTED_FOR_MS;
   }
 
   /** Pass to remember(): taken before reading a key from the database. */
@@ -55,7 +67,7 @@ export class ApiKeyCache {
   }
 
   get(tokenHash: string): CachedKey | undefined {
-    if (!this.listening) return undefined;
+    if (!this.active) return undefined;
     const entry = this.entries.get(tokenHash);
     if (!entry) return undefined;
     if (entry.expiresAt <= Date.now()) {
@@ -66,7 +78,7 @@ export class ApiKeyCache {
   }
 
   remember(generation: number, tokenHash: string, key: CachedKey): void {
-    if (!this.listening || generation !== this.changes) return;
+    if (!this.active || generation !== this.changes) return;
     if (this.entries.size >= MAX_CACHED_KEYS) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(tokenHash, { ...key, expiresAt: Date.now() + CACHED_KEY_TTL_MS });
   }
@@ -88,6 +100,7 @@ export class ApiKeyCache {
       if (this.client !== client) return;
       this.client = undefined;
       this.listening = false;
+      clearInterval(this.probeTimer);
       this.forgetAll();
       client.removeAllListeners('notification');
       void client.end().catch(() => undefined);
@@ -120,7 +133,27 @@ export class ApiKeyCache {
     this.failures = 0;
     // Changes made while nobody listened were not heard.
     this.forgetAll();
+    this.confirmedAt = Date.now();
     this.listening = true;
+    this.probeTimer = setInterval(() => void this.probe(client, lost), PROBE_INTERVAL_MS);
+    this.probeTimer.unref();
+  }
+
+  private async probe(client: pg.Client, lost: (error?: Error) => void): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        client.query(PROBE_SQL),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('the API key listener did not answer its probe')), PROBE_TIMEOUT_MS);
+        }),
+      ]);
+      if (this.client === client) this.confirmedAt = Date.now();
+    } catch (error) {
+      lost(error as Error);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private scheduleReconnect(): void {
@@ -133,6 +166,7 @@ export class ApiKeyCache {
   async stop(): Promise<void> {
     this.stopped = true;
     this.listening = false;
+    clearInterval(this.probeTimer);
     this.forgetAll();
     clearTimeout(this.retryTimer);
     const client = this.client;

@@ -190,7 +190,10 @@ export class EventService {
     }
     for (const { item, leader } of followers) {
       const first = results[leader.index]!;
-      results[item.index] = first.error ? refused(item.index, first.error) : { index: item.index, event: first.event, duplicate: true, error: null };
+      // A repeat of a refused item is refused alike, under its own path.
+      results[item.index] = first.error
+        ? refused(item.index, itemError(first.error.code, first.error.message, item.paths.idempotencyKey))
+        : { index: item.index, event: first.event, duplicate: true, error: null };
     }
     return results as ItemResult[];
   }

@@ -16,6 +16,7 @@ import { parseOptions, queryCostPlugin, queryLimitRules } from '../graphql/limit
 import { RequestRateLimiter } from '../graphql/rate-limit.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services.js';
+import { refuseOversizedBody } from './body-limit.js';
 import { ideRouter } from './ide.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { consoleRouter } from './console.js';
@@ -90,6 +91,8 @@ export class HttpServer {
         context: createContext({ services, rateLimiter: new RequestRateLimiter(this.deps.db, settings, logger) }),
       }),
     );
+
+    app.use('/graphql', refuseOversizedBody);
 
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -16,18 +16,12 @@ describe('authentication with API keys cached in every API process', () => {
   let sql: pg.Client;
   let other: ChildProcess;
   let otherUrl: string;
-  /** The key listener of the in-process API, told apart from the second process's. */
-  let ownListenerPids: number[];
 
   beforeAll(async () => {
     t = await startTestApp({ role: 'api' });
     acme = await tenant(t);
     sql = new pg.Client({ connectionString: t.database.url });
     await sql.connect();
-    ownListenerPids = (await sql.query(`SELECT pid FROM pg_stat_activity WHERE application_name = 'hookline-api-keys'`)).rows.map(
-      (r: { pid: number }) => r.pid,
-    );
-    expect(ownListenerPids).toHaveLength(1);
     const port = await freePort();
     otherUrl = `http://127.0.0.1:${port}/graphql`;
     other = spawn(process.execPath, [cli, 'api'], {
@@ -49,8 +43,8 @@ describe('authentication with API keys cached in every API process', () => {
       if (Date.now() > deadline || other.exitCode !== null) throw new Error(`the second API process did not come up:\n${output}`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    // Its key listener connects during start-up; wait until it is listening.
-    await waitFor(async () => (await listenerPids()).length === 1);
+    // Both processes' key listeners connect during start-up (on a busy machine, maybe a moment later).
+    await waitFor(async () => (await listenerPids()).length === 2, 30_000);
   }, 60_000);
   afterAll(async () => {
     if (other && other.exitCode === null) {
@@ -70,12 +64,9 @@ describe('authentication with API keys cached in every API process', () => {
     }
   }
 
-  /** The backends of the second process's key listener. */
+  /** The backends of both processes' key listeners. */
   async function listenerPids(): Promise<number[]> {
-    const { rows } = await sql.query(
-      `SELECT pid FROM pg_stat_activity WHERE application_name = 'hookline-api-keys' AND pid <> ALL($1::int[])`,
-      [ownListenerPids],
-    );
+    const { rows } = await sql.query(`SELECT pid FROM pg_stat_activity WHERE application_name = 'hookline-api-keys'`);
     return rows.map((r: { pid: number }) => r.pid);
   }
 
@@ -97,6 +88,22 @@ describe('authentication with API keys cached in every API process', () => {
     return token;
   }
 
+  /**
+   * The notification reaches the other process a moment after the revoking
+   * commit (on a loaded machine, some milliseconds): allow it that, and far
+   * less than the cache's 30 s lifetime, so that only the notification (or
+   * the cache switching itself off) can pass this.
+   */
+  async function refusedAtOnce(ask: () => Promise<GraphQLResult>): Promise<void> {
+    const deadline = Date.now() + 3_000;
+    for (;;) {
+      const code = (await ask()).errors?.[0]?.extensions?.code;
+      if (code === 'UNAUTHENTICATED') return;
+      if (Date.now() > deadline) throw new Error(`the revoked key was still accepted (${String(code)})`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
   async function keyIdOf(token: string): Promise<string> {
     const { rows } = await sql.query(`SELECT id FROM api_keys WHERE token_hash = sha256(convert_to($1, 'UTF8'))`, [token]);
     return rows[0].id as string;
@@ -106,24 +113,24 @@ describe('authentication with API keys cached in every API process', () => {
     const token = await usedOnBoth();
     const id = await keyIdOf(token);
     await t.ok(acme.adminToken, 'mutation($id: ID!) { revokeApiKey(id: $id) { id } }', { id });
-    const refused = await onOther(token);
-    expect(refused.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
-    expect((await t.gql(token, PROBE)).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    await refusedAtOnce(() => onOther(token));
+    await refusedAtOnce(() => t.gql(token, PROBE));
   });
 
   it('refuses a key revoked in the database by any other means at once', async () => {
     const token = await usedOnBoth();
     await sql.query(`UPDATE api_keys SET revoked_at = now() WHERE id = $1`, [await keyIdOf(token)]);
-    expect((await onOther(token)).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
-    expect((await t.gql(token, PROBE)).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    await refusedAtOnce(() => onOther(token));
+    await refusedAtOnce(() => t.gql(token, PROBE));
   });
 
   it('stops trusting its cache when its listening connection is lost, so a notification missed meanwhile keeps no revoked key alive', async () => {
     const token = await usedOnBoth();
-    const [pid] = await listenerPids();
-    expect(pid).toBeDefined();
-    await sql.query('SELECT pg_terminate_backend($1, 5000)', [pid]);
-    await waitFor(async () => !(await listenerPids()).includes(pid!));
+    // Both processes lose their listeners; the other process is the one asked below.
+    const pids = await listenerPids();
+    expect(pids.length).toBeGreaterThanOrEqual(2);
+    for (const pid of pids) await sql.query('SELECT pg_terminate_backend($1, 5000)', [pid]);
+    await waitFor(async () => (await listenerPids()).every((pid) => !pids.includes(pid)));
     // A revocation whose notification nobody hears.
     await sql.query('ALTER TABLE api_keys DISABLE TRIGGER api_keys_notify_change');
     try {
@@ -131,9 +138,9 @@ describe('authentication with API keys cached in every API process', () => {
     } finally {
       await sql.query('ALTER TABLE api_keys ENABLE TRIGGER api_keys_notify_change');
     }
-    expect((await onOther(token)).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    await refusedAtOnce(() => onOther(token));
     // Once it listens again it starts from an empty cache: still refused, and a live key still works.
-    await waitFor(async () => (await listenerPids()).length === 1);
+    await waitFor(async () => (await listenerPids()).length === 2, 30_000);
     expect((await onOther(token)).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     expect((await onOther(acme.adminToken)).data?.eventTypes).toContainEqual({ name: 'invoices.paid' });
   });

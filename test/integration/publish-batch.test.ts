@@ -121,6 +121,21 @@ describe('publishing in batches (API only, no workers)', () => {
     expect(fits.acceptedCount).toBe(30);
   });
 
+  it('refuses a request body over the HTTP limit as a GraphQL error and stores nothing', async () => {
+    const before = await count('SELECT count(*)::int AS n FROM events');
+    const inputs = Array.from({ length: 40 }, (_, i) => ({ type: 'clients.created', data: { clientId: `C-${i}`, blob: 'x'.repeat(250_000) } }));
+    const response = await fetch(t.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${acme.adminToken}` },
+      body: JSON.stringify({ query: PUBLISH_EVENTS, variables: { inputs } }),
+    });
+    expect(response.status).toBe(413);
+    const result = (await response.json()) as { errors: Array<{ message: string; extensions: Record<string, unknown> }> };
+    expect(result.errors[0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: [{ field: 'body' }] });
+    expect(result.errors[0]!.message).not.toMatch(/at |node_modules|stack/i);
+    expect(await count('SELECT count(*)::int AS n FROM events')).toBe(before);
+  });
+
   it('gives one event for one key inside a batch, and refuses the key with other data', async () => {
     const batch = await publishEvents([
       { type: 'deposits.created', data: { depositId: 'D-1', amount: 5 }, idempotencyKey: 'dep-1' },
@@ -160,6 +175,13 @@ describe('publishing in batches (API only, no workers)', () => {
       [null, 'IDEMPOTENCY_KEY_REUSED'],
       [null, 'IDEMPOTENCY_KEY_REUSED'],
     ]);
+    // Two repeats in one batch of a key first used elsewhere for other data: both refused, each under its own path.
+    const twice = await publishEvents([
+      { type: 'sales.updated', data: { saleId: 'S-9' }, idempotencyKey: 'sale-1' },
+      { type: 'sales.updated', data: { saleId: 'S-9' }, idempotencyKey: 'sale-1' },
+    ]);
+    expect(twice.results.map((r) => r.error?.field)).toEqual(['inputs.0.idempotencyKey', 'inputs.1.idempotencyKey']);
+    expect(twice.acceptedCount).toBe(0);
     // Duplicates and refusals queue nothing more.
     expect(await count(`SELECT count(*)::int AS n FROM deliveries WHERE subscription_id = $1`, [subscription.id])).toBe(2);
 

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
+import { PROBE_SQL } from '../../src/accounts/key-cache.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { tenant, type Tenant } from '../support/scenario.js';
 
@@ -29,13 +30,13 @@ class StatementLog {
     pg.Client.prototype.query = this.original;
   }
 
-  /** The statements of one operation, without the wake-up NOTIFY sent after its commit (not part of the request). */
+  /** The statements of one operation, without the wake-up NOTIFY sent after its commit and the key listener's probes (not part of the request). */
   async during(work: () => Promise<unknown>): Promise<string[]> {
     this.statements.length = 0;
     await work();
     // Let anything the request set off after its answer reach the log.
     await new Promise((r) => setTimeout(r, 100));
-    return this.statements.filter((s) => !s.includes('pg_notify')).map((s) => s.replace(/\s+/g, ' ').trim());
+    return this.statements.filter((s) => !s.includes('pg_notify') && s !== PROBE_SQL).map((s) => s.replace(/\s+/g, ' ').trim());
   }
 }
 
