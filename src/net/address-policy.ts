@@ -3,7 +3,7 @@ import { BlockList, isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 
 /**
- * Destination policy (API.md §5): with private URLs disallowed, endpoints
+ * Destination policy (docs/api.md, Destinations): with private URLs disallowed, endpoints
  * must be https and must not be, or resolve to, an address that reaches the
  * machine itself or its private network. The same check runs when a
  * subscription is saved and at every connection, so that a DNS answer that
