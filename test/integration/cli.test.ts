@@ -1,9 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../src/db/embedded.js';
 import { describe, expect, it } from 'vitest';
-import { runCli, startCli } from '../support/cli.js';
+import { removeDataDir, runCli, startCli } from '../support/cli.js';
 import { createTestDatabase } from '../support/database.js';
 import { GraphQLClient, operation } from '../support/graphql.js';
 
@@ -67,7 +67,7 @@ describe('hookline CLI', () => {
       expect(await viewer(token!)).toEqual({ data: { viewer: { role: 'OPERATOR' } } });
       expect(await third.stop()).toBe(0);
     } finally {
-      await rm(dataDir, { recursive: true, force: true });
+      await removeDataDir(dataDir);
     }
   }, 180_000);
 });
