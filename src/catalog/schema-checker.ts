@@ -20,12 +20,13 @@ export interface SchemaCheckerOptions {
 }
 
 type RequestBody = SchemaRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
-type Job = { request: RequestBody; resolve: (value: unknown) => void; reject: (error: Error) => void };
+type Job = { owner: string; request: RequestBody; resolve: (value: unknown) => void; reject: (error: Error) => void };
 
 interface Slot {
   worker: Worker;
   ready: Promise<void>;
-  job?: Job & { id: number; timer: NodeJS.Timeout };
+  started: boolean;
+  job?: Job & { id: number; timer: NodeJS.Timeout | undefined };
 }
 
 const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './schema-worker.ts' : './schema-worker.js', import.meta.url);
@@ -51,14 +52,14 @@ export class SchemaChecker {
     this.maxHeapMb = options.maxHeapMb ?? 96;
   }
 
-  /** Why a value cannot serve as an event type's schema; empty when it can. */
-  async schemaProblems(schema: unknown): Promise<string[]> {
-    return (await this.run({ kind: 'problems', schema })) as string[];
+  /** Why a value cannot serve as an event type's schema; empty when it can. `owner` is whose check it is (the account). */
+  async schemaProblems(schema: unknown, owner: string): Promise<string[]> {
+    return (await this.run(owner, { kind: 'problems', schema })) as string[];
   }
 
   /** The data's problems under the schema, with paths below `prefix`. */
-  async validate(schema: object, data: unknown, prefix: string): Promise<FieldError[]> {
-    return (await this.run({ kind: 'validate', schema, data, prefix })) as FieldError[];
+  async validate(schema: object, data: unknown, prefix: string, owner: string): Promise<FieldError[]> {
+    return (await this.run(owner, { kind: 'validate', schema, data, prefix })) as FieldError[];
   }
 
   async close(): Promise<void> {
@@ -67,27 +68,39 @@ export class SchemaChecker {
     await Promise.all(this.slots.splice(0).map((slot) => slot.worker.terminate()));
   }
 
-  private run(request: RequestBody): Promise<unknown> {
+  private run(owner: string, request: RequestBody): Promise<unknown> {
     if (this.closed) return Promise.reject(new Error('the schema checker is closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ request, resolve, reject });
+      this.queue.push({ owner, request, resolve, reject });
       this.dispatch();
     });
   }
 
+  /**
+   * Starts queued checks on free threads, at most one per owner at a time:
+   * an account whose checks are slow waits for its own, and leaves the
+   * other threads to the other accounts.
+   */
   private dispatch(): void {
-    while (this.queue.length > 0) {
-      let slot = this.slots.find((s) => !s.job);
-      if (!slot && this.slots.length < this.threads) slot = this.spawn();
+    for (;;) {
+      const running = new Set(this.slots.flatMap((s) => (s.job ? [s.job.owner] : [])));
+      const index = this.queue.findIndex((job) => !running.has(job.owner));
+      if (index < 0) return;
+      // All threads start together, and an ended one is replaced at once, so
+      // that a check seldom waits for a thread to start.
+      while (this.slots.length < this.threads) this.spawn();
+      const slot = this.slots.find((s) => !s.job);
       if (!slot) return;
-      const job = this.queue.shift()!;
+      const [job] = this.queue.splice(index, 1) as [Job];
       const id = this.nextId++;
-      const timer = setTimeout(() => this.fail(slot, new SchemaCheckTimeout(this.deadlineMs)), this.deadlineMs);
-      slot.job = { ...job, id, timer };
       const busy = slot;
-      // The deadline counts from dispatch, thread start-up included: a first check is slower, never stuck.
+      slot.job = { ...job, id, timer: undefined };
+      // The deadline counts from when the thread has the check: starting a
+      // thread is not the check's cost, and takes long on a loaded machine.
       void slot.ready.then(() => {
-        if (busy.job?.id === id) busy.worker.postMessage({ ...job.request, id });
+        if (busy.job?.id !== id) return;
+        busy.job.timer = setTimeout(() => this.fail(busy, new SchemaCheckTimeout(this.deadlineMs)), this.deadlineMs);
+        busy.worker.postMessage({ ...job.request, id });
       });
     }
   }
@@ -96,9 +109,10 @@ export class SchemaChecker {
     const worker = new Worker(workerUrl, { execArgv: [], resourceLimits: { maxOldGenerationSizeMb: this.maxHeapMb } });
     worker.unref();
     let markReady!: () => void;
-    const slot: Slot = { worker, ready: new Promise<void>((resolve) => (markReady = resolve)) };
+    const slot: Slot = { worker, started: false, ready: new Promise<void>((resolve) => (markReady = resolve)) };
     worker.on('message', (message: SchemaResponse) => {
       if (message.id === 0) {
+        slot.started = true;
         markReady();
         return;
       }
@@ -127,6 +141,13 @@ export class SchemaChecker {
       clearTimeout(job.timer);
       job.reject(error);
     }
-    if (!this.closed) this.dispatch();
+    if (this.closed) return;
+    if (!slot.started) {
+      // A thread that cannot start would fail the same way again: the waiting checks fail with it.
+      for (const queued of this.queue.splice(0)) queued.reject(error);
+      return;
+    }
+    while (this.slots.length < this.threads) this.spawn();
+    this.dispatch();
   }
 }
