@@ -13,8 +13,10 @@ export class SchemaCheckTimeout extends Error {
 export interface SchemaCheckerOptions {
   /** Threads that check at once. */
   threads?: number;
-  /** A check that runs longer is ended, with its thread. */
+  /** CPU time a check of data may take; a check that runs longer is ended, with its thread. */
   deadlineMs?: number;
+  /** CPU time compiling a schema may take (bounded by the schema's caps, so a larger allowance). */
+  compileDeadlineMs?: number;
   /** Heap of each thread: a check that would need more ends its thread, not the process. */
   maxHeapMb?: number;
 }
@@ -26,7 +28,7 @@ interface Slot {
   worker: Worker;
   ready: Promise<void>;
   started: boolean;
-  job?: Job & { id: number; timer: NodeJS.Timeout | undefined };
+  job?: Job & { id: number; timer: NodeJS.Timeout | undefined; limitMs: number; cpuStart: number; wallStart: number };
 }
 
 const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './schema-worker.ts' : './schema-worker.js', import.meta.url);
@@ -40,6 +42,7 @@ const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './schema-worker.ts'
 export class SchemaChecker {
   private readonly threads: number;
   private readonly deadlineMs: number;
+  private readonly compileDeadlineMs: number;
   private readonly maxHeapMb: number;
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
@@ -49,6 +52,7 @@ export class SchemaChecker {
   constructor(options: SchemaCheckerOptions = {}) {
     this.threads = options.threads ?? 2;
     this.deadlineMs = options.deadlineMs ?? 2_000;
+    this.compileDeadlineMs = options.compileDeadlineMs ?? Math.max(this.deadlineMs, 5_000);
     this.maxHeapMb = options.maxHeapMb ?? 96;
   }
 
@@ -94,15 +98,52 @@ export class SchemaChecker {
       const [job] = this.queue.splice(index, 1) as [Job];
       const id = this.nextId++;
       const busy = slot;
-      slot.job = { ...job, id, timer: undefined };
+      slot.job = { ...job, id, timer: undefined, limitMs: this.compileDeadlineMs, cpuStart: 0, wallStart: 0 };
       // The deadline counts from when the thread has the check: starting a
       // thread is not the check's cost, and takes long on a loaded machine.
-      void slot.ready.then(() => {
+      void slot.ready.then(async () => {
         if (busy.job?.id !== id) return;
-        busy.job.timer = setTimeout(() => this.fail(busy, new SchemaCheckTimeout(this.deadlineMs)), this.deadlineMs);
+        const cpuStart = await cpuMicros(busy.worker);
+        if (busy.job?.id !== id) return;
+        Object.assign(busy.job, { cpuStart, wallStart: performance.now() });
         busy.worker.postMessage({ ...job.request, id });
+        this.watch(busy, id);
       });
     }
+  }
+
+  /**
+   * Ends the check once the thread has spent deadlineMs of CPU time on it.
+   * CPU time rather than time passed: on a loaded machine a thread gets a
+   * fraction of a core, and a check that is cheap would miss a wall-clock
+   * deadline. Ten times the deadline in wall-clock time ends it anyway.
+   */
+  private watch(slot: Slot, id: number, waitMs?: number): void {
+    const job = slot.job;
+    if (!job || job.id !== id) return;
+    clearTimeout(job.timer);
+    job.timer = setTimeout(() => {
+      void cpuMicros(slot.worker).then((cpu) => {
+        const current = slot.job;
+        if (current?.id !== id) return;
+        const spentMs = (cpu - current.cpuStart) / 1000;
+        if (spentMs >= current.limitMs || performance.now() - current.wallStart >= 10 * current.limitMs) {
+          this.fail(slot, new SchemaCheckTimeout(current.limitMs));
+        } else {
+          this.watch(slot, id, Math.max(50, current.limitMs - spentMs));
+        }
+      });
+    }, waitMs ?? job.limitMs);
+  }
+
+  /** The schema is compiled: from now on the check has the data's deadline, counted afresh. */
+  private startDataDeadline(slot: Slot, id: number): void {
+    void cpuMicros(slot.worker).then((cpuStart) => {
+      const job = slot.job;
+      if (job?.id !== id) return;
+      Object.assign(job, { cpuStart, wallStart: performance.now(), limitMs: this.deadlineMs });
+      this.watch(slot, id);
+    });
   }
 
   private spawn(): Slot {
@@ -118,6 +159,10 @@ export class SchemaChecker {
       }
       const job = slot.job;
       if (!job || job.id !== message.id) return;
+      if (message.compiled) {
+        this.startDataDeadline(slot, job.id);
+        return;
+      }
       clearTimeout(job.timer);
       slot.job = undefined;
       job.resolve(message.result);
@@ -149,5 +194,15 @@ export class SchemaChecker {
     }
     while (this.slots.length < this.threads) this.spawn();
     this.dispatch();
+  }
+}
+
+/** CPU time the thread has used, in microseconds; a thread that has ended counts as past any deadline. */
+async function cpuMicros(worker: Worker): Promise<number> {
+  try {
+    const { user, system } = await worker.cpuUsage();
+    return user + system;
+  } catch {
+    return Number.MAX_SAFE_INTEGER;
   }
 }

@@ -44,22 +44,26 @@ const VISIBLE = '(x.account_id IS NULL OR (x.account_id = :accountId AND x.envir
 export interface CatalogLimits {
   /** Own event types per account and environment. */
   maxEventTypes: number;
+  /** CPU time a check against an account's own schema may take. */
+  schemaCheckMs: number;
 }
 
-export const DEFAULT_CATALOG_LIMITS: CatalogLimits = { maxEventTypes: 200 };
+export const DEFAULT_CATALOG_LIMITS: CatalogLimits = { maxEventTypes: 200, schemaCheckMs: 2_000 };
 
 export class CatalogService {
   /** Built-in schemas are Hookline's own: checked on the event loop, at no cost of a thread hop. */
   private readonly builtinSchemas = new JsonSchemaValidator(100);
   /** Accounts' own schemas are untrusted: compiled and applied in worker threads, with a deadline. */
-  private readonly tenantSchemas = new SchemaChecker();
+  private readonly tenantSchemas: SchemaChecker;
   private builtinExclusive: Promise<ReadonlySet<string>> | undefined;
   private builtinTypesByName: Promise<ReadonlyMap<string, EventTypeEntity>> | undefined;
 
   constructor(
     private readonly db: DataSource,
     private readonly limits: CatalogLimits = DEFAULT_CATALOG_LIMITS,
-  ) {}
+  ) {
+    this.tenantSchemas = new SchemaChecker({ deadlineMs: limits.schemaCheckMs });
+  }
 
   /** Ends the schema check threads. */
   async stop(): Promise<void> {
