@@ -121,6 +121,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (production && !v.HOOKLINE_MASTER_KEY) {
     throw new ConfigError('HOOKLINE_MASTER_KEY', 'is required when NODE_ENV=production');
   }
+  if (v.HOOKLINE_METRICS_PORT !== undefined && v.HOOKLINE_METRICS_PORT !== 0 && v.HOOKLINE_METRICS_PORT === (v.PORT ?? 4000)) {
+    throw new ConfigError('HOOKLINE_METRICS_PORT', 'must differ from PORT (leave it unset to serve /metrics beside the API)');
+  }
   return {
     nodeEnv,
     databaseUrl: v.DATABASE_URL,
