@@ -171,8 +171,9 @@ describe('fuzzing the GraphQL API over HTTP', () => {
         );
       case 'JSON':
         return fc.oneof(
-          { weight: 3, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
-          { weight: 2, arbitrary: fc.constantFrom<unknown>(...JSON_SCHEMAS, { invoiceId: 'INV-2' }, { authorization: 'Bearer x' }) },
+          { weight: 12, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
+          { weight: 8, arbitrary: fc.constantFrom<unknown>(...JSON_SCHEMAS, { invoiceId: 'INV-2' }, { authorization: 'Bearer x' }) },
+          // Over the 256 KiB an event may carry; rare, as each costs a large body to parse.
           { weight: 1, arbitrary: fc.constant({ big: 'x'.repeat(300_000) }) },
         );
       default:
@@ -285,7 +286,9 @@ describe('fuzzing the GraphQL API over HTTP', () => {
       fc.constantFrom(...tokens),
       fc.constantFrom('application/json', 'text/plain', 'application/graphql'),
     ).map(([body, token, contentType]) => ({ token, body, contentType }));
-    return fc.oneof({ weight: 40, arbitrary: graphqlRequest }, { weight: 1, arbitrary: broken });
+    // Bodies over the 1 MB limit are refused before they are read, which resets the connection mid-upload;
+    // that answer has its own test.
+    return fc.oneof({ weight: 40, arbitrary: graphqlRequest }, { weight: 1, arbitrary: broken }).filter((r) => Buffer.byteLength(r.body) < 900_000);
   }
 
   /** What is wrong with one answer; empty when nothing. */
