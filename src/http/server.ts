@@ -84,7 +84,10 @@ export class HttpServer {
       '/graphql',
       express.json({ limit: '1mb' }),
       expressMiddleware(apollo, {
-        context: createContext({ services, rateLimiter: new RequestRateLimiter(this.deps.db, settings, logger) }),
+        context: createContext({
+          services,
+          rateLimiter: new RequestRateLimiter(this.deps.db, settings, logger, (by) => metrics.rateLimited.inc({ by })),
+        }),
       }),
     );
     app.use(requestErrorHandler(logger));
