@@ -161,6 +161,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (v.DATABASE_URL && !v.HOOKLINE_MASTER_KEY) {
     throw new ConfigError('HOOKLINE_MASTER_KEY', 'is required when DATABASE_URL is set (32 bytes in base64, e.g. openssl rand -base64 32)');
   }
+  if (v.HOOKLINE_METRICS_PORT !== undefined && v.HOOKLINE_METRICS_PORT !== 0 && v.HOOKLINE_METRICS_PORT === (v.PORT ?? 4000)) {
+    throw new ConfigError('HOOKLINE_METRICS_PORT', 'must differ from PORT (leave it unset to serve /metrics beside the API)');
+  }
   return {
     nodeEnv,
     databaseUrl: v.DATABASE_URL,

@@ -4,7 +4,7 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
-import express from 'express';
+import express, { type ErrorRequestHandler } from 'express';
 import type { GraphQLSchema } from 'graphql';
 import type { PgBoss } from 'pg-boss';
 import type { DataSource } from 'typeorm';
@@ -12,7 +12,7 @@ import type { ApiSettings } from '../config.js';
 import { MAX_REQUEST_BYTES } from '../events/limits.js';
 import { createContext, type GraphQLContext } from '../graphql/context.js';
 import { createErrorFormatter } from '../graphql/errors.js';
-import { parseOptions, queryCostPlugin, queryLimitRules } from '../graphql/limits.js';
+import { operationLimitsPlugin, parseOptions, queryLimitRules } from '../graphql/limits.js';
 import { RequestRateLimiter } from '../graphql/rate-limit.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services.js';
@@ -63,7 +63,7 @@ export class HttpServer {
       plugins: [
         ApolloServerPluginDrainHttpServer({ httpServer: server }),
         ApolloServerPluginLandingPageDisabled(),
-        queryCostPlugin(),
+        operationLimitsPlugin(),
         metrics.apolloPlugin(),
       ],
     });
@@ -88,9 +88,13 @@ export class HttpServer {
       '/graphql',
       express.json({ limit: MAX_REQUEST_BYTES }),
       expressMiddleware(apollo, {
-        context: createContext({ services, rateLimiter: new RequestRateLimiter(this.deps.db, settings, logger) }),
+        context: createContext({
+          services,
+          rateLimiter: new RequestRateLimiter(this.deps.db, settings, logger, (by) => metrics.rateLimited.inc({ by })),
+        }),
       }),
     );
+    app.use(requestErrorHandler(logger));
 
     app.use('/graphql', refuseOversizedBody);
 
@@ -144,6 +148,22 @@ export class HttpServer {
     if (metricsServer) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
     this.server = undefined;
   }
+}
+
+/**
+ * Errors of the HTTP layer itself (a body that is not JSON or is too large)
+ * answered as a GraphQL error, not as Express's HTML page with its stack.
+ */
+function requestErrorHandler(logger: Logger): ErrorRequestHandler {
+  return (error: unknown, _req, res, next) => {
+    if (res.headersSent) return next(error);
+    const status = typeof error === 'object' && error !== null && 'status' in error && typeof error.status === 'number' ? error.status : 500;
+    if (status >= 500) logger.error({ err: error }, 'unexpected error in an HTTP request');
+    const message =
+      status === 413 ? 'The request body is too large' : status === 400 ? 'The request body is not valid JSON' : status < 500 ? 'The request is invalid' : 'Internal server error';
+    const code = status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR';
+    res.status(status < 500 ? status : 500).json({ errors: [{ message, extensions: { code } }] });
+  };
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
