@@ -115,7 +115,9 @@ export class DeliveryEngine {
         if (claimed.length === limit && this.inFlight < this.options.concurrency) continue;
       }
       if (!this.running) break;
-      if (this.woken) continue;
+      // With every slot busy, only a finished attempt (which wakes the loop) makes room.
+      if (this.woken && this.inFlight < this.options.concurrency) continue;
+      this.woken = false;
       await this.pause(this.pollIntervalMs);
     }
   }
