@@ -639,8 +639,9 @@ export const isolation: Scenario = async (ctx) => {
  * Delivery rate with and without the retention purge running: a burst on
  * top of old history, then the same burst while 1,000,000 rows of history
  * older than the retention period are deleted in steps beside it. The
- * purge runs in the driver with the engine's own code (its steps are what
- * the maintenance job runs), so that the two bursts differ only in it.
+ * purge runs in the driver with the engine's own code (what the
+ * maintenance job runs, paced the same way), so that the two bursts differ
+ * only in it.
  */
 export const purge: Scenario = async (ctx) => {
   const { historyRows, historyBurst } = sizes(ctx);
@@ -662,7 +663,7 @@ export const purge: Scenario = async (ctx) => {
     // Hookline's own purge step, from its build (npm run bench builds it first).
     const modulePath = pathToFileURL(path.join(ROOT, 'dist', 'src', 'delivery', 'retention.js')).href;
     const { RetentionPurge } = (await import(modulePath)) as {
-      RetentionPurge: new (db: unknown, logger: unknown, days: number) => { step(limit?: number): Promise<number> };
+      RetentionPurge: new (db: unknown, logger: unknown, days: number) => { run(budgetMs: number, shouldStop: () => boolean): Promise<number> };
     };
     // The purge needs only query(), answering a DELETE as TypeORM does: [rows, count].
     const queryable = {
@@ -673,19 +674,11 @@ export const purge: Scenario = async (ctx) => {
     };
     const purger = new RetentionPurge(queryable, { info: () => undefined }, 30);
     let purging = true;
-    let purgedEvents = 0;
     const purgeStarted = performance.now();
-    const loop = (async () => {
-      while (purging) {
-        const n = await purger.step();
-        purgedEvents += n;
-        if (n === 0) break;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    })();
+    const loop = purger.run(3_600_000, () => !purging);
     const during = await burstRun(ctx, hookline, tenant, 'purge', 'purge: while purging', events, fan);
     purging = false;
-    await loop;
+    const purgedEvents = await loop;
     const purgeSeconds = (performance.now() - purgeStarted) / 1000;
     during.extra.historyAttempts = inserted;
     during.extra.purgedEventsDuringBurst = purgedEvents;
