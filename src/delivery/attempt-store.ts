@@ -47,7 +47,12 @@ export interface ClaimLimits {
   defaultMaxInFlight: number;
   /** Cap per endpoint within this worker, so that no endpoint takes all of its slots. */
   maxInFlightPerWorker: number;
+  /** The subscription id after which the round robin over endpoints starts. */
+  cursor: string;
 }
+
+/** A cursor before every subscription id. */
+export const FIRST_ENDPOINT = '00000000-0000-0000-0000-000000000000';
 
 const ACTIVE = `status IN ('PENDING', 'RETRYING')`;
 
@@ -125,16 +130,24 @@ export class AttemptStore {
     this.event = entityColumns(db, EventEntity, 'e');
     this.subscription = entityColumns(db, SubscriptionEntity, 's');
     // 1. The endpoints with active deliveries, by a skip scan of the due index (one probe per endpoint,
-    //    however long its backlog). 2. Those that may be sent to now: not held, or held with a probe due;
+    //    however long its backlog), round robin: from the one after the cursor (the last endpoint this
+    //    worker served) on, then from the first, and only as far as the claim needs. 2. Those that may be sent to now: not held, or held with a probe due;
     //    their rows are locked so that two workers claiming at once do not both fill the same endpoint's
     //    cap (each skips the endpoints the other is claiming for). 3. Leases in flight per endpoint, in the
     //    fleet and in this worker. 4. Per endpoint, its oldest due deliveries up to what its caps leave.
     this.claimSql = `
-      WITH RECURSIVE pending(id) AS (
-        (SELECT subscription_id FROM deliveries WHERE ${ACTIVE} ORDER BY subscription_id LIMIT 1)
+      WITH RECURSIVE after_cursor(id) AS (
+        (SELECT subscription_id FROM deliveries WHERE ${ACTIVE} AND subscription_id > $6 ORDER BY subscription_id LIMIT 1)
         UNION ALL
         SELECT (SELECT d.subscription_id FROM deliveries d WHERE d.${ACTIVE} AND d.subscription_id > p.id ORDER BY d.subscription_id LIMIT 1)
-        FROM pending p WHERE p.id IS NOT NULL
+        FROM after_cursor p WHERE p.id IS NOT NULL
+      ), up_to_cursor(id) AS (
+        (SELECT subscription_id FROM deliveries WHERE ${ACTIVE} AND subscription_id <= $6 ORDER BY subscription_id LIMIT 1)
+        UNION ALL
+        SELECT (SELECT d.subscription_id FROM deliveries d WHERE d.${ACTIVE} AND d.subscription_id > p.id AND d.subscription_id <= $6 ORDER BY d.subscription_id LIMIT 1)
+        FROM up_to_cursor p WHERE p.id IS NOT NULL
+      ), pending(id) AS (
+        SELECT id FROM after_cursor WHERE id IS NOT NULL UNION ALL SELECT id FROM up_to_cursor WHERE id IS NOT NULL
       ), endpoints AS (
         SELECT s.id, CASE WHEN s.health_state = 'HELD' THEN 1 ELSE COALESCE(s.max_in_flight, $4) END AS cap
         FROM pending p JOIN webhook_subscriptions s ON s.id = p.id
@@ -173,6 +186,7 @@ export class AttemptStore {
       limits.leaseSeconds,
       limits.defaultMaxInFlight,
       limits.maxInFlightPerWorker,
+      limits.cursor,
     ]);
     return rows.map((row) => ({ delivery: this.delivery.read(row), event: this.event.read(row), subscription: this.subscription.read(row) }));
   }
