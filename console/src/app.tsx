@@ -19,7 +19,7 @@ export interface Session {
   canWrite: boolean;
   /** Signed in with a portal link rather than an API key. */
   portal: boolean;
-  /** Fields that this server's schema has beyond the contract (e.g. endpoint health). */
+  /** Fields of subscriptions on this server, beyond the contract (e.g. endpointHealth, maxInFlight). */
   subscriptionFields: Set<string>;
 }
 

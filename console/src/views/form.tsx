@@ -19,6 +19,8 @@ export interface SubscriptionFields {
   retrySchedule: number[];
   headers: Record<string, string> | null;
   rateLimitPerSecond: number | null;
+  /** Present where the server caps deliveries in flight per endpoint. */
+  maxInFlight?: number | null;
 }
 
 const DEFAULT_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000];
@@ -58,10 +60,13 @@ function parseWaits(text: string): number[] {
  */
 export function SubscriptionForm({
   existing,
+  offerMaxInFlight = false,
   onSaved,
   onCancel,
 }: {
   existing?: SubscriptionFields;
+  /** The server takes maxInFlight. */
+  offerMaxInFlight?: boolean;
   onSaved: (result: { id: string; secret?: string }) => void;
   onCancel: () => void;
 }) {
@@ -82,6 +87,7 @@ export function SubscriptionForm({
       .join('\n'),
   );
   const [rateLimit, setRateLimit] = useState(existing?.rateLimitPerSecond?.toString() ?? '');
+  const [maxInFlight, setMaxInFlight] = useState(existing?.maxInFlight?.toString() ?? '');
   const [secret, setSecret] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -119,6 +125,7 @@ export function SubscriptionForm({
         headers: parseHeaders(headers),
         rateLimitPerSecond: rateLimit.trim() ? Number(rateLimit) : null,
       };
+      if (offerMaxInFlight) input.maxInFlight = maxInFlight.trim() ? Number(maxInFlight) : null;
       if (existing) {
         const d = await gql<{ updateWebhookSubscription: { id: string } }>(
           `mutation($id: ID!, $input: UpdateWebhookSubscriptionInput!) { updateWebhookSubscription(id: $id, input: $input) { ${SAVED} } }`,
@@ -225,6 +232,12 @@ export function SubscriptionForm({
         <label for="sub-rate">Rate limit (deliveries per second)</label>
         <input id="sub-rate" type="number" min={1} placeholder="No limit" value={rateLimit} onInput={(e) => setRateLimit(e.currentTarget.value)} />
       </div>
+      {offerMaxInFlight && (
+        <div class="field">
+          <label for="sub-in-flight">Most deliveries in flight at once</label>
+          <input id="sub-in-flight" type="number" min={1} placeholder="Server default" value={maxInFlight} onInput={(e) => setMaxInFlight(e.currentTarget.value)} />
+        </div>
+      )}
       {!existing && (
         <div class="field">
           <label for="sub-secret">Signing secret (optional)</label>

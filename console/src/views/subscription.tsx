@@ -53,7 +53,7 @@ export function SubscriptionDetail({ id, session }: { id: string; session: Sessi
         id url description channels events payloadFormat retrySchedule headers rateLimitPerSecond enabled disabledReason environment createdAt
         secrets { id hint createdAt expiresAt }
         stats { total succeeded failed pending successRate latencyP50Ms latencyP95Ms lastSuccessAt lastFailureAt }
-        ${healthSelection(session)} } }`,
+        ${healthSelection(session)} ${session.subscriptionFields.has('maxInFlight') ? 'maxInFlight' : ''} } }`,
       { id },
     ).then(
       (d) => setSub(d.webhookSubscription),
@@ -114,6 +114,12 @@ export function SubscriptionDetail({ id, session }: { id: string; session: Sessi
         <dd>{sub.retrySchedule.length ? sub.retrySchedule.map((s) => `${s} s`).join(', ') : 'No retries'}</dd>
         <dt>Rate limit</dt>
         <dd>{sub.rateLimitPerSecond ? `${sub.rateLimitPerSecond} per second` : 'None'}</dd>
+        {session.subscriptionFields.has('maxInFlight') && (
+          <>
+            <dt>Most in flight</dt>
+            <dd>{sub.maxInFlight ?? 'Server default'}</dd>
+          </>
+        )}
         <dt>Custom headers</dt>
         <dd>{sub.headers ? Object.keys(sub.headers).join(', ') : 'None'}</dd>
         <dt>Signing secrets</dt>
@@ -175,6 +181,7 @@ export function SubscriptionDetail({ id, session }: { id: string; session: Sessi
       {editing && (
         <SubscriptionForm
           existing={sub}
+          offerMaxInFlight={session.subscriptionFields.has('maxInFlight')}
           onCancel={() => setEditing(false)}
           onSaved={() => {
             setEditing(false);
@@ -207,7 +214,7 @@ export function SubscriptionDetail({ id, session }: { id: string; session: Sessi
       </div>
       {buckets ? <DeliveryCharts buckets={buckets} /> : <Loading />}
 
-      <Deliveries subscriptionId={sub.id} session={session} reload={reload} />
+      <Deliveries subscriptionId={sub.id} session={session} reload={reload} onRefresh={refresh} />
       {session.canWrite && <Replay subscriptionId={sub.id} onDone={refresh} />}
     </section>
   );
@@ -289,7 +296,7 @@ function SendTestEvent({ id, onDone }: { id: string; onDone: () => void }) {
   );
 }
 
-function Deliveries({ subscriptionId, session, reload }: { subscriptionId: string; session: Session; reload: number }) {
+function Deliveries({ subscriptionId, session, reload, onRefresh }: { subscriptionId: string; session: Session; reload: number; onRefresh: () => void }) {
   const [status, setStatus] = useState('');
   const [eventType, setEventType] = useState('');
   const [since, setSince] = useState('');
@@ -297,7 +304,6 @@ function Deliveries({ subscriptionId, session, reload }: { subscriptionId: strin
   const [eventNames, setEventNames] = useState<string[]>([]);
   const [page, setPage] = useState<{ nodes: ListedDelivery[]; totalCount: number; endCursor: string | null; hasNextPage: boolean } | null>(null);
   const [error, setError] = useState<unknown>(null);
-  const [own, setOwn] = useState(0);
   // Filters change faster than answers come: only the answer to the latest request is shown.
   const latest = useRef(0);
 
@@ -331,13 +337,13 @@ function Deliveries({ subscriptionId, session, reload }: { subscriptionId: strin
       setError(e);
     }
   };
-  useEffect(() => void load(null), [subscriptionId, status, eventType, since, until, reload, own]);
+  useEffect(() => void load(null), [subscriptionId, status, eventType, since, until, reload]);
 
   return (
     <section aria-labelledby="deliveries-heading">
       <div class="heading-row">
         <h2 id="deliveries-heading">Recent deliveries</h2>
-        <button type="button" class="secondary" onClick={() => setOwn((n) => n + 1)}>
+        <button type="button" class="secondary" onClick={onRefresh}>
           Refresh
         </button>
       </div>
@@ -396,7 +402,7 @@ function Deliveries({ subscriptionId, session, reload }: { subscriptionId: strin
               </thead>
               <tbody>
                 {page.nodes.map((d) => (
-                  <DeliveryRow key={d.id} delivery={d} canWrite={session.canWrite} onChanged={() => setOwn((n) => n + 1)} />
+                  <DeliveryRow key={d.id} delivery={d} canWrite={session.canWrite} onChanged={onRefresh} />
                 ))}
               </tbody>
             </table>

@@ -56,6 +56,7 @@ export function WebhooksView({ session }: { session: Session }) {
       )}
       {creating && (
         <SubscriptionForm
+          offerMaxInFlight={session.subscriptionFields.has('maxInFlight')}
           onCancel={() => setCreating(false)}
           onSaved={({ id, secret }) => {
             setCreating(false);
