@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { forgetToken, gql, isPortalSession, messageOf, storeToken, storedToken, whenUnauthenticated } from './api';
+import { handle } from './common';
 import { CatalogView } from './views/catalog';
 import { EventsView } from './views/events';
 import { KeysView } from './views/keys';
@@ -90,12 +91,12 @@ function SignIn({ onSignIn, error }: { onSignIn: (token: string) => Promise<void
     <main class="sign-in">
       <h1>Hookline console</h1>
       <form
-        onSubmit={async (e) => {
+        onSubmit={handle(async (e: Event) => {
           e.preventDefault();
           setBusy(true);
           await onSignIn(key.trim());
           setBusy(false);
-        }}
+        })}
       >
         <label for="api-key">API key</label>
         <input id="api-key" type="password" autoComplete="off" required value={key} onInput={(e) => setKey(e.currentTarget.value)} />

@@ -110,8 +110,9 @@ describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('the console in Chromiu
     await browser.screenshot(page, '02-ledgers-rule');
     // The server's own refusal is shown too.
     await page.getByRole('button', { name: 'Create' }).click();
-    const refusal = page.getByRole('alert').filter({ hasText: /unsubscribe/i });
+    const refusal = page.getByRole('alert').filter({ hasText: 'The channel ledgers is exclusive' });
     await refusal.waitFor();
+    expect(await refusal.textContent()).toContain('Unsubscribe from the other channels first (invoices)');
 
     await page.getByRole('checkbox', { name: 'ledgers', exact: true }).uncheck();
     await rule.waitFor({ state: 'detached' });

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { gql, messageOf } from '../api';
-import { StatusBadge } from '../common';
+import { handle, StatusBadge } from '../common';
 import { when } from '../format';
 
 export interface ListedDelivery {
@@ -71,11 +71,11 @@ export function DeliveryRow({ delivery, canWrite, onChanged, showSubscription = 
         <td>{delivery.attemptCount}</td>
         <td>{when(delivery.nextAttemptAt)}</td>
         <td class="row-actions">
-          <button type="button" class="secondary small" aria-expanded={open} onClick={toggle}>
+          <button type="button" class="secondary small" aria-expanded={open} onClick={handle(toggle)}>
             {open ? 'Hide attempts' : 'Attempts'}
           </button>
           {canWrite && (
-            <button type="button" class="secondary small" onClick={redeliver}>
+            <button type="button" class="secondary small" onClick={handle(redeliver)}>
               Redeliver
             </button>
           )}

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, gql } from '../api';
-import { ErrorMessage } from '../common';
+import { ErrorMessage, handle } from '../common';
 
 export interface Channel {
   name: string;
@@ -148,7 +148,7 @@ export function SubscriptionForm({
   };
 
   return (
-    <form class="subscription-form" onSubmit={submit} aria-label={existing ? 'Edit subscription' : 'New subscription'}>
+    <form class="subscription-form" onSubmit={handle(submit)} aria-label={existing ? 'Edit subscription' : 'New subscription'}>
       <h2>{existing ? 'Edit subscription' : 'New subscription'}</h2>
       <div class="field">
         <label for="sub-url">URL</label>

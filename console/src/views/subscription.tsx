@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { gql, messageOf } from '../api';
 import type { Session } from '../app';
-import { ErrorMessage, Loading, ShownOnce, StatusBadge } from '../common';
+import { ErrorMessage, handle, Loading, ShownOnce, StatusBadge } from '../common';
 import { isoToLocal, localToIso, ms, percent, STATUSES, statusWord, when } from '../format';
 import { DeliveryCharts, type Bucket } from './chart';
 import { DeliveryRow, type ListedDelivery } from './deliveries';
@@ -141,36 +141,36 @@ export function SubscriptionDetail({ id, session }: { id: string; session: Sessi
           <button
             type="button"
             class="secondary"
-            onClick={() =>
+            onClick={handle(async () =>
               act(`mutation($id: ID!, $input: UpdateWebhookSubscriptionInput!) { updateWebhookSubscription(id: $id, input: $input) { id } }`, {
                 id: sub.id,
                 input: { enabled: !sub.enabled },
               })
-            }
+            )}
           >
             {sub.enabled ? 'Disable' : 'Enable'}
           </button>
           <button
             type="button"
             class="secondary"
-            onClick={() =>
+            onClick={handle(async () =>
               confirm('Rotate the signing secret? The current one keeps signing beside the new one for 24 hours.') &&
               act(`mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }`, { id: sub.id }, (d) =>
                 setRotated((d.rotateWebhookSecret as { secret: string }).secret),
               )
-            }
+            )}
           >
             Rotate secret
           </button>
           <button
             type="button"
             class="danger"
-            onClick={() =>
+            onClick={handle(async () =>
               confirm(`Delete the subscription to ${sub.url}? Its pending deliveries are cancelled.`) &&
               act(`mutation($id: ID!) { deleteWebhookSubscription(id: $id) }`, { id: sub.id }, () => {
                 location.hash = '#/webhooks';
               })
-            }
+            )}
           >
             Delete
           </button>
@@ -275,7 +275,7 @@ function SendTestEvent({ id, onDone }: { id: string; onDone: () => void }) {
   const last = delivery?.attempts[delivery.attempts.length - 1];
   return (
     <>
-      <button type="button" onClick={send}>
+      <button type="button" onClick={handle(send)}>
         Send test event
       </button>
       <div class="test-result" role="status" aria-live="polite" aria-label="Test event result">
@@ -426,7 +426,7 @@ function Replay({ subscriptionId, onDone }: { subscriptionId: string; onDone: ()
     <form
       class="replay"
       aria-label="Replay failed deliveries"
-      onSubmit={async (e) => {
+      onSubmit={handle(async (e: Event) => {
         e.preventDefault();
         setError(null);
         setResult(null);
@@ -442,7 +442,7 @@ function Replay({ subscriptionId, onDone }: { subscriptionId: string; onDone: ()
         } catch (err) {
           setError(err);
         }
-      }}
+      })}
     >
       <h2>Replay failed deliveries</h2>
       <div class="field inline">
