@@ -82,6 +82,15 @@ describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('the console in Chromiu
     await page.close();
   });
 
+  it('says when it shows the staging environment', async () => {
+    const page = await browser.newPage();
+    await signIn(page, await createKey(t, acme.adminToken, 'VIEWER', 'STAGING'));
+    expect(await banner(page).textContent()).toContain('Staging');
+    expect(await banner(page).textContent()).not.toContain('Production');
+    await page.getByText('No subscriptions yet.').waitFor();
+    await page.close();
+  });
+
   it('refuses a wrong key with a message', async () => {
     const page = await browser.newPage();
     await page.goto(`${origin}/console`);
@@ -199,6 +208,15 @@ describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('the console in Chromiu
     const page = await browser.newPage();
     await signIn(page, acme.adminToken);
     await page.getByRole('link', { name: 'Events' }).click();
+    await page.getByRole('link', { name: 'webhook.test' }).first().waitFor();
+    const total = () => page.getByText(/^\d+ events, newest first$/).textContent();
+    await page.getByLabel('Event type').selectOption('invoices.paid');
+    await expect.poll(total).toBe('0 events, newest first');
+    await page.getByLabel('Event type').selectOption('webhook.test');
+    await expect.poll(total).toBe('2 events, newest first');
+    await page.getByLabel('From').fill('2099-01-01T00:00');
+    await expect.poll(total).toBe('0 events, newest first');
+    await page.getByLabel('From').fill('');
     await page.getByRole('link', { name: 'webhook.test' }).first().click();
     await page.getByRole('heading', { name: 'Data' }).waitFor();
     expect(await page.locator('pre').first().textContent()).toContain('This is a test event from Hookline.');
