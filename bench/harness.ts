@@ -216,6 +216,8 @@ export interface HooklineEnv {
   bootstrapToken: string;
   workerConcurrency: number;
   deliveryTimeoutMs: number;
+  /** HOOKLINE_RETENTION_DAYS of the processes; Hookline's default when unset. */
+  retentionDays?: number;
 }
 
 function hooklineEnv(env: HooklineEnv): NodeJS.ProcessEnv {
@@ -231,6 +233,9 @@ function hooklineEnv(env: HooklineEnv): NodeJS.ProcessEnv {
     HOOKLINE_BOOTSTRAP_TOKEN: env.bootstrapToken,
     HOOKLINE_WORKER_CONCURRENCY: String(env.workerConcurrency),
     HOOKLINE_DELIVERY_TIMEOUT_MS: String(env.deliveryTimeoutMs),
+    // Each worker process serves its metrics on a port of its own; any free one will do here.
+    HOOKLINE_WORKER_PORT: '0',
+    ...(env.retentionDays ? { HOOKLINE_RETENTION_DAYS: String(env.retentionDays) } : {}),
     LOG_LEVEL: 'info',
   };
 }

@@ -2,7 +2,17 @@ import { Initial1795000000000 } from './1795000000000-initial.js';
 import { Catalog1795000000001 } from './1795000000001-catalog.js';
 import { CatalogEnvironment1795000000002 } from './1795000000002-catalog-environment.js';
 import { RateLimitSlots1795000000003 } from './1795000000003-rate-limit-slots.js';
+import { EndpointHealth1795000000010 } from './1795000000010-endpoint-health.js';
+import { DeliveryLeases1795000000011 } from './1795000000011-delivery-leases.js';
 import { PortalSessions1795000000050 } from './1795000000050-portal-sessions.js';
 
 /** Every migration, oldest first. A new migration is added here as well as in its own file. */
-export const migrations = [Initial1795000000000, Catalog1795000000001, CatalogEnvironment1795000000002, RateLimitSlots1795000000003, PortalSessions1795000000050];
+export const migrations = [
+  Initial1795000000000,
+  Catalog1795000000001,
+  CatalogEnvironment1795000000002,
+  RateLimitSlots1795000000003,
+  EndpointHealth1795000000010,
+  DeliveryLeases1795000000011,
+  PortalSessions1795000000050,
+];

@@ -5,7 +5,7 @@ import { createDataSource, runMigrations } from './db/data-source.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js';
 import { resolveMasterKey } from './db/master-key.js';
 import type { HttpServer } from './http/server.js';
-import { Metrics } from './http/metrics.js';
+import { Metrics } from './metrics/metrics.js';
 import type { Logger } from './logger.js';
 import { startBoss } from './queue/boss.js';
 import { WakeSender } from './queue/wakeup.js';
@@ -34,6 +34,8 @@ export interface RunningApp {
   db: DataSource;
   boss: PgBoss;
   http: HttpServer | undefined;
+  /** The delivery side, unless the role is api. */
+  workers: Workers | undefined;
   stop(): Promise<void>;
 }
 
@@ -64,7 +66,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     const { url, embedded } = await openDatabase(config, logger);
     if (embedded) stack.push(() => embedded.stop());
 
-    // A worker reads and records whole batches of attempts, so its
+    // A worker claims and records whole batches of deliveries, so its
     // connections do not grow with its concurrency.
     const db = createDataSource({ url, poolSize: role === 'worker' ? WORKER_POOL_SIZE : 20 });
     await db.initialize();
@@ -92,10 +94,13 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     const services = createServices({ db, boss, config, logger, masterKey, metrics, wakeWorkers: () => waker.wake() });
     const operatorToken = await services.accounts.bootstrapOperator(config.bootstrapToken);
 
+    let workers: Workers | undefined;
     if (role !== 'api') {
-      const workers = new Workers({ services, boss, config, logger, metrics, version: VERSION, databaseUrl: url, db });
-      await workers.start();
-      stack.push(() => workers.stop());
+      // A worker-only process has no API server: it serves its health and metrics on a port of its own.
+      const started = new Workers({ services, boss, config, logger, metrics, version: VERSION, databaseUrl: url, db, serveHttp: role === 'worker' });
+      await started.start();
+      stack.push(() => started.stop());
+      workers = started;
     }
 
     let http: HttpServer | undefined;
@@ -117,6 +122,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       db,
       boss,
       http,
+      workers,
       stop: stopAll,
     };
   } catch (error) {

@@ -28,6 +28,15 @@ export interface Config {
   /** How often the queue looks for jobs of crashed workers (their heartbeats stopped) to run them again. */
   queueMonitorSeconds: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  // Delivery engine.
+  /** Port of a worker process's /healthz, /readyz and /metrics; 0 picks a free one. */
+  workerPort: number;
+  /** Deliveries to one endpoint in flight across all workers when its subscription sets no maxInFlight. */
+  defaultMaxInFlight: number;
+  /** Deadline of one DNS lookup of an endpoint's host. */
+  dnsTimeoutMs: number;
+  /** Events, their deliveries and attempts older than this many days are deleted. */
+  retentionDays: number;
 }
 
 const booleanString = z
@@ -67,6 +76,10 @@ const variables = {
   HOOKLINE_WORKER_CONCURRENCY: integerString(1, 1000),
   HOOKLINE_DELIVERY_TIMEOUT_MS: integerString(100, 300_000),
   HOOKLINE_QUEUE_MONITOR_SECONDS: integerString(1, 3600),
+  HOOKLINE_WORKER_PORT: integerString(0, 65535),
+  HOOKLINE_DEFAULT_MAX_IN_FLIGHT: integerString(1, 1000),
+  HOOKLINE_DNS_TIMEOUT_MS: integerString(100, 60_000),
+  HOOKLINE_RETENTION_DAYS: integerString(1, 3650),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'must be a pino log level'),
 } as const;
 
@@ -108,5 +121,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     deliveryTimeoutMs: v.HOOKLINE_DELIVERY_TIMEOUT_MS ?? 15_000,
     queueMonitorSeconds: v.HOOKLINE_QUEUE_MONITOR_SECONDS ?? 15,
     logLevel: v.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info'),
+    workerPort: v.HOOKLINE_WORKER_PORT ?? 4001,
+    defaultMaxInFlight: v.HOOKLINE_DEFAULT_MAX_IN_FLIGHT ?? 10,
+    dnsTimeoutMs: v.HOOKLINE_DNS_TIMEOUT_MS ?? 5_000,
+    retentionDays: v.HOOKLINE_RETENTION_DAYS ?? 30,
   };
 }

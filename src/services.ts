@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import { AccountService } from './accounts/service.js';
 import { CatalogService } from './catalog/service.js';
 import type { Config } from './config.js';
-import type { Metrics } from './http/metrics.js';
+import type { Metrics } from './metrics/metrics.js';
 import type { Logger } from './logger.js';
 import { DeliveryService } from './deliveries/service.js';
 import { EventService } from './events/service.js';
@@ -41,7 +41,7 @@ export function createServices(deps: ServiceDeps): Services {
   const catalog = new CatalogService(deps.db);
   const secrets = new SecretService(deps.db, deps.masterKey);
   const subscriptions = new SubscriptionService(deps.db, catalog, secrets, { allowPrivate: deps.config.allowPrivateUrls });
-  const deliveries = new DeliveryService(deps.db, deps.boss, catalog, subscriptions, deps.wakeWorkers);
+  const deliveries = new DeliveryService(deps.db, catalog, subscriptions, deps.wakeWorkers);
   return {
     accounts: new AccountService(deps.db),
     catalog,

@@ -1,19 +1,16 @@
 import type { CatalogService } from '../catalog/service.js';
-import type { AttemptContext, AttemptOutcome, AttemptRecord, DeliveryService } from '../deliveries/service.js';
-import { TEST_EVENT_TYPE } from '../deliveries/service.js';
-import type { Metrics } from '../http/metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { SecretService } from '../secrets/service.js';
+import { TEST_EVENT_TYPE, type AttemptContext, type AttemptEntry, type AttemptRecord, type AttemptStore } from './attempt-store.js';
+import type { AttemptRecorder } from './attempt-recorder.js';
 import type { DeliveryHttpClient } from './http-client.js';
-import { AttemptRecorder } from './attempt-recorder.js';
+import { attemptOutcome } from './outcome.js';
 import { buildPayload } from './payload.js';
-import { classifyResponse, nextAttemptDelayMs, parseRetryAfter, shouldDisableForFailureStreak } from './retry-policy.js';
 import { signatureHeader } from './signing.js';
 
-export const GONE_REASON = 'The endpoint answered 410 Gone';
-export const FAILURE_STREAK_REASON = 'Every delivery failed for 5 days in a row';
-
 export interface DelivererDeps {
-  deliveries: DeliveryService;
+  store: AttemptStore;
+  recorder: AttemptRecorder;
   catalog: CatalogService;
   secrets: SecretService;
   http: DeliveryHttpClient;
@@ -21,73 +18,82 @@ export interface DelivererDeps {
   userAgent: string;
 }
 
-export type DeliverResult = 'stale' | 'cancelled' | 'postponed' | 'succeeded' | 'retrying' | 'failed';
+export type DeliverResult = 'cancelled' | 'postponed' | 'succeeded' | 'retrying' | 'failed';
 
-/** A slot this close is taken at once rather than through another job (whose pickup takes longer). */
+/** A slot this close is waited for here rather than by giving the delivery back (whose next claim takes longer). */
 const SLOT_TOLERANCE_MS = 50;
 
-/** A `deliver` job as the worker hands it over. */
-export interface DeliveryJobRef {
-  jobId: string;
-  deliveryId: string;
-  reservedSlot?: string;
-}
+/** The signing secrets of a claim's subscriptions, or why one subscription's cannot be read. */
+export type SecretsBySubscription = Map<string, string[] | Error>;
 
 /**
- * Makes the attempts of a batch of `deliver` jobs: one read of the
- * deliveries with their events and subscriptions, one of their secrets, the
- * POSTs concurrently, and each attempt recorded through the group commit.
+ * Makes one attempt of a claimed delivery: checks that it is still wanted,
+ * builds and signs the payload, sends it and hands the attempt to the
+ * recorder. A delivery whose attempt cannot even be prepared (its secret
+ * cannot be decrypted, its payload cannot be built) fails with the reason
+ * recorded as its attempt, so that it never stays pending.
  */
 export class Deliverer {
   /** Event type descriptions (the envelope's message) rarely change; a short cache keeps a query off every attempt. */
   private readonly messages = new Map<string, { message: string; expires: number }>();
-  private readonly recorder: AttemptRecorder;
 
-  constructor(private readonly deps: DelivererDeps) {
-    this.recorder = new AttemptRecorder((entries) => deps.deliveries.recordAttempts(entries));
+  constructor(private readonly deps: DelivererDeps) {}
+
+  /** The secrets of a claim, read together; a subscription whose secrets fail is read alone so that only it fails. */
+  async secretsFor(subscriptionIds: readonly string[]): Promise<SecretsBySubscription> {
+    const ids = [...new Set(subscriptionIds)];
+    try {
+      return new Map(await this.deps.secrets.activeSecretsFor(ids));
+    } catch {
+      const result: SecretsBySubscription = new Map();
+      for (const id of ids) {
+        result.set(
+          id,
+          await this.deps.secrets.activeSecretsFor([id]).then(
+            (m) => m.get(id) ?? [],
+            (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+          ),
+        );
+      }
+      return result;
+    }
   }
 
-  /** One result per job, in order: what the attempt did, or why the job itself failed. */
-  async deliverAll(jobs: readonly DeliveryJobRef[]): Promise<Array<PromiseSettledResult<DeliverResult>>> {
-    const contexts = await this.deps.deliveries.loadForAttempts(jobs);
-    const subscriptionIds = [...new Set([...contexts.values()].map((c) => c.subscription.id))];
-    const secrets = await this.deps.secrets.activeSecretsFor(subscriptionIds);
-    return Promise.allSettled(
-      jobs.map(async (job) => {
-        const context = contexts.get(job.jobId);
-        if (!context) return 'stale' as const;
-        return this.attempt(context, job, secrets.get(context.subscription.id) ?? []);
-      }),
-    );
-  }
-
-  private async attempt(context: AttemptContext, job: DeliveryJobRef, secrets: string[]): Promise<DeliverResult> {
-    const { deliveries, http, metrics } = this.deps;
-    const { jobId, reservedSlot } = job;
-    const { delivery, event, subscription } = context;
-    if (!(await deliveries.stillMatches(context))) {
-      await deliveries.cancel(delivery.id, jobId);
+  async deliver(context: AttemptContext, secrets: string[] | Error | undefined): Promise<DeliverResult> {
+    const { store } = this.deps;
+    const { delivery, subscription } = context;
+    if (!(await store.stillMatches(context))) {
+      await store.cancel(context);
       return 'cancelled';
     }
-    if (subscription.rateLimitPerSecond && !reservedSlot) {
-      const slot = await deliveries.reserveSendSlot(subscription.id, subscription.rateLimitPerSecond);
+    if (subscription.rateLimitPerSecond && !delivery.slotReserved) {
+      const slot = await store.reserveSendSlot(subscription.id, subscription.rateLimitPerSecond);
       if (slot.getTime() - Date.now() > SLOT_TOLERANCE_MS) {
-        await deliveries.postpone(delivery.id, jobId, slot);
+        await store.postpone(context, slot);
         return 'postponed';
       }
     }
+    let request: { body: string; headers: Record<string, string> };
+    try {
+      if (secrets instanceof Error) throw secrets;
+      request = await this.prepare(context, secrets ?? []);
+    } catch (error) {
+      return this.failUnprepared(context, error);
+    }
+    return this.send(context, request);
+  }
 
-    const message = await this.message(context);
+  private async prepare(context: AttemptContext, secrets: string[]): Promise<{ body: string; headers: Record<string, string> }> {
+    const { delivery, event, subscription } = context;
     const { body, contentType } = buildPayload(subscription.payloadFormat, {
       event: event.type,
-      message,
+      message: await this.message(context),
       idempotencyKey: delivery.id,
       environment: event.environment,
       timestamp: event.createdAt,
       data: event.data,
     });
-    const startedAt = new Date();
-    const timestamp = Math.floor(startedAt.getTime() / 1000);
+    const timestamp = Math.floor(Date.now() / 1000);
     const headers: Record<string, string> = {
       ...(subscription.headers ?? {}),
       'content-type': contentType,
@@ -96,47 +102,55 @@ export class Deliverer {
       'webhook-timestamp': String(timestamp),
       'webhook-signature': signatureHeader({ id: delivery.id, timestamp, body, secrets }),
     };
-    const response = await http.send({ url: subscription.url, headers, body });
+    return { body, headers };
+  }
 
-    const verdict = response.status === null ? 'retry' : classifyResponse(response.status);
+  private async send(context: AttemptContext, request: { body: string; headers: Record<string, string> }): Promise<DeliverResult> {
+    const { http, metrics } = this.deps;
+    const { delivery, event, subscription } = context;
+    const startedAt = new Date();
+    const response = await http.send({ url: subscription.url, headers: request.headers, body: request.body });
+    const outcome = attemptOutcome({
+      status: response.status,
+      retryAfter: response.retryAfter,
+      // A test event gets one attempt: its purpose is to show at once whether the endpoint works.
+      schedule: event.type === TEST_EVENT_TYPE ? [] : subscription.retrySchedule,
+      attemptsMade: delivery.attemptCount - delivery.scheduleOffset + 1,
+      failingSince: subscription.failingSince,
+      now: startedAt,
+    });
     const attempt: AttemptRecord = {
       startedAt,
       durationMs: Math.round(response.durationMs),
       responseStatus: response.status,
       responseBody: response.body,
       error: response.error,
-      succeeded: verdict === 'success',
+      succeeded: outcome.kind === 'succeeded',
     };
-    const outcome = this.outcome(context, verdict, response.status, response.retryAfter, startedAt);
-    await this.recorder.record({ context, jobId, attempt, outcome });
     metrics.deliveryAttempts.inc({ outcome: attempt.succeeded ? 'success' : (response.errorCode ?? `http_${response.status}`) });
     metrics.deliveryDuration.observe(response.durationMs / 1000);
+    await this.deps.recorder.record({ context, attempt, outcome });
     return outcome.kind === 'succeeded' ? 'succeeded' : outcome.kind === 'retry' ? 'retrying' : 'failed';
   }
 
-  private outcome(
-    context: AttemptContext,
-    verdict: 'success' | 'retry' | 'gone',
-    status: number | null,
-    retryAfterHeader: string | null,
-    now: Date,
-  ): AttemptOutcome {
-    if (verdict === 'success') return { kind: 'succeeded' };
-    if (verdict === 'gone') return { kind: 'failed', disableReason: GONE_REASON };
-    const { delivery, subscription, event } = context;
-    if (shouldDisableForFailureStreak(subscription.failingSince, now)) {
-      return { kind: 'failed', disableReason: FAILURE_STREAK_REASON };
-    }
-    // A test event gets one attempt: its purpose is to show at once whether the endpoint works.
-    const schedule = event.type === TEST_EVENT_TYPE ? [] : subscription.retrySchedule;
-    const retryAfterSeconds =
-      status === 429 || status === 503 ? parseRetryAfter(retryAfterHeader ?? undefined, now) : undefined;
-    const delayMs = nextAttemptDelayMs({
-      schedule,
-      attemptsMade: delivery.attemptCount - delivery.scheduleOffset + 1,
-      retryAfterSeconds,
-    });
-    return delayMs === null ? { kind: 'failed' } : { kind: 'retry', delayMs };
+  private async failUnprepared(context: AttemptContext, error: unknown): Promise<DeliverResult> {
+    const reason = error instanceof Error ? error.message : String(error);
+    const entry: AttemptEntry = {
+      context,
+      attempt: {
+        startedAt: new Date(),
+        durationMs: 0,
+        responseStatus: null,
+        responseBody: null,
+        error: `not sent: ${reason}`,
+        succeeded: false,
+      },
+      outcome: { kind: 'failed' },
+      unsent: true,
+    };
+    this.deps.metrics.deliveryAttempts.inc({ outcome: 'not_sent' });
+    await this.deps.recorder.record(entry);
+    return 'failed';
   }
 
   private async message({ event }: AttemptContext): Promise<string> {

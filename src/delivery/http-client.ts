@@ -4,7 +4,7 @@ import { Agent, buildConnector } from 'undici';
 import { isBlockedAddress } from '../net/address-policy.js';
 
 /**
- * The HTTP client of the delivery worker (DESIGN.md habit 7): one shared
+ * The HTTP client of the delivery worker: one shared
  * undici Agent, HTTP/1.1 only, no redirects, a total deadline per attempt,
  * a bounded read of the response, private addresses refused at connect time,
  * and failures reported as values, never thrown.
@@ -45,10 +45,12 @@ export interface DeliveryHttpClientOptions {
   allowPrivate: boolean;
   /** The User-Agent header, e.g. `Hookline/0.1.0`; it replaces any User-Agent among the request's headers. */
   userAgent: string;
-  /** Bytes of the response body kept; the rest is not read. Default 4096 (API.md §5). */
+  /** Bytes of the response body kept; the rest is not read. Default 4096. */
   maxResponseBytes?: number;
   /** Connections per origin; unlimited when unset. */
   connections?: number;
+  /** Host name resolution (see dns.ts); getaddrinfo when unset. */
+  resolve?: HostResolver;
 }
 
 export const DEFAULT_MAX_RESPONSE_BYTES = 4096;
@@ -85,7 +87,7 @@ const systemResolver: HostResolver = (hostname, options) =>
  * mixes public and private answers is how DNS rebinding is done, and
  * checkDestination refuses such a name when the subscription is saved too.
  */
-export function blockingLookup(resolve: HostResolver = systemResolver): LookupFunction {
+export function blockingLookup(resolve: HostResolver = systemResolver, block = true): LookupFunction {
   return (hostname, options, callback) => {
     resolve(hostname, options).then(
       (addresses) => {
@@ -95,7 +97,7 @@ export function blockingLookup(resolve: HostResolver = systemResolver): LookupFu
           process.nextTick(callback, err, '', 0);
           return;
         }
-        const blocked = addresses.find((a) => isBlockedAddress(a.address));
+        const blocked = block ? addresses.find((a) => isBlockedAddress(a.address)) : undefined;
         if (blocked) {
           process.nextTick(callback, new BlockedDestinationError(`blocked address ${blocked.address} (${hostname})`), '', 0);
         } else if (options.all) {
@@ -161,8 +163,8 @@ export class DeliveryHttpClient {
     this.maxResponseBytes = Math.max(0, options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES);
     this.agent = new Agent({
       connect: options.allowPrivate
-        ? buildConnector({ allowH2: false, timeout: options.timeoutMs })
-        : destinationGuardedConnector({ connectTimeoutMs: options.timeoutMs }),
+        ? buildConnector({ allowH2: false, timeout: options.timeoutMs, lookup: blockingLookup(options.resolve, false) })
+        : destinationGuardedConnector({ connectTimeoutMs: options.timeoutMs, ...(options.resolve ? { resolve: options.resolve } : {}) }),
       // undici 8 negotiates HTTP/2 by default; deliveries are plain HTTP/1.1 POSTs.
       allowH2: false,
       // Both are idle timers (headersTimeout from the request sent, bodyTimeout between chunks):

@@ -2,7 +2,7 @@ import { XMLBuilder } from 'fast-xml-parser';
 import { PayloadFormat, type Environment } from '../domain.js';
 
 /**
- * The body of a delivery in the subscription's format (API.md §4). Pure: the
+ * The body of a delivery in the subscription's format. Pure: the
  * same input gives the same bytes, which is what gets signed.
  */
 

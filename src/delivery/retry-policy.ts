@@ -1,7 +1,7 @@
 /**
- * Retry timing and response verdicts (API.md §5), as pure functions so that
+ * Retry timing and response verdicts, as pure functions so that
  * the delivery worker's decisions can be tested without a clock, a queue or
- * a network (DESIGN.md habit 8, svix `calculate_retry_delay`).
+ * a network.
  */
 
 /** Up to this share of the scheduled wait is added at random, so that endpoints that failed together are not retried together. */

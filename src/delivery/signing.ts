@@ -1,7 +1,7 @@
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 
 /**
- * Standard Webhooks signatures (API.md §4): HMAC-SHA256 over
+ * Standard Webhooks signatures: HMAC-SHA256 over
  * `<webhook-id>.<webhook-timestamp>.<body>`, keyed with the base64-decoded
  * part of the `whsec_` secret, sent as `v1,<base64>`; one per active secret,
  * space separated, so that a receiver holding either the old or the new

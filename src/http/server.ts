@@ -17,7 +17,7 @@ import { authenticateBearer } from '../portal/authenticate.js';
 import type { Services } from '../services.js';
 import { ideRouter } from './ide.js';
 import { consoleRouter } from './console.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
 
 export interface HttpServerDeps {
   schema: GraphQLSchema;
@@ -114,7 +114,7 @@ export class HttpServer {
     };
     const results = await Promise.all([
       check('database', () => this.deps.db.query('SELECT 1')),
-      check('queue', () => this.deps.boss.getQueue('deliver')),
+      check('queue', () => this.deps.boss.getQueue('maintenance')),
     ]);
     return results.filter((r): r is string => r !== undefined);
   }

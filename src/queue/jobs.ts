@@ -1,24 +1,16 @@
 /**
- * Queue names and job payloads. Jobs carry ids only: never event data,
- * secrets or URLs, which the workers reload from their rows.
+ * Queue names and job payloads. Deliveries are not queue jobs: the
+ * deliveries table is their queue (src/delivery/engine.ts). pg-boss carries
+ * scheduled maintenance.
  */
 export const QUEUES = {
-  fanout: 'fanout',
-  deliver: 'deliver',
+  maintenance: 'maintenance',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
-/** Queued by earlier versions at publish time; publishing now fans out in its own transaction. */
-export interface FanoutJob {
-  eventId: string;
-}
+/** Queues of earlier versions, whose jobs the deliveries table has replaced; removed at start. */
+export const LEGACY_QUEUES = ['fanout', 'deliver'] as const;
 
-export interface DeliverJob {
-  deliveryId: string;
-  /**
-   * Set when the job was postponed to a send slot of a rate-limited
-   * subscription: the slot is already reserved, so the job sends at once.
-   */
-  reservedSlot?: string;
-}
+/** How often the maintenance job (the retention purge) runs, as a cron expression. */
+export const MAINTENANCE_CRON = '* * * * *';

@@ -1,9 +1,8 @@
 import type { DataSource } from 'typeorm';
 import type { Logger } from '../logger.js';
-import { BOSS_SCHEMA } from './boss.js';
-
-/** pg-boss keeps the jobs of every queue not created with `partition: true` (Hookline's) in this table. */
-const JOB_TABLE = 'job_common';
+/** The deliveries table: the workers' queue, whose due and leased rows change all the time. */
+const QUEUE_SCHEMA = 'public';
+const QUEUE_TABLE = 'deliveries';
 
 /** Rows changed since the last ANALYZE that call for another: this many, and this share of the table. */
 const MIN_CHANGED_ROWS = 5_000;
@@ -13,13 +12,12 @@ const MIN_CHANGED_SHARE = 0.2;
 const ADVISORY_LOCK_KEY = 0x686b6c01;
 
 /**
- * Keeps PostgreSQL's statistics of pg-boss's job table fresh while a queue
- * fills up. Autovacuum analyzes at most once a minute per database, and
- * until it does, the planner still believes the table to be nearly empty
- * and sorts every pending job on each fetch: with 50,000 pending, a fetch
- * and complete took 47 ms instead of 4 ms, and a burst drained at half the
- * rate. Worker processes check every few seconds and analyze the table when
- * enough of it has changed.
+ * Keeps PostgreSQL's statistics of the deliveries table fresh while a
+ * backlog builds up. Autovacuum analyzes at most once a minute per
+ * database, and until it does, the planner still believes the table (and
+ * its partial index of due rows) to be nearly empty and may choose a plan
+ * for the claim that reads every pending row. Worker processes check every
+ * few seconds and analyze the table when enough of it has changed.
  */
 export class QueueStatistics {
   private timer: NodeJS.Timeout | undefined;
@@ -47,10 +45,10 @@ export class QueueStatistics {
       if (!lock?.locked) return false;
       const [table] = (await manager.query(
         'SELECT n_live_tup::float8 AS live, n_mod_since_analyze::float8 AS changed FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = $2',
-        [BOSS_SCHEMA, JOB_TABLE],
+        [QUEUE_SCHEMA, QUEUE_TABLE],
       )) as Array<{ live: number; changed: number }>;
       if (!table || table.changed < Math.max(MIN_CHANGED_ROWS, MIN_CHANGED_SHARE * table.live)) return false;
-      await manager.query(`ANALYZE ${BOSS_SCHEMA}.${JOB_TABLE}`);
+      await manager.query(`ANALYZE ${QUEUE_SCHEMA}.${QUEUE_TABLE}`);
       this.logger.debug({ rows: table.live, changed: table.changed }, 'queue statistics refreshed');
       return true;
     });

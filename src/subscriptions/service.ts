@@ -9,6 +9,7 @@ import { isUuid, newId } from '../ids.js';
 import { checkDestination, DestinationError, type DestinationPolicy } from '../net/address-policy.js';
 import type { SecretService } from '../secrets/service.js';
 import { DEFAULT_RETRY_SCHEDULE } from './retry-schedule.js';
+import { EndpointHealthState } from '../delivery/endpoint-health.js';
 import { urlProblem } from './validation.js';
 
 export interface CreateSubscriptionFields {
@@ -21,6 +22,7 @@ export interface CreateSubscriptionFields {
   headers?: Record<string, string> | null;
   rateLimitPerSecond?: number | null;
   sharedSecret?: string | null;
+  maxInFlight?: number | null;
 }
 
 /**
@@ -39,12 +41,14 @@ export interface UpdateSubscriptionFields {
   retrySchedule?: number[] | null;
   headers?: Record<string, string> | null;
   rateLimitPerSecond?: number | null;
+  maxInFlight?: number | null;
 }
 
 /** What the rules are checked against: the subscription as it would be saved. */
 type Candidate = Pick<SubscriptionEntity, 'url' | 'channels' | 'events'>;
 
 const WHAT = 'Webhook subscription';
+const RESET_HEALTH = { healthState: EndpointHealthState.HEALTHY, healthSince: null, consecutiveFailures: 0, nextProbeAt: null };
 const DISABLED_BY_ADMIN = 'Disabled by an ADMIN with updateWebhookSubscription';
 
 /**
@@ -80,6 +84,7 @@ export class SubscriptionService {
         retrySchedule: fields.retrySchedule ?? [...DEFAULT_RETRY_SCHEDULE],
         headers: fields.headers ?? null,
         rateLimitPerSecond: fields.rateLimitPerSecond ?? null,
+        maxInFlight: fields.maxInFlight ?? null,
       });
       await this.secrets.add(manager, id, secret);
       return { subscription: await manager.findOneByOrFail(SubscriptionEntity, { id }), secret };
@@ -114,9 +119,10 @@ export class SubscriptionService {
       if (fields.retrySchedule !== undefined) changes.retrySchedule = fields.retrySchedule ?? [...DEFAULT_RETRY_SCHEDULE];
       if (fields.headers !== undefined) changes.headers = fields.headers;
       if (fields.rateLimitPerSecond !== undefined) changes.rateLimitPerSecond = fields.rateLimitPerSecond;
+      if (fields.maxInFlight !== undefined) changes.maxInFlight = fields.maxInFlight;
       if (fields.enabled === true && !current.enabled) {
         // Re-enabling starts afresh: the failure streak that disabled it is over.
-        Object.assign(changes, { enabled: true, disabledReason: null, failingSince: null });
+        Object.assign(changes, { enabled: true, disabledReason: null, failingSince: null, ...RESET_HEALTH });
       } else if (fields.enabled === false && current.enabled) {
         Object.assign(changes, { enabled: false, disabledReason: DISABLED_BY_ADMIN });
       }

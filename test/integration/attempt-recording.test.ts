@@ -1,45 +1,57 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import type { AttemptContext, AttemptEntry } from '../../src/deliveries/service.js';
+import { AttemptStore, FIRST_ENDPOINT, type AttemptContext, type AttemptEntry, type ClaimLimits } from '../../src/delivery/attempt-store.js';
+import { FIRST_PROBE_DELAY_MS, HOLD_AFTER_FAILURES } from '../../src/delivery/endpoint-health.js';
+import { nextCursor } from '../../src/delivery/engine.js';
+import { newId } from '../../src/ids.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { tenant, type Tenant } from '../support/scenario.js';
 
 /**
- * The delivery worker records the attempts that end together in one
- * transaction (a group commit). These batches are built by hand here, on an
- * API-only app (no worker takes the jobs), to pin down what a batch writes.
+ * Claiming and recording, driven by hand on an API-only app (no worker
+ * claims anything), to pin down what a claim takes and what a group of
+ * attempts writes.
  */
-describe('recording a batch of attempts', () => {
+describe('claiming deliveries and recording their attempts', () => {
   let t: TestApp;
   let acme: Tenant;
   let sql: pg.Client;
+  let store: AttemptStore;
 
   beforeAll(async () => {
     t = await startTestApp({ role: 'api' });
     acme = await tenant(t);
     sql = new pg.Client({ connectionString: t.database.url });
     await sql.connect();
+    store = new AttemptStore(t.app.db, t.app.services.catalog, t.app.services.subscriptions);
   });
   afterAll(async () => {
     await sql?.end();
     await t?.stop();
   });
 
-  /** Publishes `count` events to a new subscription and returns their deliveries' attempt contexts and jobs. */
-  async function pendingDeliveries(channel: string, count: number): Promise<Array<{ context: AttemptContext; jobId: string }>> {
-    const subscription = await acme.subscribe({ url: `http://127.0.0.1:9/${channel}`, channels: [channel], retrySchedule: [60, 60, 60] });
+  const limits = (owner: string, overrides: Partial<ClaimLimits> = {}): ClaimLimits => ({
+    owner,
+    limit: 100,
+    leaseSeconds: 60,
+    defaultMaxInFlight: 10,
+    maxInFlightPerWorker: 100,
+    cursor: FIRST_ENDPOINT,
+    ...overrides,
+  });
+
+  /** A new subscription on its own channel with `count` deliveries due. */
+  async function pending(channel: string, count: number, input: { maxInFlight?: number } = {}) {
+    const subscription = await acme.subscribe({ url: `http://127.0.0.1:9/${channel}`, channels: [channel], retrySchedule: [60, 60, 60], ...input });
     for (let i = 0; i < count; i++) await acme.publish(`${channel}.created`, { n: i });
-    const { rows } = await sql.query(`SELECT id, current_job_id FROM deliveries WHERE subscription_id = $1 ORDER BY id`, [subscription.id]);
-    const jobs = rows.map((r: { id: string; current_job_id: string }) => ({ deliveryId: r.id, jobId: r.current_job_id }));
-    const contexts = await t.app.services.deliveries.loadForAttempts(jobs);
-    expect(contexts.size).toBe(count);
-    return jobs.map((j) => ({ context: contexts.get(j.jobId)!, jobId: j.jobId }));
+    return subscription.id;
   }
 
-  function entry(target: { context: AttemptContext; jobId: string }, startedAt: Date, outcome: AttemptEntry['outcome'], status: number): AttemptEntry {
+  const mine = (contexts: AttemptContext[], subscriptionId: string) => contexts.filter((c) => c.subscription.id === subscriptionId);
+
+  function entry(context: AttemptContext, startedAt: Date, outcome: AttemptEntry['outcome'], status: number): AttemptEntry {
     return {
-      context: target.context,
-      jobId: target.jobId,
+      context,
       attempt: { startedAt, durationMs: 12, responseStatus: status, responseBody: null, error: null, succeeded: status < 300 },
       outcome,
     };
@@ -47,85 +59,138 @@ describe('recording a batch of attempts', () => {
 
   async function row(deliveryId: string) {
     const { rows } = await sql.query(
-      `SELECT d.status, d.attempt_count, d.current_job_id, d.next_attempt_at, d.last_attempt_at, s.failing_since,
-              (SELECT array_agg(a.number ORDER BY a.number) FROM delivery_attempts a WHERE a.delivery_id = d.id) AS numbers,
-              (SELECT j.start_after FROM pgboss.job j WHERE j.name = 'deliver' AND j.id = d.current_job_id) AS job_start_after
+      `SELECT d.status, d.attempt_count, d.lease_token, d.next_attempt_at, d.last_attempt_at, s.failing_since, s.health_state, s.consecutive_failures,
+              (SELECT array_agg(a.number ORDER BY a.number) FROM delivery_attempts a WHERE a.delivery_id = d.id) AS numbers
        FROM deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id WHERE d.id = $1`,
       [deliveryId],
     );
     return rows[0] as {
-      status: string; attempt_count: number; current_job_id: string | null; next_attempt_at: Date | null; last_attempt_at: Date | null;
-      failing_since: Date | null; numbers: number[] | null; job_start_after: Date | null;
+      status: string; attempt_count: number; lease_token: string | null; next_attempt_at: Date | null; last_attempt_at: Date | null;
+      failing_since: Date | null; health_state: string; consecutive_failures: number; numbers: number[] | null;
     };
   }
 
-  it('settles successes, queues retries and folds the failure streak in the order the attempts started', async () => {
-    // The delivery with the lower id fails later: the streak must follow start times, not ids.
-    const [succeeding, failing] = await pendingDeliveries('invoices', 2);
+  it('claims each due delivery once, under a lease, and settles successes and schedules retries', async () => {
+    const subscriptionId = await pending('invoices', 2);
+    const owner = newId();
+    const claimed = mine(await store.claim(limits(owner)), subscriptionId);
+    expect(claimed).toHaveLength(2);
+    expect(claimed.every((c) => c.delivery.leaseToken && c.delivery.leaseOwner === owner)).toBe(true);
+    // Leased deliveries are not claimed again, by this worker or another.
+    expect(mine(await store.claim(limits(newId())), subscriptionId)).toHaveLength(0);
+
+    const [first, second] = claimed.sort((x, y) => (x.delivery.id < y.delivery.id ? -1 : 1));
     const t0 = new Date(Date.now() - 10_000);
     const t1 = new Date(t0.getTime() + 1000);
-    await t.app.services.deliveries.recordAttempts([
-      entry(succeeding!, t1, { kind: 'succeeded' }, 200),
-      entry(failing!, t0, { kind: 'retry', delayMs: 60_000 }, 500),
-    ]);
+    // The lower id fails earlier and the success comes after it: the failure streak ends.
+    await store.record([entry(second!, t1, { kind: 'succeeded' }, 200), entry(first!, t0, { kind: 'retry', delayMs: 60_000 }, 500)]);
 
-    const retrying = await row(failing!.context.delivery.id);
-    expect(retrying).toMatchObject({ status: 'RETRYING', attempt_count: 1, numbers: [1], last_attempt_at: t0 });
-    expect(retrying.current_job_id).not.toBe(failing!.jobId);
-    const due = t0.getTime() + 12 + 60_000;
-    expect(retrying.next_attempt_at?.getTime()).toBe(due);
-    expect(retrying.job_start_after?.getTime()).toBe(due);
-    // The success started after the failure: the streak is over.
-    expect(retrying.failing_since).toBeNull();
-
-    const done = await row(succeeding!.context.delivery.id);
-    expect(done).toMatchObject({ status: 'SUCCEEDED', attempt_count: 1, numbers: [1], current_job_id: null, next_attempt_at: null });
-
-    // A failure alone starts a streak; a later failure keeps its start.
-    const next = { context: { ...failing!.context, delivery: { ...failing!.context.delivery, attemptCount: 1 } }, jobId: retrying.current_job_id! };
-    const t2 = new Date(t1.getTime() + 1000);
-    await t.app.services.deliveries.recordAttempts([entry(next, t2, { kind: 'retry', delayMs: 60_000 }, 503)]);
-    const afterSecond = await row(failing!.context.delivery.id);
-    expect(afterSecond).toMatchObject({ attempt_count: 2, numbers: [1, 2], failing_since: t2 });
-    const third = { ...next, jobId: afterSecond.current_job_id! };
-    await t.app.services.deliveries.recordAttempts([entry(third, new Date(t2.getTime() + 1000), { kind: 'failed' }, 500)]);
-    expect(await row(failing!.context.delivery.id)).toMatchObject({
-      status: 'FAILED', attempt_count: 3, numbers: [1, 2, 3], current_job_id: null, next_attempt_at: null, failing_since: t2,
-    });
+    const retrying = await row(first!.delivery.id);
+    expect(retrying).toMatchObject({ status: 'RETRYING', attempt_count: 1, numbers: [1], last_attempt_at: t0, lease_token: null });
+    expect(retrying.next_attempt_at?.getTime()).toBe(t0.getTime() + 12 + 60_000);
+    expect(retrying).toMatchObject({ failing_since: null, health_state: 'HEALTHY', consecutive_failures: 0 });
+    expect(await row(second!.delivery.id)).toMatchObject({ status: 'SUCCEEDED', attempt_count: 1, numbers: [1], lease_token: null, next_attempt_at: null });
+    // The retry is not due yet.
+    expect(mine(await store.claim(limits(owner)), subscriptionId)).toHaveLength(0);
   });
 
-  it('numbers two attempts of one delivery in one batch apart, and a stale job moves no schedule', async () => {
-    const [target] = await pendingDeliveries('bills', 1);
-    const stale = { ...target!, jobId: '00000000-0000-7000-8000-000000000001' };
+  it('records an attempt made under a lease that was taken over, without letting it move the schedule', async () => {
+    const subscriptionId = await pending('bills', 1);
+    const [stale] = mine(await store.claim(limits(newId())), subscriptionId);
+    // A redelivery (or an expired lease) hands the delivery to a new claim.
+    await t.app.services.deliveries.redeliver({ accountId: stale!.event.accountId, environment: stale!.event.environment }, stale!.delivery.id);
+    const [current] = mine(await store.claim(limits(newId())), subscriptionId);
+    expect(current!.delivery.leaseToken).not.toBe(stale!.delivery.leaseToken);
+
     const t0 = new Date(Date.now() - 5000);
-    await t.app.services.deliveries.recordAttempts([
-      entry(stale, new Date(t0.getTime() + 500), { kind: 'retry', delayMs: 1000 }, 500),
-      entry(target!, t0, { kind: 'retry', delayMs: 60_000 }, 500),
-    ]);
-    const after = await row(target!.context.delivery.id);
-    expect(after).toMatchObject({ status: 'RETRYING', attempt_count: 2, numbers: [1, 2] });
-    // Only the current job's retry is scheduled; the stale job's own retry is not.
-    expect(after.next_attempt_at?.getTime()).toBe(t0.getTime() + 12 + 60_000);
-    const { rows } = await sql.query(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'deliver' AND data->>'deliveryId' = $1`, [
-      target!.context.delivery.id,
-    ]);
-    expect(rows[0].n).toBe(2); // the first job and the one retry
+    await store.record([entry(stale!, t0, { kind: 'retry', delayMs: 1000 }, 500)]);
+    expect(await row(stale!.delivery.id)).toMatchObject({ status: 'PENDING', attempt_count: 1, numbers: [1], lease_token: current!.delivery.leaseToken });
 
-    // A stale job's success still settles the delivery.
-    await t.app.services.deliveries.recordAttempts([entry(stale, new Date(), { kind: 'succeeded' }, 200)]);
-    expect(await row(target!.context.delivery.id)).toMatchObject({ status: 'SUCCEEDED', attempt_count: 3, numbers: [1, 2, 3] });
+    await store.record([entry(current!, new Date(t0.getTime() + 100), { kind: 'retry', delayMs: 60_000 }, 500)]);
+    const after = await row(stale!.delivery.id);
+    expect(after).toMatchObject({ status: 'RETRYING', attempt_count: 2, numbers: [1, 2], lease_token: null });
+    expect(after.next_attempt_at?.getTime()).toBe(t0.getTime() + 100 + 12 + 60_000);
   });
 
-  it('records the attempts of different subscriptions together, and a batch fails or commits whole', async () => {
-    const [a] = await pendingDeliveries('sales', 1);
-    const [b] = await pendingDeliveries('deposits', 1);
-    const broken: AttemptEntry = { ...entry(b!, new Date(), { kind: 'succeeded' }, 200) };
-    broken.attempt = { ...broken.attempt, durationMs: Number.NaN };
-    await expect(t.app.services.deliveries.recordAttempts([entry(a!, new Date(), { kind: 'succeeded' }, 200), broken])).rejects.toThrow();
-    expect(await row(a!.context.delivery.id)).toMatchObject({ status: 'PENDING', attempt_count: 0, numbers: null });
+  it('keeps deliveries in flight per endpoint within its cap, fleet-wide and per worker', async () => {
+    const capped = await pending('sales', 5, { maxInFlight: 2 });
+    const a = newId();
+    const b = newId();
+    const first = mine(await store.claim(limits(a)), capped);
+    expect(first).toHaveLength(2);
+    expect(mine(await store.claim(limits(b)), capped)).toHaveLength(0);
+    await store.record([entry(first[0]!, new Date(), { kind: 'succeeded' }, 200)]);
+    expect(mine(await store.claim(limits(b)), capped)).toHaveLength(1);
 
-    await t.app.services.deliveries.recordAttempts([entry(a!, new Date(), { kind: 'succeeded' }, 200), entry(b!, new Date(), { kind: 'failed' }, 500)]);
-    expect(await row(a!.context.delivery.id)).toMatchObject({ status: 'SUCCEEDED', numbers: [1] });
-    expect(await row(b!.context.delivery.id)).toMatchObject({ status: 'FAILED', numbers: [1] });
+    const shared = await pending('deposits', 4);
+    expect(mine(await store.claim(limits(a, { maxInFlightPerWorker: 1 })), shared)).toHaveLength(1);
+    expect(mine(await store.claim(limits(a, { maxInFlightPerWorker: 1 })), shared)).toHaveLength(0);
+    expect(mine(await store.claim(limits(b, { maxInFlightPerWorker: 1 })), shared)).toHaveLength(1);
+  });
+
+  it('holds an endpoint after consecutive failures, probes it once when due, and releases it on success', async () => {
+    const subscriptionId = await pending('quotes', HOLD_AFTER_FAILURES + 2, { maxInFlight: HOLD_AFTER_FAILURES });
+    const owner = newId();
+    const claimed = mine(await store.claim(limits(owner)), subscriptionId);
+    expect(claimed).toHaveLength(HOLD_AFTER_FAILURES);
+    const t0 = new Date(Date.now() - 60_000);
+    await store.record(claimed.map((c, i) => entry(c, new Date(t0.getTime() + i), { kind: 'retry', delayMs: 3_600_000 }, 500)));
+    const { rows: [held] } = await sql.query(`SELECT health_state, consecutive_failures, next_probe_at, health_since FROM webhook_subscriptions WHERE id = $1`, [subscriptionId]);
+    expect(held).toMatchObject({ health_state: 'HELD', consecutive_failures: HOLD_AFTER_FAILURES });
+    expect(held.next_probe_at.getTime()).toBe(t0.getTime() + HOLD_AFTER_FAILURES - 1 + 12 + FIRST_PROBE_DELAY_MS);
+
+    // The probe was due long ago (the attempts are back-dated): one delivery, and only one, is claimed.
+    const probe = mine(await store.claim(limits(owner)), subscriptionId);
+    expect(probe).toHaveLength(1);
+    expect(mine(await store.claim(limits(newId())), subscriptionId)).toHaveLength(0);
+    // A failed probe keeps it held, the next probe later.
+    await store.record([entry(probe[0]!, new Date(), { kind: 'retry', delayMs: 3_600_000 }, 500)]);
+    const { rows: [still] } = await sql.query(`SELECT health_state, next_probe_at FROM webhook_subscriptions WHERE id = $1`, [subscriptionId]);
+    expect(still.health_state).toBe('HELD');
+    expect(still.next_probe_at.getTime()).toBeGreaterThan(Date.now() + FIRST_PROBE_DELAY_MS);
+    // Held and no probe due: the remaining due delivery waits, spending no attempt.
+    expect(mine(await store.claim(limits(owner)), subscriptionId)).toHaveLength(0);
+
+    await sql.query(`UPDATE webhook_subscriptions SET next_probe_at = now() - interval '1 second' WHERE id = $1`, [subscriptionId]);
+    const second = mine(await store.claim(limits(owner)), subscriptionId);
+    expect(second).toHaveLength(1);
+    await store.record([entry(second[0]!, new Date(), { kind: 'succeeded' }, 200)]);
+    const { rows: [released] } = await sql.query(`SELECT health_state, consecutive_failures, next_probe_at, failing_since FROM webhook_subscriptions WHERE id = $1`, [subscriptionId]);
+    expect(released).toMatchObject({ health_state: 'HEALTHY', consecutive_failures: 0, failing_since: null });
+  });
+
+  it('serves the endpoints round robin when a claim cannot take from all of them', async () => {
+    // Only this test's deliveries are due.
+    await sql.query(`UPDATE deliveries SET status = 'CANCELLED', lease_token = NULL WHERE status IN ('PENDING', 'RETRYING')`);
+    const subs = [await pending('journals', 3), await pending('ledgers', 3), await pending('products_services', 3)];
+    const owner = newId();
+    let cursor = FIRST_ENDPOINT;
+    const served: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const claimed = (await store.claim(limits(owner, { limit: 1, cursor }))).filter((c) => subs.includes(c.subscription.id));
+      if (claimed.length === 0) break;
+      served.push(claimed[0]!.subscription.id);
+      cursor = nextCursor(cursor, claimed);
+      await store.record(claimed.map((c) => entry(c, new Date(), { kind: 'succeeded' }, 200)));
+    }
+    // Every endpoint is served before any is served twice.
+    expect(new Set(served.slice(0, 3)).size).toBe(3);
+    expect(new Set(served.slice(3, 6)).size).toBe(3);
+  });
+
+  it('fails a group write whole: nothing of it is written', async () => {
+    const a = await pending('clients', 1);
+    const b = await pending('expenses', 1);
+    const claimed = await store.claim(limits(newId()));
+    const [ca] = mine(claimed, a);
+    const [cb] = mine(claimed, b);
+    const broken = entry(cb!, new Date(), { kind: 'succeeded' }, 200);
+    broken.attempt = { ...broken.attempt, durationMs: Number.NaN };
+    await expect(store.record([entry(ca!, new Date(), { kind: 'succeeded' }, 200), broken])).rejects.toThrow();
+    expect(await row(ca!.delivery.id)).toMatchObject({ status: 'PENDING', attempt_count: 0, numbers: null });
+
+    await store.record([entry(ca!, new Date(), { kind: 'succeeded' }, 200), entry(cb!, new Date(), { kind: 'failed' }, 500)]);
+    expect(await row(ca!.delivery.id)).toMatchObject({ status: 'SUCCEEDED', numbers: [1] });
+    expect(await row(cb!.delivery.id)).toMatchObject({ status: 'FAILED', numbers: [1] });
   });
 });

@@ -17,6 +17,9 @@ function startWorkerProcess(t: TestApp): ChildProcess {
       HOOKLINE_MASTER_KEY: t.config.masterKey!.toString('base64'),
       HOOKLINE_WORKER_CONCURRENCY: '5',
       HOOKLINE_QUEUE_MONITOR_SECONDS: '2',
+      // A dead worker's leases run out after the deadline plus a margin.
+      HOOKLINE_DELIVERY_TIMEOUT_MS: '3000',
+      HOOKLINE_WORKER_PORT: '0',
       LOG_LEVEL: 'error',
     },
     stdio: ['ignore', 'ignore', 'inherit'],

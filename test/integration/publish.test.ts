@@ -29,27 +29,23 @@ describe('publishing events (API only, no workers)', () => {
     await t?.stop();
   });
 
-  /** The event's deliveries, each with the data of the `deliver` jobs queued for it. */
-  async function queuedDeliveries(eventId: string): Promise<Array<{ subscriptionId: string; jobs: unknown[] }>> {
+  /** The event's deliveries that are due (queued for the workers), by subscription. */
+  async function queuedDeliveries(eventId: string): Promise<Array<{ subscriptionId: string; due: boolean }>> {
     const { rows } = await sql.query(
-      `SELECT d.subscription_id AS "subscriptionId",
-              COALESCE(array_agg(j.data) FILTER (WHERE j.id IS NOT NULL), '{}') AS jobs
-       FROM deliveries d LEFT JOIN pgboss.job j ON j.name = 'deliver' AND j.id = d.current_job_id
-       WHERE d.event_id = $1 GROUP BY d.subscription_id ORDER BY d.subscription_id`,
+      `SELECT subscription_id AS "subscriptionId", (status = 'PENDING' AND next_attempt_at <= now()) AS due
+       FROM deliveries WHERE event_id = $1 ORDER BY subscription_id`,
       [eventId],
     );
-    return rows as Array<{ subscriptionId: string; jobs: unknown[] }>;
+    return rows as Array<{ subscriptionId: string; due: boolean }>;
   }
 
-  it('stores the event together with its deliveries and one deliver job each, carrying only the delivery id', async () => {
+  it('stores the event together with its deliveries, each due at once', async () => {
     const first = await acme.subscribe({ url: 'http://127.0.0.1:9/a', channels: ['invoices'] });
     const second = await acme.subscribe({ url: 'http://127.0.0.1:9/b', channels: ['invoices', 'clients'] });
     await acme.subscribe({ url: 'http://127.0.0.1:9/c', channels: ['clients'] });
     const { event } = await acme.publish('invoices.created', { invoiceId: 'INV-1' });
     const queued = await queuedDeliveries(event.id);
-    expect(queued.map((d) => d.subscriptionId)).toEqual([first.id, second.id].sort());
-    const { rows } = await sql.query(`SELECT id FROM deliveries WHERE event_id = $1 ORDER BY subscription_id`, [event.id]);
-    expect(queued.map((d) => d.jobs)).toEqual(rows.map((r: { id: string }) => [{ deliveryId: r.id }]));
+    expect(queued).toEqual([first.id, second.id].sort().map((subscriptionId) => ({ subscriptionId, due: true })));
   });
 
   it('wakes the delivery workers after a commit that queued deliveries, and not otherwise', async () => {
@@ -73,10 +69,10 @@ describe('publishing events (API only, no workers)', () => {
     }
   });
 
-  it('stores no event when its job cannot be written, and shows no SQL', async () => {
+  it('stores no event when its deliveries cannot be written, and shows no SQL', async () => {
     await acme.subscribe({ url: 'http://127.0.0.1:9/refused', channels: ['invoices'] });
     await sql.query(`CREATE FUNCTION public.refuse_jobs() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'queue refused'; END $$`);
-    await sql.query(`CREATE TRIGGER refuse_jobs BEFORE INSERT ON pgboss.job FOR EACH ROW EXECUTE FUNCTION public.refuse_jobs()`);
+    await sql.query(`CREATE TRIGGER refuse_jobs BEFORE INSERT ON deliveries FOR EACH ROW EXECUTE FUNCTION public.refuse_jobs()`);
     try {
       const before = (await sql.query(`SELECT count(*)::int AS n FROM events`)).rows[0].n as number;
       const result = await t.gql(acme.adminToken, PUBLISH, { input: { type: 'invoices.created', data: { invoiceId: 'X' } } });
@@ -84,7 +80,7 @@ describe('publishing events (API only, no workers)', () => {
       expect(JSON.stringify(result)).not.toMatch(/queue refused|INSERT|pgboss/);
       expect((await sql.query(`SELECT count(*)::int AS n FROM events`)).rows[0].n).toBe(before);
     } finally {
-      await sql.query('DROP TRIGGER refuse_jobs ON pgboss.job');
+      await sql.query('DROP TRIGGER refuse_jobs ON deliveries');
       await sql.query('DROP FUNCTION public.refuse_jobs()');
     }
   });
@@ -149,8 +145,8 @@ describe('publishing events (API only, no workers)', () => {
     const repeat = await acme.publish('clients.created', { clientId: 'C-2' }, 'same-key');
     expect(repeat).toEqual({ event: { id: first.event.id }, duplicate: true });
     const queued = await queuedDeliveries(first.event.id);
-    expect(queued.filter((d) => d.subscriptionId === subscription.id).map((d) => d.jobs.length)).toEqual([1]);
-    expect((await sql.query(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'deliver' AND data->>'deliveryId' IN (SELECT id::text FROM deliveries WHERE event_id = $1)`, [first.event.id])).rows[0].n).toBe(queued.length);
+    expect(queued.filter((d) => d.subscriptionId === subscription.id)).toHaveLength(1);
+    expect((await sql.query(`SELECT count(*)::int AS n FROM deliveries WHERE event_id = $1`, [repeat.event.id])).rows[0].n).toBe(queued.length);
     const staging = await acme.publish('clients.created', { clientId: 'C-1' }, 'same-key', stagingAdmin);
     expect(staging.duplicate).toBe(false);
     expect(staging.event.id).not.toBe(first.event.id);

@@ -24,6 +24,7 @@ export interface SubscriptionInput {
   retrySchedule?: number[];
   headers?: Record<string, string>;
   description?: string;
+  maxInFlight?: number;
 }
 
 /** An account with an ADMIN token, plus helpers bound to it. */

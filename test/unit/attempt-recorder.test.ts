@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { AttemptEntry } from '../../src/deliveries/service.js';
+import type { AttemptEntry } from '../../src/delivery/attempt-store.js';
 import { AttemptRecorder } from '../../src/delivery/attempt-recorder.js';
 
-/** Entries are opaque to the recorder; a tag tells them apart. */
-const entry = (tag: string) => ({ jobId: tag }) as unknown as AttemptEntry;
-const tags = (entries: readonly AttemptEntry[]) => entries.map((e) => e.jobId);
+/** Entries are opaque to the recorder but for their delivery id, which tags them here. */
+const entry = (tag: string) => ({ context: { delivery: { id: tag } } }) as unknown as AttemptEntry;
+const tags = (entries: readonly AttemptEntry[]) => entries.map((e) => e.context.delivery.id);
 
 function deferred() {
   let release!: () => void;
@@ -27,6 +27,26 @@ describe('AttemptRecorder (group commit)', () => {
     firstWrite.release();
     await Promise.all([...first, ...later]);
     expect(writes).toEqual([['a', 'b'], ['c', 'd', 'e']]);
+  });
+
+  it('writes a failed group again one attempt at a time, so that only the bad attempt fails', async () => {
+    const writes: string[][] = [];
+    const recorder = new AttemptRecorder(async (entries) => {
+      writes.push(tags(entries));
+      if (tags(entries).includes('bad')) throw new Error('invalid input');
+    });
+    const results = await Promise.allSettled([recorder.record(entry('a')), recorder.record(entry('bad')), recorder.record(entry('c'))]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(writes).toEqual([['a', 'bad', 'c'], ['a'], ['bad'], ['c']]);
+  });
+
+  it('keeps a second attempt of the same delivery for the next group', async () => {
+    const writes: string[][] = [];
+    const recorder = new AttemptRecorder(async (entries) => {
+      writes.push(tags(entries));
+    });
+    await Promise.all([recorder.record(entry('a')), recorder.record(entry('a')), recorder.record(entry('b'))]);
+    expect(writes).toEqual([['a', 'b'], ['a']]);
   });
 
   it('rejects the attempts of a failed write only, and keeps going', async () => {

@@ -7,6 +7,8 @@ import { DeliveryStatus, Environment } from '../../domain.js';
 @Index('deliveries_scope_idx', ['accountId', 'environment', 'id'])
 @Index('deliveries_subscription_idx', ['subscriptionId', 'id'])
 @Index('deliveries_event_subscription_key', ['eventId', 'subscriptionId'], { unique: true })
+@Index('deliveries_due_idx', ['subscriptionId', 'nextAttemptAt'], { where: "status IN ('PENDING', 'RETRYING')" })
+@Index('deliveries_leased_idx', ['subscriptionId'], { where: 'lease_token IS NOT NULL' })
 export class DeliveryEntity {
   /** UUIDv7; also the webhook-id header, the same on every attempt. */
   @PrimaryColumn('uuid')
@@ -44,13 +46,26 @@ export class DeliveryEntity {
   @Column('timestamptz', { name: 'last_attempt_at', nullable: true })
   lastAttemptAt: Date | null;
 
+  /** The worker process holding the lease; with lease_token and lease_expires_at, null when not claimed. */
+  @Column('uuid', { name: 'lease_owner', nullable: true })
+  leaseOwner: string | null;
+
   /**
-   * The pg-boss job that is to make the next attempt. Only that job may
-   * attempt the delivery: a job left over from an earlier schedule (a
-   * redelivery, a crash after commit) finds another id here and does nothing.
+   * Set when a worker claims the delivery, new on every claim. Only the
+   * holder of the current token moves the delivery on: a worker whose lease
+   * expired (it stalled or died) still has its attempt recorded, but the
+   * schedule is the new holder's.
    */
-  @Column('uuid', { name: 'current_job_id', nullable: true })
-  currentJobId: string | null;
+  @Column('uuid', { name: 'lease_token', nullable: true })
+  leaseToken: string | null;
+
+  /** A lease past this time is void and the delivery may be claimed again (its worker died). */
+  @Column('timestamptz', { name: 'lease_expires_at', nullable: true })
+  leaseExpiresAt: Date | null;
+
+  /** The delivery waits for a send slot of a rate-limited subscription that it has already reserved. */
+  @Column('boolean', { name: 'slot_reserved', default: false })
+  slotReserved: boolean;
 
   /** attempt_count when the delivery was last (re)queued: the retry schedule starts over from there. */
   @Column('int', { name: 'schedule_offset', default: 0 })

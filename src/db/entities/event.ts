@@ -4,6 +4,7 @@ import { Environment } from '../../domain.js';
 
 @Entity({ name: 'events' })
 @Index('events_scope_idx', ['accountId', 'environment', 'id'])
+@Index('events_created_at_idx', ['createdAt'])
 @Index('events_idempotency_key', ['accountId', 'environment', 'idempotencyKey'], {
   unique: true,
   where: 'idempotency_key IS NOT NULL',

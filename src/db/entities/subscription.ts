@@ -1,6 +1,7 @@
 import { Column, JoinColumn, ManyToOne, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 import { AccountEntity } from './account.js';
 import { Environment, PayloadFormat } from '../../domain.js';
+import type { EndpointHealthState } from '../../delivery/endpoint-health.js';
 
 @Entity({ name: 'webhook_subscriptions' })
 @Index('webhook_subscriptions_scope_idx', ['accountId', 'environment', 'createdAt'])
@@ -68,6 +69,26 @@ export class SubscriptionEntity {
 
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
   updatedAt: Date;
+
+  /** Most deliveries to this endpoint in flight across all workers; null: the workers' default. */
+  @Column('int', { name: 'max_in_flight', nullable: true })
+  maxInFlight: number | null;
+
+  /** HEALTHY, FAILING or HELD (src/delivery/endpoint-health.ts): a held endpoint's deliveries wait for a probe to succeed. */
+  @Column('text', { name: 'health_state', default: 'HEALTHY' })
+  healthState: EndpointHealthState;
+
+  /** When the endpoint entered its current health state; null while it has always been healthy. */
+  @Column('timestamptz', { name: 'health_since', nullable: true })
+  healthSince: Date | null;
+
+  /** Failed attempts since the last success. */
+  @Column('int', { name: 'consecutive_failures', default: 0 })
+  consecutiveFailures: number;
+
+  /** While HELD: when one delivery may be sent as a probe. */
+  @Column('timestamptz', { name: 'next_probe_at', nullable: true })
+  nextProbeAt: Date | null;
 }
 
 @Entity({ name: 'signing_secrets' })

@@ -15,6 +15,8 @@ import {
   urlProblem,
 } from '../../subscriptions/validation.js';
 import { Environment, PayloadFormat } from './enums.js';
+import { EndpointHealth } from './endpoint-health.js';
+import { DEFAULT_MAX_IN_FLIGHT, MAX_MAX_IN_FLIGHT, MIN_MAX_IN_FLIGHT } from '../../delivery/limits.js';
 
 /** A class-validator rule from a pure check that lists what is wrong. */
 function Satisfies(name: string, problems: (value: unknown) => string[]): PropertyDecorator {
@@ -105,6 +107,12 @@ export class WebhookSubscription {
   @Field()
   updatedAt: Date;
 
+  @Field(() => Int, { nullable: true, description: `Most deliveries to this endpoint in flight at once, across all workers; null means the default of ${DEFAULT_MAX_IN_FLIGHT}` })
+  maxInFlight: number | null;
+
+  @Field(() => EndpointHealth)
+  endpointHealth: EndpointHealth;
+
   static from(entity: SubscriptionEntity): WebhookSubscription {
     return Object.assign(new WebhookSubscription(), {
       id: entity.id,
@@ -121,6 +129,8 @@ export class WebhookSubscription {
       rateLimitPerSecond: entity.rateLimitPerSecond,
       createdAt: entity.createdAt,
       updatedAt: entity.updatedAt,
+      maxInFlight: entity.maxInFlight,
+      endpointHealth: EndpointHealth.from(entity),
     });
   }
 }
@@ -195,6 +205,12 @@ export class CreateWebhookSubscriptionInput {
   @Max(MAX_RATE_LIMIT)
   rateLimitPerSecond?: number | null;
 
+  @Field(() => Int, { nullable: true, description: `Most deliveries in flight to this endpoint at once (${MIN_MAX_IN_FLIGHT} to ${MAX_MAX_IN_FLIGHT}); null means the default of ${DEFAULT_MAX_IN_FLIGHT}` })
+  @IsOptional()
+  @Min(MIN_MAX_IN_FLIGHT)
+  @Max(MAX_MAX_IN_FLIGHT)
+  maxInFlight?: number | null;
+
   /** Checked by the secret service, whose messages never repeat the value. */
   @Field(() => String, {
     nullable: true,
@@ -255,4 +271,10 @@ export class UpdateWebhookSubscriptionInput {
   @Min(MIN_RATE_LIMIT)
   @Max(MAX_RATE_LIMIT)
   rateLimitPerSecond?: number | null;
+
+  @Field(() => Int, { nullable: true, description: `Most deliveries in flight to this endpoint at once (${MIN_MAX_IN_FLIGHT} to ${MAX_MAX_IN_FLIGHT}); null means the default of ${DEFAULT_MAX_IN_FLIGHT}` })
+  @IsOptional()
+  @Min(MIN_MAX_IN_FLIGHT)
+  @Max(MAX_MAX_IN_FLIGHT)
+  maxInFlight?: number | null;
 }

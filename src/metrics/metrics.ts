@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Prometheus metrics of one process, served at /metrics. */
 export class Metrics {
@@ -31,6 +31,24 @@ export class Metrics {
     name: 'hookline_delivery_attempt_duration_seconds',
     help: 'Duration of delivery attempts, connect to last byte',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15],
+    registers: [this.registry],
+  });
+
+  readonly deliveriesInFlight = new Gauge({
+    name: 'hookline_deliveries_in_flight',
+    help: 'Deliveries being attempted by this process',
+    registers: [this.registry],
+  });
+
+  readonly deliveryQueueDepth = new Gauge({
+    name: 'hookline_delivery_queue_depth',
+    help: 'Deliveries due now and not yet attempted, in the whole database (sampled by worker processes)',
+    registers: [this.registry],
+  });
+
+  readonly heldEndpoints = new Gauge({
+    name: 'hookline_endpoints_held',
+    help: 'Subscriptions whose endpoint is HELD after consecutive failures (sampled by worker processes)',
     registers: [this.registry],
   });
 

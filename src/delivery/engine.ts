@@ -1,0 +1,197 @@
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { newId } from '../ids.js';
+import { WakeListener } from '../queue/wakeup.js';
+import { FIRST_ENDPOINT, type AttemptContext, type AttemptStore } from './attempt-store.js';
+import type { Deliverer } from './deliverer.js';
+
+export interface EngineOptions {
+  /** Deliveries in flight in this process at most. */
+  concurrency: number;
+  /** Per attempt, connect to last byte: a lease lasts this long plus a margin. */
+  deliveryTimeoutMs: number;
+  defaultMaxInFlight: number;
+  /** For the wake-up listener's own connection. */
+  databaseUrl: string;
+  /** Milliseconds between claims while nothing wakes the engine (retries falling due). */
+  pollIntervalMs?: number;
+}
+
+export interface EngineDeps {
+  store: AttemptStore;
+  deliverer: Deliverer;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+const DEFAULT_POLL_INTERVAL_MS = 250;
+/** A lease outlasts the attempt's deadline by this much, for the recording of its attempt. */
+const LEASE_MARGIN_MS = 10_000;
+/** Claims at most this many deliveries in one statement. */
+const MAX_CLAIM = 200;
+/** After a failed claim (the database is away), wait this long before the next. */
+const CLAIM_ERROR_PAUSE_MS = 1_000;
+
+/**
+ * The delivery pipeline of one worker process. A claim loop keeps up to
+ * `concurrency` deliveries in flight: it claims due deliveries whenever
+ * slots are free, and every claimed delivery is attempted on its own, so a
+ * slow endpoint holds only its own slots (at most its per-endpoint cap),
+ * never a batch. Finished attempts go to the group-commit recorder.
+ * Claiming, sending and recording overlap.
+ *
+ * A claim is a lease: a worker that dies leaves its deliveries to be
+ * claimed again when their leases expire, so nothing is lost (at least
+ * once). A wake-up after a publish commits, a freed slot while more were
+ * due, and a short poll (for retries that fall due) start the next claim.
+ */
+export class DeliveryEngine {
+  readonly owner = newId();
+  private inFlight = 0;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+  private woken = false;
+  private moreDue = false;
+  private readonly attempts = new Set<Promise<void>>();
+  private listener: WakeListener | undefined;
+  private readonly pollIntervalMs: number;
+  private readonly perEndpointInWorker: number;
+  private readonly claimThreshold: number;
+  /** Where the next claim's round robin over endpoints starts. */
+  private cursor = FIRST_ENDPOINT;
+
+  constructor(
+    private readonly options: EngineOptions,
+    private readonly deps: EngineDeps,
+  ) {
+    this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    // Half of the slots at most for one endpoint, so that one endpoint with a high cap never starves the others here.
+    this.perEndpointInWorker = Math.max(1, Math.ceil(options.concurrency / 2));
+    // Slots freed one by one are claimed for together, so that a claim serves several deliveries.
+    this.claimThreshold = Math.max(1, Math.floor(options.concurrency / 10));
+  }
+
+  get deliveriesInFlight(): number {
+    return this.inFlight;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.listener = new WakeListener(this.options.databaseUrl, this.deps.logger, () => this.wake());
+    await this.listener.start();
+    this.loop = this.run();
+  }
+
+  /** Claims now (called on a wake-up notification). */
+  wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  private async run(): Promise<void> {
+    const leaseSeconds = (this.options.deliveryTimeoutMs + LEASE_MARGIN_MS) / 1000;
+    while (this.running) {
+      const free = this.options.concurrency - this.inFlight;
+      if (free > 0) {
+        this.woken = false;
+        const limit = Math.min(free, MAX_CLAIM);
+        let claimed: AttemptContext[];
+        try {
+          claimed = await this.deps.store.claim({
+            owner: this.owner,
+            limit,
+            leaseSeconds,
+            defaultMaxInFlight: this.options.defaultMaxInFlight,
+            maxInFlightPerWorker: this.perEndpointInWorker,
+            cursor: this.cursor,
+          });
+        } catch (error) {
+          this.deps.logger.warn({ err: error }, 'could not claim deliveries');
+          await this.pause(CLAIM_ERROR_PAUSE_MS);
+          continue;
+        }
+        this.cursor = nextCursor(this.cursor, claimed);
+        // An endpoint at its cap may have more due: a freed slot is worth another claim.
+        this.moreDue = claimed.length > 0;
+        if (claimed.length > 0) await this.dispatch(claimed);
+        if (claimed.length === limit && this.inFlight < this.options.concurrency) continue;
+      }
+      if (!this.running) break;
+      // With every slot busy, only a finished attempt (which wakes the loop) makes room.
+      if (this.woken && this.inFlight < this.options.concurrency) continue;
+      this.woken = false;
+      await this.pause(this.pollIntervalMs);
+    }
+  }
+
+  private async dispatch(claimed: AttemptContext[]): Promise<void> {
+    this.inFlight += claimed.length;
+    this.deps.metrics.deliveriesInFlight.set(this.inFlight);
+    let secrets: Awaited<ReturnType<Deliverer['secretsFor']>>;
+    try {
+      secrets = await this.deps.deliverer.secretsFor(claimed.map((c) => c.subscription.id));
+    } catch (error) {
+      // The database is away: the leases run out and the deliveries are claimed again.
+      this.deps.logger.warn({ err: error }, 'could not read signing secrets');
+      this.inFlight -= claimed.length;
+      return;
+    }
+    for (const context of claimed) {
+      const attempt = this.deps.deliverer
+        .deliver(context, secrets.get(context.subscription.id))
+        .then(
+          () => undefined,
+          (error: unknown) => {
+            // Not an endpoint failure (those are recorded attempts) but ours, e.g. the database is
+            // away: the lease runs out and the delivery is attempted again.
+            this.deps.logger.error({ err: error, deliveryId: context.delivery.id }, 'delivery attempt not recorded');
+          },
+        )
+        .finally(() => {
+          this.attempts.delete(attempt);
+          this.inFlight -= 1;
+          this.deps.metrics.deliveriesInFlight.set(this.inFlight);
+          if (this.moreDue && this.options.concurrency - this.inFlight >= this.claimThreshold) this.wake();
+        });
+      this.attempts.add(attempt);
+    }
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = () => {
+        this.wakeUp = undefined;
+        done();
+      };
+    });
+  }
+
+  /** Stops claiming and waits for the attempts in flight (each bounded by its deadline) to be recorded. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.wakeUp?.();
+    await this.listener?.stop();
+    await this.loop;
+    await Promise.allSettled([...this.attempts]);
+  }
+}
+
+/**
+ * The last endpoint a claim served in its round robin: the highest id after
+ * the cursor, or, when the claim wrapped around, the highest before it.
+ */
+export function nextCursor(cursor: string, claimed: readonly AttemptContext[]): string {
+  if (claimed.length === 0) return cursor;
+  const ids = claimed.map((c) => c.subscription.id);
+  const after = ids.filter((id) => id > cursor);
+  const candidates = after.length > 0 && after.length === ids.length ? after : ids.filter((id) => id <= cursor);
+  return candidates.length > 0 ? candidates.reduce((x, y) => (x > y ? x : y)) : cursor;
+}

@@ -1,0 +1,68 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { DataSource } from 'typeorm';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+
+/**
+ * A worker process's own HTTP port: /healthz (the process is up), /readyz
+ * (the database answers; 503 otherwise) and /metrics (Prometheus). Plain
+ * node:http: a worker carries no GraphQL or Express stack.
+ */
+export class WorkerHttpServer {
+  private server: Server | undefined;
+
+  constructor(
+    private readonly deps: { db: DataSource; metrics: Metrics; logger: Logger; ready: () => boolean },
+  ) {}
+
+  async start(port: number): Promise<number> {
+    const server = createServer((req, res) => {
+      void this.handle(req.method ?? 'GET', (req.url ?? '/').split('?', 1)[0]!)
+        .then(({ status, type, body }) => {
+          res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+          res.end(body);
+        })
+        .catch((error: unknown) => {
+          this.deps.logger.error({ err: error }, 'worker http request failed');
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          res.end('internal error\n');
+        });
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, () => resolve());
+    });
+    return (server.address() as AddressInfo).port;
+  }
+
+  private async handle(method: string, path: string): Promise<{ status: number; type: string; body: string }> {
+    if (method !== 'GET' && method !== 'HEAD') return { status: 405, type: 'text/plain', body: 'method not allowed\n' };
+    if (path === '/healthz') return json(200, { status: 'ok' });
+    if (path === '/readyz') {
+      if (!this.deps.ready()) return json(503, { status: 'unavailable', checks: { worker: 'stopping' } });
+      const database = await Promise.race([
+        this.deps.db.query('SELECT 1').then(() => 'ok', () => 'unavailable'),
+        new Promise<string>((r) => setTimeout(() => r('unavailable'), 2_000).unref()),
+      ]);
+      return json(database === 'ok' ? 200 : 503, { status: database === 'ok' ? 'ok' : 'unavailable', checks: { database } });
+    }
+    if (path === '/metrics') {
+      const { registry } = this.deps.metrics;
+      return { status: 200, type: registry.contentType, body: await registry.metrics() };
+    }
+    return { status: 404, type: 'text/plain', body: 'not found\n' };
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+function json(status: number, value: unknown) {
+  return { status, type: 'application/json', body: `${JSON.stringify(value)}\n` };
+}
