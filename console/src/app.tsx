@@ -20,11 +20,9 @@ export interface Session {
   canWrite: boolean;
   /** Signed in with a portal link rather than an API key. */
   portal: boolean;
-  /** Fields of subscriptions on this server, beyond the contract (e.g. endpointHealth, maxInFlight). */
-  subscriptionFields: Set<string>;
 }
 
-const VIEWER = `{ viewer { role environment account { id name } apiKey { name } } __type(name: "WebhookSubscription") { fields { name } } }`;
+const VIEWER = `{ viewer { role environment account { id name } apiKey { name } } }`;
 
 function useHash(): string {
   const [hash, setHash] = useState(location.hash);
@@ -50,8 +48,7 @@ export function App() {
 
   const signIn = async (token: string) => {
     try {
-      const data = await gql<{ viewer: Viewer; __type: { fields: Array<{ name: string }> } | null }>(VIEWER, {}, token);
-      const { viewer } = data;
+      const { viewer } = await gql<{ viewer: Viewer }>(VIEWER, {}, token);
       if (!viewer.account || (viewer.role !== 'ADMIN' && viewer.role !== 'VIEWER')) {
         throw new Error(`The console is for ADMIN and VIEWER keys of an account; this key is ${viewer.role}.`);
       }
@@ -61,7 +58,6 @@ export function App() {
         viewer,
         canWrite: viewer.role === 'ADMIN',
         portal: isPortalSession(token),
-        subscriptionFields: new Set((data.__type?.fields ?? []).map((f) => f.name)),
       });
       if (!location.hash || location.hash === '#') location.hash = '#/webhooks';
     } catch (e) {

@@ -129,19 +129,22 @@ describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('the console in Chromiu
     await page.getByLabel('Waits in seconds, before each retry').fill('1, 2');
     await page.getByLabel('Custom headers').fill('X-Tenant: acme');
     await page.getByLabel('Rate limit (deliveries per second)').fill('20');
+    await page.getByLabel('Most deliveries in flight at once').fill('4');
     await page.getByRole('button', { name: 'Create' }).click();
     const secret = await page.getByTestId('shown-once-value').textContent();
     expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
     receiver.setSecrets(secret!);
-    await page.getByRole('link', { name: subscriptionUrl }).waitFor();
+    const listed = page.getByRole('row').filter({ has: page.getByRole('link', { name: subscriptionUrl }) });
+    await listed.getByText('Healthy').waitFor();
+    expect(await listed.textContent()).toContain('Enabled');
     await browser.screenshot(page, '03-created-with-secret');
 
     const { webhookSubscriptions } = await t.ok<{ webhookSubscriptions: Array<Record<string, unknown>> }>(
       acme.adminToken,
-      '{ webhookSubscriptions { url channels retrySchedule headers rateLimitPerSecond description } }',
+      '{ webhookSubscriptions { url channels retrySchedule headers rateLimitPerSecond maxInFlight description } }',
     );
     expect(webhookSubscriptions).toEqual([
-      { url: subscriptionUrl, channels: ['invoices'], retrySchedule: [1, 2], headers: { 'X-Tenant': 'acme' }, rateLimitPerSecond: 20, description: 'ERP receivables sync' },
+      { url: subscriptionUrl, channels: ['invoices'], retrySchedule: [1, 2], headers: { 'X-Tenant': 'acme' }, rateLimitPerSecond: 20, maxInFlight: 4, description: 'ERP receivables sync' },
     ]);
     // Shown once: after a reload the secret is gone from the page.
     await page.reload();
@@ -183,6 +186,10 @@ describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('the console in Chromiu
     await page.getByRole('button', { name: 'Send test event' }).click();
     await result.getByText(/Retrying|Failed/).waitFor();
     expect(await result.textContent()).toContain('HTTP 503');
+    // The page reloads as the delivery settles: the endpoint's health shows the failure.
+    await page.getByText('Failing', { exact: true }).waitFor();
+    await page.getByText(/^ [1-3] failed attempts? in a row$/).first().waitFor();
+    await browser.screenshot(page, '04b-failing');
     receiver.reset();
     await page.close();
   });
@@ -312,11 +319,12 @@ describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('the console in Chromiu
     const deliveries = page.getByRole('region', { name: 'Recent deliveries' });
     await page.getByLabel('Status').selectOption('FAILED');
     const failed = deliveries.getByRole('row').filter({ hasText: 'Failed' });
+    const succeeded = deliveries.getByRole('row').filter({ hasText: 'Succeeded' });
+    // Until the filtered answer arrives the unfiltered rows are still shown: wait for the list to hold failures only.
     await expect.poll(async () => {
       await page.getByRole('button', { name: 'Refresh' }).click();
-      return failed.count();
-    }, { timeout: 15_000 }).toBeGreaterThan(0);
-    expect(await deliveries.getByRole('row').filter({ hasText: 'Succeeded' }).count()).toBe(0);
+      return [(await failed.count()) > 0, await succeeded.count()];
+    }, { timeout: 15_000 }).toEqual([true, 0]);
     await failed.first().getByRole('button', { name: 'Attempts' }).click();
     await page.getByText('maintenance').first().waitFor();
 
@@ -326,8 +334,9 @@ describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('the console in Chromiu
     await page.getByLabel('Status').selectOption('SUCCEEDED');
     await expect.poll(async () => {
       await page.getByRole('button', { name: 'Refresh' }).click();
-      return deliveries.getByRole('row').filter({ hasText: 'Succeeded' }).count();
+      return succeeded.count();
     }, { timeout: 15_000 }).toBe(2);
+    await page.getByText('Healthy', { exact: true }).waitFor();
     await browser.screenshot(page, '11-after-replay');
 
     await page.getByRole('button', { name: 'Delete' }).click();

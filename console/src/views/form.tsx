@@ -19,8 +19,7 @@ export interface SubscriptionFields {
   retrySchedule: number[];
   headers: Record<string, string> | null;
   rateLimitPerSecond: number | null;
-  /** Present where the server caps deliveries in flight per endpoint. */
-  maxInFlight?: number | null;
+  maxInFlight: number | null;
 }
 
 const DEFAULT_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000];
@@ -60,13 +59,10 @@ function parseWaits(text: string): number[] {
  */
 export function SubscriptionForm({
   existing,
-  offerMaxInFlight = false,
   onSaved,
   onCancel,
 }: {
   existing?: SubscriptionFields;
-  /** The server takes maxInFlight. */
-  offerMaxInFlight?: boolean;
   onSaved: (result: { id: string; secret?: string }) => void;
   onCancel: () => void;
 }) {
@@ -124,8 +120,8 @@ export function SubscriptionForm({
         retrySchedule,
         headers: parseHeaders(headers),
         rateLimitPerSecond: rateLimit.trim() ? Number(rateLimit) : null,
+        maxInFlight: maxInFlight.trim() ? Number(maxInFlight) : null,
       };
-      if (offerMaxInFlight) input.maxInFlight = maxInFlight.trim() ? Number(maxInFlight) : null;
       if (existing) {
         const d = await gql<{ updateWebhookSubscription: { id: string } }>(
           `mutation($id: ID!, $input: UpdateWebhookSubscriptionInput!) { updateWebhookSubscription(id: $id, input: $input) { ${SAVED} } }`,
@@ -232,12 +228,10 @@ export function SubscriptionForm({
         <label for="sub-rate">Rate limit (deliveries per second)</label>
         <input id="sub-rate" type="number" min={1} placeholder="No limit" value={rateLimit} onInput={(e) => setRateLimit(e.currentTarget.value)} />
       </div>
-      {offerMaxInFlight && (
-        <div class="field">
-          <label for="sub-in-flight">Most deliveries in flight at once</label>
-          <input id="sub-in-flight" type="number" min={1} placeholder="Server default" value={maxInFlight} onInput={(e) => setMaxInFlight(e.currentTarget.value)} />
-        </div>
-      )}
+      <div class="field">
+        <label for="sub-in-flight">Most deliveries in flight at once</label>
+        <input id="sub-in-flight" type="number" min={1} max={1000} placeholder="10 (the default)" value={maxInFlight} onInput={(e) => setMaxInFlight(e.currentTarget.value)} />
+      </div>
       {!existing && (
         <div class="field">
           <label for="sub-secret">Signing secret (optional)</label>

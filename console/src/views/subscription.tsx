@@ -6,7 +6,7 @@ import { isoToLocal, localToIso, ms, percent, STATUSES, statusWord, when } from 
 import { DeliveryCharts, type Bucket } from './chart';
 import { DeliveryRow, type ListedDelivery } from './deliveries';
 import { SubscriptionForm, type SubscriptionFields } from './form';
-import { HealthBadge, healthSelection, type EndpointHealth } from './health';
+import { HEALTH_FIELDS, HealthBadge, type EndpointHealth } from './health';
 
 interface Detail extends SubscriptionFields {
   enabled: boolean;
@@ -25,7 +25,7 @@ interface Detail extends SubscriptionFields {
     lastSuccessAt: string | null;
     lastFailureAt: string | null;
   };
-  endpointHealth?: EndpointHealth | null;
+  endpointHealth: EndpointHealth;
 }
 
 const RANGES = [
@@ -53,7 +53,7 @@ export function SubscriptionDetail({ id, session }: { id: string; session: Sessi
         id url description channels events payloadFormat retrySchedule headers rateLimitPerSecond enabled disabledReason environment createdAt
         secrets { id hint createdAt expiresAt }
         stats { total succeeded failed pending successRate latencyP50Ms latencyP95Ms lastSuccessAt lastFailureAt }
-        ${healthSelection(session)} ${session.subscriptionFields.has('maxInFlight') ? 'maxInFlight' : ''} } }`,
+        maxInFlight ${HEALTH_FIELDS} } }`,
       { id },
     ).then(
       (d) => setSub(d.webhookSubscription),
@@ -102,7 +102,7 @@ export function SubscriptionDetail({ id, session }: { id: string; session: Sessi
         </dd>
         <dt>Endpoint health</dt>
         <dd>
-          <HealthBadge session={session} health={sub.endpointHealth} detailed />
+          <HealthBadge health={sub.endpointHealth} detailed />
         </dd>
         <dt>Channels</dt>
         <dd>{sub.channels.join(', ')}</dd>
@@ -114,12 +114,8 @@ export function SubscriptionDetail({ id, session }: { id: string; session: Sessi
         <dd>{sub.retrySchedule.length ? sub.retrySchedule.map((s) => `${s} s`).join(', ') : 'No retries'}</dd>
         <dt>Rate limit</dt>
         <dd>{sub.rateLimitPerSecond ? `${sub.rateLimitPerSecond} per second` : 'None'}</dd>
-        {session.subscriptionFields.has('maxInFlight') && (
-          <>
-            <dt>Most in flight</dt>
-            <dd>{sub.maxInFlight ?? 'Server default'}</dd>
-          </>
-        )}
+        <dt>Most in flight</dt>
+        <dd>{sub.maxInFlight ?? 'The default (10)'}</dd>
         <dt>Custom headers</dt>
         <dd>{sub.headers ? Object.keys(sub.headers).join(', ') : 'None'}</dd>
         <dt>Signing secrets</dt>
@@ -181,7 +177,6 @@ export function SubscriptionDetail({ id, session }: { id: string; session: Sessi
       {editing && (
         <SubscriptionForm
           existing={sub}
-          offerMaxInFlight={session.subscriptionFields.has('maxInFlight')}
           onCancel={() => setEditing(false)}
           onSaved={() => {
             setEditing(false);
