@@ -144,7 +144,15 @@ describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('the console in Chromiu
       '{ webhookSubscriptions { url channels retrySchedule headers rateLimitPerSecond maxInFlight description } }',
     );
     expect(webhookSubscriptions).toEqual([
-      { url: subscriptionUrl, channels: ['invoices'], retrySchedule: [1, 2], headers: { 'X-Tenant': 'acme' }, rateLimitPerSecond: 20, maxInFlight: 4, description: 'ERP receivables sync' },
+      {
+        url: subscriptionUrl,
+        channels: ['invoices'],
+        retrySchedule: [1, 2],
+        headers: { 'X-Tenant': 'acme' },
+        rateLimitPerSecond: 20,
+        maxInFlight: 4,
+        description: 'ERP receivables sync',
+      },
     ]);
     // Shown once: after a reload the secret is gone from the page.
     await page.reload();
@@ -188,7 +196,10 @@ describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('the console in Chromiu
     expect(await result.textContent()).toContain('HTTP 503');
     // The page reloads as the delivery settles: the endpoint's health shows the failure.
     await page.getByText('Failing', { exact: true }).waitFor();
-    await page.getByText(/^ [1-3] failed attempts? in a row$/).first().waitFor();
+    await page
+      .getByText(/^ [1-3] failed attempts? in a row$/)
+      .first()
+      .waitFor();
     await browser.screenshot(page, '04b-failing');
     receiver.reset();
     await page.close();
@@ -321,10 +332,15 @@ describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('the console in Chromiu
     const failed = deliveries.getByRole('row').filter({ hasText: 'Failed' });
     const succeeded = deliveries.getByRole('row').filter({ hasText: 'Succeeded' });
     // Until the filtered answer arrives the unfiltered rows are still shown: wait for the list to hold failures only.
-    await expect.poll(async () => {
-      await page.getByRole('button', { name: 'Refresh' }).click();
-      return [(await failed.count()) > 0, await succeeded.count()];
-    }, { timeout: 15_000 }).toEqual([true, 0]);
+    await expect
+      .poll(
+        async () => {
+          await page.getByRole('button', { name: 'Refresh' }).click();
+          return [(await failed.count()) > 0, await succeeded.count()];
+        },
+        { timeout: 15_000 },
+      )
+      .toEqual([true, 0]);
     await failed.first().getByRole('button', { name: 'Attempts' }).click();
     await page.getByText('maintenance').first().waitFor();
 
@@ -332,10 +348,15 @@ describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('the console in Chromiu
     await page.getByRole('button', { name: 'Replay failed deliveries' }).click();
     await page.getByText(/^1 failed delivery queued again\.$/).waitFor();
     await page.getByLabel('Status').selectOption('SUCCEEDED');
-    await expect.poll(async () => {
-      await page.getByRole('button', { name: 'Refresh' }).click();
-      return succeeded.count();
-    }, { timeout: 15_000 }).toBe(2);
+    await expect
+      .poll(
+        async () => {
+          await page.getByRole('button', { name: 'Refresh' }).click();
+          return succeeded.count();
+        },
+        { timeout: 15_000 },
+      )
+      .toBe(2);
     await page.getByText('Healthy', { exact: true }).waitFor();
     await browser.screenshot(page, '11-after-replay');
 

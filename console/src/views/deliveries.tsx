@@ -26,7 +26,17 @@ interface Attempt {
 }
 
 /** A delivery as a table row, whose attempts open below it. */
-export function DeliveryRow({ delivery, canWrite, onChanged, showSubscription = false }: { delivery: ListedDelivery; canWrite: boolean; onChanged: () => void; showSubscription?: boolean }) {
+export function DeliveryRow({
+  delivery,
+  canWrite,
+  onChanged,
+  showSubscription = false,
+}: {
+  delivery: ListedDelivery;
+  canWrite: boolean;
+  onChanged: () => void;
+  showSubscription?: boolean;
+}) {
   const [attempts, setAttempts] = useState<Attempt[] | null>(null);
   const [open, setOpen] = useState(false);
   const [message, setMessage] = useState<string | null>(null);
@@ -63,7 +73,9 @@ export function DeliveryRow({ delivery, canWrite, onChanged, showSubscription = 
         <td>
           <StatusBadge status={delivery.status} />
         </td>
-        {showSubscription && <td>{delivery.subscription ? <a href={`#/webhooks/${delivery.subscription.id}`}>{delivery.subscription.url}</a> : '—'}</td>}
+        {showSubscription && (
+          <td>{delivery.subscription ? <a href={`#/webhooks/${delivery.subscription.id}`}>{delivery.subscription.url}</a> : '—'}</td>
+        )}
         <td>
           <a href={`#/events/${delivery.event.id}`}>{delivery.event.type}</a>
         </td>

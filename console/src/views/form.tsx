@@ -148,7 +148,14 @@ export function SubscriptionForm({
       <h2>{existing ? 'Edit subscription' : 'New subscription'}</h2>
       <div class="field">
         <label for="sub-url">URL</label>
-        <input id="sub-url" type="url" required placeholder="https://erp.example.com/webhooks" value={url} onInput={(e) => setUrl(e.currentTarget.value)} />
+        <input
+          id="sub-url"
+          type="url"
+          required
+          placeholder="https://erp.example.com/webhooks"
+          value={url}
+          onInput={(e) => setUrl(e.currentTarget.value)}
+        />
       </div>
       <div class="field">
         <label for="sub-description">Description</label>
@@ -167,8 +174,8 @@ export function SubscriptionForm({
         </div>
         {conflict && (
           <p class="warning" role="alert" id="exclusive-rule">
-            {exclusiveChosen.map((c) => c.name).join(', ')} is exclusive: a subscription that has it has no other channel. Unsubscribe from
-            the other channels first, or make a separate subscription for {exclusiveChosen[0]!.name}.
+            {exclusiveChosen.map((c) => c.name).join(', ')} is exclusive: a subscription that has it has no other channel. Unsubscribe from the other
+            channels first, or make a separate subscription for {exclusiveChosen[0]!.name}.
           </p>
         )}
       </fieldset>
@@ -230,12 +237,26 @@ export function SubscriptionForm({
       </div>
       <div class="field">
         <label for="sub-in-flight">Most deliveries in flight at once</label>
-        <input id="sub-in-flight" type="number" min={1} max={1000} placeholder="10 (the default)" value={maxInFlight} onInput={(e) => setMaxInFlight(e.currentTarget.value)} />
+        <input
+          id="sub-in-flight"
+          type="number"
+          min={1}
+          max={1000}
+          placeholder="10 (the default)"
+          value={maxInFlight}
+          onInput={(e) => setMaxInFlight(e.currentTarget.value)}
+        />
       </div>
       {!existing && (
         <div class="field">
           <label for="sub-secret">Signing secret (optional)</label>
-          <input id="sub-secret" autoComplete="off" placeholder="whsec_… (generated when empty)" value={secret} onInput={(e) => setSecret(e.currentTarget.value)} />
+          <input
+            id="sub-secret"
+            autoComplete="off"
+            placeholder="whsec_… (generated when empty)"
+            value={secret}
+            onInput={(e) => setSecret(e.currentTarget.value)}
+          />
         </div>
       )}
       <ErrorMessage error={error} />

@@ -141,7 +141,7 @@ export function SubscriptionDetail({ id, session }: { id: string; session: Sessi
               act(`mutation($id: ID!, $input: UpdateWebhookSubscriptionInput!) { updateWebhookSubscription(id: $id, input: $input) { id } }`, {
                 id: sub.id,
                 input: { enabled: !sub.enabled },
-              })
+              }),
             )}
           >
             {sub.enabled ? 'Disable' : 'Enable'}
@@ -149,11 +149,12 @@ export function SubscriptionDetail({ id, session }: { id: string; session: Sessi
           <button
             type="button"
             class="secondary"
-            onClick={handle(async () =>
-              confirm('Rotate the signing secret? The current one keeps signing beside the new one for 24 hours.') &&
-              act(`mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }`, { id: sub.id }, (d) =>
-                setRotated((d.rotateWebhookSecret as { secret: string }).secret),
-              )
+            onClick={handle(
+              async () =>
+                confirm('Rotate the signing secret? The current one keeps signing beside the new one for 24 hours.') &&
+                act(`mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }`, { id: sub.id }, (d) =>
+                  setRotated((d.rotateWebhookSecret as { secret: string }).secret),
+                ),
             )}
           >
             Rotate secret
@@ -161,11 +162,12 @@ export function SubscriptionDetail({ id, session }: { id: string; session: Sessi
           <button
             type="button"
             class="danger"
-            onClick={handle(async () =>
-              confirm(`Delete the subscription to ${sub.url}? Its pending deliveries are cancelled.`) &&
-              act(`mutation($id: ID!) { deleteWebhookSubscription(id: $id) }`, { id: sub.id }, () => {
-                location.hash = '#/webhooks';
-              })
+            onClick={handle(
+              async () =>
+                confirm(`Delete the subscription to ${sub.url}? Its pending deliveries are cancelled.`) &&
+                act(`mutation($id: ID!) { deleteWebhookSubscription(id: $id) }`, { id: sub.id }, () => {
+                  location.hash = '#/webhooks';
+                }),
             )}
           >
             Delete
@@ -291,7 +293,17 @@ function SendTestEvent({ id, onDone }: { id: string; onDone: () => void }) {
   );
 }
 
-function Deliveries({ subscriptionId, session, reload, onRefresh }: { subscriptionId: string; session: Session; reload: number; onRefresh: () => void }) {
+function Deliveries({
+  subscriptionId,
+  session,
+  reload,
+  onRefresh,
+}: {
+  subscriptionId: string;
+  session: Session;
+  reload: number;
+  onRefresh: () => void;
+}) {
   const [status, setStatus] = useState('');
   const [eventType, setEventType] = useState('');
   const [since, setSince] = useState('');
@@ -320,7 +332,9 @@ function Deliveries({ subscriptionId, session, reload, onRefresh }: { subscripti
         since: localToIso(since),
         until: localToIso(until),
       };
-      const d = await gql<{ deliveries: { nodes: ListedDelivery[]; totalCount: number; pageInfo: { endCursor: string | null; hasNextPage: boolean } } }>(
+      const d = await gql<{
+        deliveries: { nodes: ListedDelivery[]; totalCount: number; pageInfo: { endCursor: string | null; hasNextPage: boolean } };
+      }>(
         `query($filter: DeliveryFilter, $after: String) { deliveries(filter: $filter, first: 25, after: $after) {
           nodes { id status attemptCount createdAt lastAttemptAt nextAttemptAt event { id type } } totalCount pageInfo { endCursor hasNextPage } } }`,
         { filter, after },

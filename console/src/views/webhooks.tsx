@@ -50,7 +50,8 @@ export function WebhooksView({ session }: { session: Session }) {
       {created && (
         <ShownOnce label="Signing secret" value={created.secret}>
           <p>
-            Your endpoint verifies each delivery's <code>webhook-signature</code> with it. <a href={`#/webhooks/${created.id}`}>Open the subscription</a>
+            Your endpoint verifies each delivery's <code>webhook-signature</code> with it.{' '}
+            <a href={`#/webhooks/${created.id}`}>Open the subscription</a>
           </p>
         </ShownOnce>
       )}
