@@ -16,7 +16,6 @@ import { operationLimitsPlugin, parseOptions, queryLimitRules } from '../graphql
 import { RequestRateLimiter } from '../graphql/rate-limit.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services.js';
-import { refuseOversizedBody } from './body-limit.js';
 import { ideRouter } from './ide.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { consoleRouter } from './console.js';
@@ -96,8 +95,6 @@ export class HttpServer {
     );
     app.use(requestErrorHandler(logger));
 
-    app.use('/graphql', refuseOversizedBody);
-
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => resolve());
@@ -158,9 +155,15 @@ function requestErrorHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, _req, res, next) => {
     if (res.headersSent) return next(error);
     const status = typeof error === 'object' && error !== null && 'status' in error && typeof error.status === 'number' ? error.status : 500;
+    if (status === 413) {
+      // Refused like any input of a GraphQL call, naming the body; nothing of it was read, so nothing is stored.
+      const message = `The request body is over ${MAX_REQUEST_BYTES} bytes; send fewer events per publishEvents call`;
+      res.status(413).json({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT', fields: [{ field: 'body', message }] } }] });
+      return;
+    }
     if (status >= 500) logger.error({ err: error }, 'unexpected error in an HTTP request');
     const message =
-      status === 413 ? 'The request body is too large' : status === 400 ? 'The request body is not valid JSON' : status < 500 ? 'The request is invalid' : 'Internal server error';
+      status === 400 ? 'The request body is not valid JSON' : status < 500 ? 'The request is invalid' : 'Internal server error';
     const code = status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR';
     res.status(status < 500 ? status : 500).json({ errors: [{ message, extensions: { code } }] });
   };
