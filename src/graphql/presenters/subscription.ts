@@ -1,4 +1,5 @@
 import type { SigningSecretEntity, SubscriptionEntity } from '../../db/entities/index.js';
+import { EndpointHealthState } from '../../delivery/endpoint-health.js';
 import { EndpointHealth } from '../types/endpoint-health.js';
 import { SigningSecret, WebhookSubscription } from '../types/subscription.js';
 
@@ -20,7 +21,17 @@ export function presentSubscription(entity: SubscriptionEntity): WebhookSubscrip
     createdAt: entity.createdAt,
     updatedAt: entity.updatedAt,
     maxInFlight: entity.maxInFlight,
-    endpointHealth: EndpointHealth.from(entity),
+    endpointHealth: presentEndpointHealth(entity),
+  });
+}
+
+/** A probe is only due while the endpoint is held; the column may keep an older one. */
+export function presentEndpointHealth(entity: SubscriptionEntity): EndpointHealth {
+  return Object.assign(new EndpointHealth(), {
+    state: entity.healthState,
+    since: entity.healthSince,
+    consecutiveFailures: entity.consecutiveFailures,
+    nextProbeAt: entity.healthState === EndpointHealthState.HELD ? entity.nextProbeAt : null,
   });
 }
 
