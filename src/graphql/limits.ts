@@ -19,7 +19,7 @@ export const QUERY_LIMITS = {
   cost: 20_000,
 } as const;
 
-/** A mutation field is a write, a transaction and jobs: it costs as much as this many fields read. */
+/** A mutation field is a write, a transaction and the deliveries it queues: it costs as much as this many fields read. */
 const MUTATION_FIELD_COST = 10;
 /** The size assumed for a list without `first` (attempts, subscriptions, catalog entries). */
 const ASSUMED_LIST_SIZE = 10;

@@ -117,7 +117,7 @@ describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('the console in Chromiu
     const rule = page.getByText('ledgers is exclusive: a subscription that has it has no other channel');
     await rule.waitFor();
     await browser.screenshot(page, '02-ledgers-rule');
-    // The server's own refusal is shown too.
+    // The server's own refusal is shown too, beside the form's explanation (both are alerts, both say to unsubscribe).
     await page.getByRole('button', { name: 'Create' }).click();
     const refusal = page.getByRole('alert').filter({ hasText: 'The channel ledgers is exclusive' });
     await refusal.waitFor();

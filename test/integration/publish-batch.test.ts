@@ -82,12 +82,13 @@ describe('publishing in batches (API only, no workers)', () => {
     expect(batch.results[0]!.event).toMatchObject({ type: 'invoices.paid', data: inputs[0]!.data });
     expect(batch.results[5]!.event).toMatchObject({ type: 'invoices.created', data: { invoiceId: 'INV-6' } });
 
-    // The accepted events are stored with a delivery and a queued job each.
+    // The accepted events are stored with a delivery each, due and not claimed (the deliveries table is the workers' queue).
     const ids = [batch.results[0]!.event!.id, batch.results[5]!.event!.id];
     expect(await count(`SELECT count(*)::int AS n FROM events WHERE id = ANY($1::uuid[])`, [ids])).toBe(2);
     const { rows } = await sql.query(
-      `SELECT d.event_id, d.subscription_id, j.state FROM deliveries d JOIN pgboss.job j ON j.name = 'deliver' AND j.id = d.current_job_id
-       WHERE d.event_id = ANY($1::uuid[]) ORDER BY d.event_id`,
+      `SELECT d.event_id, d.subscription_id FROM deliveries d
+       WHERE d.event_id = ANY($1::uuid[]) AND d.status = 'PENDING' AND d.next_attempt_at <= now() AND d.lease_token IS NULL
+       ORDER BY d.event_id`,
       [ids],
     );
     expect(rows.map((r: { event_id: string; subscription_id: string }) => [r.event_id, r.subscription_id])).toEqual(
