@@ -1,6 +1,6 @@
 /**
  * The machine description, the summary of the runs (the median run of each
- * label when a scenario was repeated), the issue's targets, and the Markdown.
+ * label when a scenario was repeated), the targets, and the Markdown.
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';

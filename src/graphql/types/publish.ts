@@ -1,6 +1,7 @@
 import { Field, InputType, Int, ObjectType } from 'type-graphql';
 import { IsOptional, Length } from 'class-validator';
 import { GraphQLJSON } from 'graphql-scalars';
+import { MAX_EVENT_NAME_LENGTH } from '../../limits.js';
 import { Event } from './event.js';
 
 @ObjectType()
@@ -15,7 +16,7 @@ export class PublishedEvent {
 @InputType()
 export class PublishEventInput {
   @Field()
-  @Length(1, 200)
+  @Length(1, MAX_EVENT_NAME_LENGTH)
   type: string;
 
   @Field(() => GraphQLJSON)
