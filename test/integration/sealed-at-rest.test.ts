@@ -104,7 +104,11 @@ describe('secrets and header values at rest', () => {
     };
     const ask = async (url: string, query: string, variables: Record<string, unknown>) =>
       (await (
-        await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` }, body: JSON.stringify({ query, variables }) })
+        await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
+          body: JSON.stringify({ query, variables }),
+        })
       ).json()) as { data?: Record<string, unknown>; errors?: Array<{ message: string; extensions: { code: string } }> };
 
     // A process with the new key alone cannot open what the old key sealed, and says nothing of it.
@@ -124,7 +128,9 @@ describe('secrets and header values at rest', () => {
     const { stdout } = await promisify(execFile)(process.execPath, [cli, 'reencrypt-secrets'], {
       env: { ...process.env, ...env(rotated), LOG_LEVEL: 'error' },
     });
-    expect(stdout).toMatch(new RegExp(`re-encrypted under key ${keyIdOf(newKey).toString('hex')}: [1-9]\\d* signing secrets, the headers of [1-9]\\d* subscriptions`));
+    expect(stdout).toMatch(
+      new RegExp(`re-encrypted under key ${keyIdOf(newKey).toString('hex')}: [1-9]\\d* signing secrets, the headers of [1-9]\\d* subscriptions`),
+    );
     expect(new Set(await keyIds())).toEqual(new Set([keyIdOf(newKey).toString('hex')]));
 
     // Afterwards the new key alone opens everything.
