@@ -2,12 +2,12 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 
 /**
- * The built-in event catalog of API.md §3: channels (account_id NULL) and
+ * The built-in event catalog (docs/api.md, Channels): channels (account_id NULL) and
  * their event types. The data is written out here rather than imported from
  * src/ so that this migration stays what it was when it ran.
  *
  * Ids are UUIDv7 made in order, so that ordering by id lists channels and
- * actions as API.md does.
+ * actions as docs/api.md does.
  */
 
 interface SeedChannel {

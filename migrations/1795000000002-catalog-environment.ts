@@ -2,7 +2,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
  * An account's own channels and event types belong to the environment they
- * were defined in (API.md §2: nothing of one environment is changeable with
+ * were defined in (docs/api.md, Environments: nothing of one environment is changeable with
  * the other's token), so that a schema tried out in STAGING cannot change
  * what PRODUCTION accepts. Built-in rows keep no environment. No account
  * rows exist before this migration: defineEventType arrives with it.

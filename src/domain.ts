@@ -26,7 +26,7 @@ export enum DeliveryStatus {
   CANCELLED = 'CANCELLED',
 }
 
-/** The tenant that every account-scoped query takes (DESIGN.md habit 3). */
+/** The tenant that every account-scoped query takes (docs/ARCHITECTURE.md, Where each rule lives). */
 export interface Scope {
   accountId: string;
   environment: Environment;

@@ -2,7 +2,7 @@ import type { Environment } from '../domain.js';
 import { AppError } from '../errors.js';
 
 /**
- * The channel rules (API.md §3), in one place: the subscription service
+ * The channel rules (docs/api.md, Channels), in one place: the subscription service
  * applies them when a subscription is saved, the delivery workers when an
  * event is fanned out and again when a delivery's turn comes. Pure, so that
  * both sides agree by construction.

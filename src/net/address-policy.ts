@@ -3,7 +3,7 @@ import { BlockList, isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 
 /**
- * Destination policy: with private URLs disallowed, endpoints must be https
+ * Destination policy (docs/api.md, Destinations): with private URLs disallowed, endpoints must be https
  * and must be, and resolve to, global unicast addresses only. The same check
  * runs when a subscription is saved and at every connection (on the address
  * actually connected to), so that a DNS answer that changes later cannot

@@ -1,6 +1,6 @@
 /**
  * Seconds to wait before each retry when a subscription sets no schedule
- * (API.md §5): 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, so eight attempts
+ * (docs/api.md, Retries): 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, so eight attempts
  * over about a day and a half.
  */
 export const DEFAULT_RETRY_SCHEDULE: readonly number[] = Object.freeze([5, 300, 1800, 7200, 18000, 36000, 36000]);

@@ -3,7 +3,7 @@ import { Environment } from '../../src/domain.js';
 import { createAccount, createKey, startTestApp, type TestApp } from '../support/app.js';
 import { errorOf, expectBadInput } from '../support/subscriptions.js';
 
-/** API.md §3, written out again here so that the migrated catalog is checked against the contract, not against itself. */
+/** docs/api.md, Channels, written out again here so that the migrated catalog is checked against the contract, not against itself. */
 const CRUD = ['created', 'updated', 'deleted'];
 const CREATED_DELETED = ['created', 'deleted'];
 const CATALOG: Record<string, string[]> = {
@@ -52,7 +52,7 @@ describe('the event catalog', () => {
     await t?.stop();
   });
 
-  it('holds every built-in channel and action of API.md, in its order, with ledgers the only exclusive channel', async () => {
+  it('holds every built-in channel and action of docs/api.md, in its order, with ledgers the only exclusive channel', async () => {
     const { channels } = await t.ok<{ channels: Channel[] }>(admin, CHANNELS);
     expect(channels.map((c) => c.name)).toEqual(Object.keys(CATALOG));
     for (const channel of channels) {

@@ -1,9 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../src/db/embedded.js';
 import { describe, expect, it } from 'vitest';
-import { runCli, startCli } from '../support/cli.js';
+import { removeDataDir, runCli, startCli } from '../support/cli.js';
+import { createTestDatabase } from '../support/database.js';
 import { GraphQLClient, operation } from '../support/graphql.js';
 
 const VIEWER = operation<{ viewer: { role: string } }>('{ viewer { role } }');
@@ -14,6 +15,23 @@ describe('hookline CLI', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('Invalid configuration: PORT must be a whole number');
   });
+
+  it('logs JSON lines when stdout is not a terminal, readable lines with HOOKLINE_LOG_FORMAT=pretty', async () => {
+    const database = await createTestDatabase();
+    try {
+      const env = { DATABASE_URL: database.url, LOG_LEVEL: 'info', HOOKLINE_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') };
+      const json = await runCli(['migrate'], env);
+      expect(json.code).toBe(0);
+      expect(JSON.parse(json.stdout.split('\n')[0]!)).toMatchObject({ level: 30, msg: 'migrations applied' });
+
+      const pretty = await runCli(['migrate'], { ...env, HOOKLINE_LOG_FORMAT: 'pretty' });
+      expect(pretty.code).toBe(0);
+      expect(pretty.stdout).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: database is up to date$/m);
+      expect(pretty.stdout).not.toContain('{"level"');
+    } finally {
+      await database.drop();
+    }
+  }, 60_000);
 
   it('lists its commands', async () => {
     const { stdout } = await runCli(['--help'], {});
@@ -49,7 +67,7 @@ describe('hookline CLI', () => {
       expect(await viewer(token!)).toEqual({ data: { viewer: { role: 'OPERATOR' } } });
       expect(await third.stop()).toBe(0);
     } finally {
-      await rm(dataDir, { recursive: true, force: true });
+      await removeDataDir(dataDir);
     }
   }, 180_000);
 });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount, startTestApp, type TestApp } from '../support/app.js';
 import { CREATE, UPDATE, createSubscription, errorOf, expectBadInput } from '../support/subscriptions.js';
 
-/** Production's policy (API.md §5): https only, and no private, loopback, link-local or reserved destination. */
+/** Production's policy (docs/api.md, Destinations): https only, and no private, loopback, link-local or reserved destination. */
 describe('subscriptions with HOOKLINE_ALLOW_PRIVATE_URLS=false', () => {
   let t: TestApp;
   let admin: string;

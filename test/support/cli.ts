@@ -1,4 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { promisify } from 'node:util';
 
 // `npm test` builds first; these run the compiled CLI exactly as `hookline` does.
@@ -43,6 +45,9 @@ export async function startCli(env: NodeJS.ProcessEnv, role = 'start'): Promise<
   const deadline = Date.now() + 60_000;
   while (!output.includes('GraphQL API listening')) {
     if (Date.now() > deadline || child.exitCode !== null) {
+      // SIGINT, so that it stops its embedded PostgreSQL rather than leave it running.
+      child.kill('SIGINT');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
       child.kill('SIGKILL');
       throw new Error(`hookline ${role} did not come up:\n${output}`);
     }
@@ -66,3 +71,13 @@ export async function startCli(env: NodeJS.ProcessEnv, role = 'start'): Promise<
 
 /** A stack trace line, as Node prints them: what a start-up failure must never show. */
 export const STACK_LINE = /^\s+at .+\(.+:\d+:\d+\)$|^\s+at .+:\d+:\d+$/m;
+
+/**
+ * Removes a data folder and, when root's server user kept the cluster in a
+ * folder of its own (recorded in pg-cluster), that folder too.
+ */
+export async function removeDataDir(dataDir: string): Promise<void> {
+  const cluster = (await readFile(path.join(dataDir, 'pg-cluster'), 'utf8').catch(() => '')).trim();
+  if (cluster) await rm(cluster, { recursive: true, force: true });
+  await rm(dataDir, { recursive: true, force: true });
+}

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { signatureHeader } from '../../src/delivery/signing.js';
 import { generateSecret } from '../../src/secrets/crypto.js';
 
-/** What a receiver gets: the headers of API.md §4 beside the body. */
+/** What a receiver gets: the headers of docs/api.md (The wire format) beside the body. */
 function delivery(secrets: string[], body = JSON.stringify({ event: 'invoices.paid', data: { invoiceId: 'INV12345', amount: 10.5 } })) {
   const id = '0190f5a2-7c1e-7b4e-9a51-3f2d1c0b9a87';
   const timestamp = Math.floor(Date.now() / 1000);
