@@ -6,8 +6,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * writes; it has no entity, as only that library touches it. The table is
  * UNLOGGED: every API request upserts a counter, and a logged table would cost
  * a WAL flush per request for data that needs no durability. A crash of the
- * database empties it, which only starts the current windows over; a replica
- * does not see it, and needs not to.
+ * database empties it, which only starts the current windows over (a replica
+ * does not get it either, and needs none).
  */
 export class RateLimits1795000000020 implements MigrationInterface {
   name = 'RateLimits1795000000020';
