@@ -46,6 +46,8 @@ describe('worker processes', () => {
         NODE_ENV: 'test',
         DATABASE_URL: t.database.url,
         HOOKLINE_MASTER_KEY: t.config.masterKey!.toString('base64'),
+        // The receiver is plain http on loopback, which a worker on an external database refuses unless told.
+        HOOKLINE_ALLOW_PRIVATE_URLS: 'true',
         HOOKLINE_WORKER_CONCURRENCY: '4',
         HOOKLINE_WORKER_PORT: String(port),
         LOG_LEVEL: 'error',
