@@ -24,8 +24,12 @@ export interface CachedKey {
 }
 
 /**
- * Authenticated API keys by token hash, so that a request needs no database
- * round trip to authenticate. It is safe only while it hears of every
+ * Authenticated API keys by token hash, so that a publish needs no database
+ * round trip to authenticate. It hears of a revocation in another process
+ * only a moment after its commit, so only the publishing mutations use it,
+ * and their transaction checks the key again in the statement that stores
+ * the events (see EventService); every other operation reads its key from
+ * the database (see keyCheckPlugin). It is safe only while it hears of every
  * change, so it answers only while its LISTEN connection is up: when that
  * connection is lost the cache is emptied and switched off until it is
  * listening again (and emptied again then, for what was missed meanwhile).

@@ -76,17 +76,29 @@ export class AccountService {
     this.keyCache = cache;
   }
 
-  /** Resolves a bearer token to its key, or throws UNAUTHENTICATED. */
-  async authenticate(token: string): Promise<Principal> {
+  /**
+   * Resolves a bearer token to its key, or throws UNAUTHENTICATED. Only with
+   * fromCache may the answer come from the key cache, which hears of a
+   * revocation in another process a moment after its commit: the caller must
+   * then have the key checked again in the database by its own transaction
+   * (publishing does, in its event insert), so that a revoked key is refused
+   * at once everywhere.
+   */
+  async authenticate(token: string, { fromCache = false }: { fromCache?: boolean } = {}): Promise<Principal> {
+    return (await this.resolveKey(token, fromCache)).principal;
+  }
+
+  /** Like authenticate; cached says whether the answer came from the key cache rather than the database. */
+  async resolveKey(token: string, fromCache: boolean): Promise<{ principal: Principal; cached: boolean }> {
     const hash = hashToken(token);
     const cacheKey = hash.toString('base64');
-    const cached = this.keyCache?.get(cacheKey);
+    const cached = fromCache ? this.keyCache?.get(cacheKey) : undefined;
     if (cached) {
       if (lastUseIsStale(cached.lastUsedAt)) {
         cached.lastUsedAt = new Date();
         await this.db.getRepository(ApiKeyEntity).update({ id: cached.principal.apiKeyId }, { lastUsedAt: cached.lastUsedAt });
       }
-      return cached.principal;
+      return { principal: cached.principal, cached: true };
     }
     const generation = this.keyCache?.generation ?? 0;
     // Without the cache every request comes here first: one plain statement, no query building.
@@ -104,7 +116,7 @@ export class AccountService {
     }
     const principal: Principal = { apiKeyId: key.id, accountId: key.accountId, role: key.role, environment: key.environment };
     this.keyCache?.remember(generation, cacheKey, { principal, lastUsedAt });
-    return principal;
+    return { principal, cached: false };
   }
 
   async getAccount(id: string): Promise<AccountEntity | null> {

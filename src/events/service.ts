@@ -12,6 +12,11 @@ import { MAX_BATCH_DATA_BYTES, MAX_BATCH_ITEMS, MAX_EVENT_DATA_BYTES, MAX_IDEMPO
 
 export { MAX_EVENT_DATA_BYTES, MAX_IDEMPOTENCY_KEY_LENGTH } from './limits.js';
 
+/** Who publishes: the scope of the events, and the API key whose validity the storing statement checks. */
+export interface Publisher extends Scope {
+  apiKeyId: string;
+}
+
 export interface PublishInput {
   type: string;
   data: unknown;
@@ -98,12 +103,22 @@ export class EventService {
     // waits for the earlier to commit, inserts nothing and reads its row.
     // Rows go in sorted by key, so that two batches with overlapping keys
     // take their locks in one order and cannot deadlock.
-    this.insertSql = `INSERT INTO events AS e (id, account_id, environment, type, data, idempotency_key, idempotency_hash)
-      SELECT i.id, $1, $2, i.type, i.data::jsonb, i.key, i.hash
-      FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS i(id, type, data, key, hash, ord)
-      ORDER BY i.ord
-      ON CONFLICT (account_id, environment, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-      RETURNING ${this.eventColumns.select}`;
+    // The same statement checks the caller's key, in the snapshot that the
+    // insert uses: a key revoked before it ran stores nothing, however the
+    // caller was authenticated (the key cache of this process may not have
+    // heard of the revocation yet). It answers one row with caller_live even
+    // when nothing was inserted.
+    this.insertSql = `WITH caller AS (SELECT EXISTS (SELECT 1 FROM api_keys k WHERE k.id = $8 AND k.revoked_at IS NULL) AS live),
+      stored AS (
+        INSERT INTO events AS e (id, account_id, environment, type, data, idempotency_key, idempotency_hash)
+        SELECT i.id, $1, $2, i.type, i.data::jsonb, i.key, i.hash
+        FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS i(id, type, data, key, hash, ord), caller
+        WHERE caller.live
+        ORDER BY i.ord
+        ON CONFLICT (account_id, environment, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+        RETURNING ${this.eventColumns.select}
+      )
+      SELECT caller.live AS caller_live, stored.* FROM caller LEFT JOIN stored ON true`;
     this.byKeysSql = `SELECT ${this.eventColumns.select} FROM events e
       WHERE e.account_id = $1 AND e.environment = $2 AND e.idempotency_key = ANY($3::text[])`;
   }
@@ -115,7 +130,7 @@ export class EventService {
    * outbox property). A refused event throws its error.
    */
   async publish(
-    scope: Scope,
+    scope: Publisher,
     input: PublishInput,
     paths: ItemPaths = { data: 'input.data', idempotencyKey: 'input.idempotencyKey', type: 'input.type' },
   ): Promise<PublishResult> {
@@ -130,7 +145,7 @@ export class EventService {
    * the others. Too many items or too much data refuses the whole call, and
    * nothing is stored.
    */
-  async publishMany(scope: Scope, inputs: readonly PublishInput[]): Promise<ItemResult[]> {
+  async publishMany(scope: Publisher, inputs: readonly PublishInput[]): Promise<ItemResult[]> {
     if (inputs.length > MAX_BATCH_ITEMS) {
       throw InputError.field('inputs', `must hold at most ${MAX_BATCH_ITEMS} events; this call has ${inputs.length}`);
     }
@@ -141,7 +156,7 @@ export class EventService {
     }));
   }
 
-  private async publishItems(scope: Scope, inputs: readonly PublishInput[], pathsOf: (index: number) => ItemPaths): Promise<ItemResult[]> {
+  private async publishItems(scope: Publisher, inputs: readonly PublishInput[], pathsOf: (index: number) => ItemPaths): Promise<ItemResult[]> {
     const results: Array<ItemResult | undefined> = new Array(inputs.length);
     const types = await this.catalog.getEventTypes(
       scope,
@@ -256,7 +271,7 @@ export class EventService {
    * (by an earlier call, or by a racing one that committed first) is answered
    * with that event when it is the same type and data, and refused otherwise.
    */
-  private async store(manager: EntityManager, scope: Scope, items: CheckedItem[]): Promise<Map<CheckedItem, ItemResult>> {
+  private async store(manager: EntityManager, scope: Publisher, items: CheckedItem[]): Promise<Map<CheckedItem, ItemResult>> {
     const ordered = [...items].sort((x, y) => (x.key === y.key ? 0 : x.key === null ? 1 : y.key === null ? -1 : x.key < y.key ? -1 : 1));
     const ids = ordered.map(() => newId());
     const rows = (await manager.query(this.insertSql, [
@@ -267,8 +282,16 @@ export class EventService {
       ordered.map((i) => i.json),
       ordered.map((i) => i.key),
       ordered.map((i) => i.hash),
+      scope.apiKeyId,
     ])) as Array<Record<string, unknown>>;
-    const inserted = new Map(rows.map((row) => this.eventColumns.read(row)).map((event) => [event.id, event]));
+    // Thrown inside the transaction, so that nothing of the call is kept.
+    if (rows[0]?.caller_live !== true) throw new AppError('UNAUTHENTICATED', 'The API key is missing, unknown or revoked');
+    const inserted = new Map(
+      rows
+        .filter((row) => row.e_id !== null)
+        .map((row) => this.eventColumns.read(row))
+        .map((event) => [event.id, event]),
+    );
     const results = new Map<CheckedItem, ItemResult>();
     const taken: CheckedItem[] = [];
     ordered.forEach((item, i) => {

@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import type { AccountScopedPrincipal, Principal } from '../accounts/service.js';
 import { Role, type Scope } from '../domain.js';
 import { AppError } from '../errors.js';
+import type { Publisher } from '../events/service.js';
 import { authenticateBearer } from '../portal/authenticate.js';
 import type { Services } from '../services.js';
 import { bearerToken } from './auth.js';
@@ -12,6 +13,12 @@ export interface GraphQLContext {
   /** Null when the request carried no valid token; authError says why. */
   principal: Principal | null;
   authError: AppError | null;
+  /**
+   * Set when the principal came from the key cache: reads the key from the
+   * database instead. Only a publishing operation goes without it, as its
+   * transaction checks the key itself (see keyCheckPlugin).
+   */
+  recheckKey?: (() => Promise<Principal>) | null;
   /** Where the client reached this server (scheme and host), for links that point back to it. */
   origin?: string;
 }
@@ -43,7 +50,9 @@ async function authenticate(services: Services, header: string | undefined): Pro
     return { services, principal: null, authError };
   }
   try {
-    return { services, principal: await authenticateBearer(services, token), authError: null };
+    const { principal, cached } = await authenticateBearer(services, token, { fromCache: true });
+    const recheckKey = cached ? async () => (await authenticateBearer(services, token)).principal : null;
+    return { services, principal, authError: null, recheckKey };
   } catch (error) {
     if (error instanceof AppError) return { services, principal: null, authError: error };
     throw error;
@@ -62,6 +71,11 @@ export function requirePrincipal(ctx: GraphQLContext): Principal {
 export function scopeOf(ctx: GraphQLContext): Scope {
   const principal = requireAccountPrincipal(ctx);
   return { accountId: principal.accountId, environment: principal.environment };
+}
+
+/** The scope of a publish and the key that its transaction checks again (see EventService). */
+export function publisherOf(ctx: GraphQLContext): Publisher {
+  return { ...scopeOf(ctx), apiKeyId: requirePrincipal(ctx).apiKeyId };
 }
 
 export function requireAccountPrincipal(ctx: GraphQLContext): AccountScopedPrincipal {

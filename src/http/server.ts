@@ -12,6 +12,7 @@ import type { ApiSettings } from '../config.js';
 import { MAX_REQUEST_BYTES } from '../events/limits.js';
 import { createContext, type GraphQLContext } from '../graphql/context.js';
 import { createErrorFormatter } from '../graphql/errors.js';
+import { keyCheckPlugin } from '../graphql/key-check.js';
 import { operationLimitsPlugin, parseOptions, queryLimitRules } from '../graphql/limits.js';
 import { RequestRateLimiter } from '../graphql/rate-limit.js';
 import type { Logger } from '../logger.js';
@@ -63,6 +64,7 @@ export class HttpServer {
         ApolloServerPluginDrainHttpServer({ httpServer: server }),
         ApolloServerPluginLandingPageDisabled(),
         operationLimitsPlugin(),
+        keyCheckPlugin(),
         metrics.apolloPlugin(),
       ],
     });

@@ -3,9 +3,18 @@ import { AppError } from '../errors.js';
 import type { Services } from '../services.js';
 import { isConsoleSessionToken } from './service.js';
 
-/** A bearer token as a principal: a console session (hkc_) or an API key. */
-export async function authenticateBearer(services: Pick<Services, 'accounts' | 'portal'>, token: string): Promise<Principal> {
-  return isConsoleSessionToken(token) ? services.portal.authenticate(token) : services.accounts.authenticate(token);
+/**
+ * A bearer token as a principal: a console session (hkc_, always read from
+ * the database) or an API key (from the key cache only with fromCache; see
+ * AccountService.authenticate).
+ */
+export async function authenticateBearer(
+  services: Pick<Services, 'accounts' | 'portal'>,
+  token: string,
+  { fromCache = false }: { fromCache?: boolean } = {},
+): Promise<{ principal: Principal; cached: boolean }> {
+  if (isConsoleSessionToken(token)) return { principal: await services.portal.authenticate(token), cached: false };
+  return services.accounts.resolveKey(token, fromCache);
 }
 
 /**

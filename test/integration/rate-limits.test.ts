@@ -62,6 +62,13 @@ describe('rate limits', () => {
     await t?.stop();
   });
 
+  it('keeps its counters in an unlogged table: no WAL flush per request, and nothing to keep after a crash', async () => {
+    const [table] = (await t.app.db.query(`SELECT relpersistence FROM pg_class WHERE oid = 'rate_limits'::regclass`)) as Array<{
+      relpersistence: string;
+    }>;
+    expect(table).toEqual({ relpersistence: 'u' });
+  });
+
   it('lets a burst on one key through up to its limit, across two API processes, and refuses the rest with 429', async () => {
     const { adminToken } = await createAccount(t, 'Bursty');
     const token = await createKey(t, adminToken, 'VIEWER');

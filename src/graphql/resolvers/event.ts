@@ -1,7 +1,7 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Role } from '../../domain.js';
 import { DISPUTE_OPENED, INVOICE_PAID, PROMISE_TO_PAY_CREATED, type TypedEvent } from '../../catalog/typed-events.js';
-import { scopeOf, type GraphQLContext } from '../context.js';
+import { publisherOf, scopeOf, type GraphQLContext } from '../context.js';
 import { loadersOf } from '../loaders.js';
 import { nullWhenNotFound } from '../nullable.js';
 import { presentDelivery } from '../presenters/delivery.js';
@@ -15,7 +15,7 @@ import { DisputeOpenedInput, InvoicePaidInput, PromiseToPayInput, typedEventData
 /** A typed mutation publishes like publishEvent; the input's fields are the data, so errors name `input.<field>`. */
 async function publishTyped(ctx: GraphQLContext, event: TypedEvent, input: TypedEventInput): Promise<PublishedEvent> {
   const result = await ctx.services.events.publish(
-    scopeOf(ctx),
+    publisherOf(ctx),
     { type: event.type, data: typedEventData(event, input), idempotencyKey: input.idempotencyKey },
     { data: 'input', idempotencyKey: 'input.idempotencyKey', type: null },
   );
@@ -27,7 +27,7 @@ export class EventResolver {
   @Authorized(Role.ADMIN, Role.PUBLISHER)
   @Mutation(() => PublishedEvent)
   async publishEvent(@Ctx() ctx: GraphQLContext, @Arg('input') input: PublishEventInput): Promise<PublishedEvent> {
-    return presentPublishedEvent(await ctx.services.events.publish(scopeOf(ctx), input));
+    return presentPublishedEvent(await ctx.services.events.publish(publisherOf(ctx), input));
   }
 
   @Authorized(Role.ADMIN, Role.PUBLISHER)
@@ -37,7 +37,7 @@ export class EventResolver {
     // Each item is checked by the service and refused on its own; class-validator would refuse the whole call.
     @Arg('inputs', () => [PublishEventInput], { validate: false }) inputs: PublishEventInput[],
   ): Promise<PublishEventsResult> {
-    return presentPublishEvents(await ctx.services.events.publishMany(scopeOf(ctx), inputs));
+    return presentPublishEvents(await ctx.services.events.publishMany(publisherOf(ctx), inputs));
   }
 
   @Authorized(Role.ADMIN, Role.PUBLISHER)
