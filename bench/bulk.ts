@@ -25,13 +25,23 @@ export interface Scope {
 }
 
 export async function scopeOf(db: pg.Pool, subscriptionId: string): Promise<Scope> {
-  const { rows } = await db.query<{ account_id: string; environment: string }>('SELECT account_id, environment FROM webhook_subscriptions WHERE id = $1', [subscriptionId]);
+  const { rows } = await db.query<{ account_id: string; environment: string }>(
+    'SELECT account_id, environment FROM webhook_subscriptions WHERE id = $1',
+    [subscriptionId],
+  );
   if (!rows[0]) throw new Error(`subscription ${subscriptionId} not found`);
   return { accountId: rows[0].account_id, environment: rows[0].environment };
 }
 
 /** `total` pending deliveries spread over the subscriptions, `subscriptionIds.length` per event; returns how many. */
-export async function insertBacklog(db: pg.Pool, scope: Scope, subscriptionIds: string[], total: number, phase: string, onProgress?: (done: number) => void): Promise<number> {
+export async function insertBacklog(
+  db: pg.Pool,
+  scope: Scope,
+  subscriptionIds: string[],
+  total: number,
+  phase: string,
+  onProgress?: (done: number) => void,
+): Promise<number> {
   const fanout = subscriptionIds.length;
   const eventsTotal = Math.ceil(total / fanout);
   const eventsPerBatch = Math.max(1, Math.floor(5_000 / fanout));
@@ -40,7 +50,9 @@ export async function insertBacklog(db: pg.Pool, scope: Scope, subscriptionIds: 
     const n = Math.min(eventsPerBatch, eventsTotal - e);
     const eventIds = Array.from({ length: n }, () => uuidv7());
     const sentAt = nowMs();
-    const data = eventIds.map((_, k) => JSON.stringify({ sentAt, phase, seq: e + k, invoiceId: `INV${e + k}`, customerId: 'CUST42', amount: 1234.5, currency: 'EUR' }));
+    const data = eventIds.map((_, k) =>
+      JSON.stringify({ sentAt, phase, seq: e + k, invoiceId: `INV${e + k}`, customerId: 'CUST42', amount: 1234.5, currency: 'EUR' }),
+    );
     const deliveryIds: string[] = [];
     const deliveryEvents: string[] = [];
     const deliverySubscriptions: string[] = [];

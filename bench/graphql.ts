@@ -84,7 +84,13 @@ export interface CreatedSubscription {
  * `/h/<key>` so that the receiver knows which secret verifies it. A short
  * retry schedule: a failed attempt shows up as latency, not as a lost delivery.
  */
-export async function createSubscriptions(client: GraphQLClient, adminToken: string, receiverPort: number, count: number, prefix: string): Promise<CreatedSubscription[]> {
+export async function createSubscriptions(
+  client: GraphQLClient,
+  adminToken: string,
+  receiverPort: number,
+  count: number,
+  prefix: string,
+): Promise<CreatedSubscription[]> {
   const created: CreatedSubscription[] = [];
   for (let i = 0; i < count; i++) {
     const key = `${prefix}${i}`;

@@ -243,7 +243,13 @@ function hooklineEnv(env: HooklineEnv): NodeJS.ProcessEnv {
 }
 
 /** `node bin/hookline.js <role>` with the guard preloaded; output goes to `<logDir>/<name>.log`. */
-export function spawnHookline(role: 'api' | 'worker' | 'migrate' | 'start', name: string, env: HooklineEnv, logDir: string, nodeArgs: string[] = []): Proc {
+export function spawnHookline(
+  role: 'api' | 'worker' | 'migrate' | 'start',
+  name: string,
+  env: HooklineEnv,
+  logDir: string,
+  nodeArgs: string[] = [],
+): Proc {
   const child = spawn(process.execPath, [...nodeArgs, '--import', GUARD, path.join(ROOT, 'bin', 'hookline.js'), role], {
     cwd: ROOT,
     env: hooklineEnv(env),
@@ -254,7 +260,11 @@ export function spawnHookline(role: 'api' | 'worker' | 'migrate' | 'start', name
 
 /** A bench child (receiver, raw worker) from bench/out. */
 export function forkBench(script: string, name: string, args: string[], logDir: string): Proc {
-  const child = fork(path.join(OUT_DIR, script), args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { PATH: process.env.PATH, HOME: process.env.HOME } });
+  const child = fork(path.join(OUT_DIR, script), args, {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    env: { PATH: process.env.PATH, HOME: process.env.HOME },
+  });
   return wrap(name, child, path.join(logDir, `${name}.log`));
 }
 
@@ -266,7 +276,8 @@ export async function waitFor(proc: Proc, what: string, check: () => boolean | P
   });
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (exitCode !== undefined) throw new Error(`${proc.name} exited (${exitCode}) before ${what}; see ${proc.logFile}:\n${proc.output().slice(-2000)}`);
+    if (exitCode !== undefined)
+      throw new Error(`${proc.name} exited (${exitCode}) before ${what}; see ${proc.logFile}:\n${proc.output().slice(-2000)}`);
     if (await check()) return;
     await sleep(100);
   }
@@ -324,7 +335,11 @@ async function tryConnect(url: string): Promise<pg.Pool | null> {
  * `fallback` allows, an embedded PostgreSQL in a temporary directory
  * (Hookline's own startEmbeddedPostgres from dist/), removed at cleanup.
  */
-export async function openPostgres(adminUrl: string, mode: 'auto' | 'server' | 'embedded', options: { statements?: boolean } = {}): Promise<Postgres> {
+export async function openPostgres(
+  adminUrl: string,
+  mode: 'auto' | 'server' | 'embedded',
+  options: { statements?: boolean } = {},
+): Promise<Postgres> {
   assertLoopbackUrl(adminUrl);
   let client = mode === 'embedded' ? null : await tryConnect(adminUrl);
   let kind: Postgres['kind'] = 'server';
@@ -338,7 +353,11 @@ export async function openPostgres(adminUrl: string, mode: 'auto' | 'server' | '
     const { startEmbeddedPostgres } = (await import(embeddedModule)) as {
       startEmbeddedPostgres(options: { dataDir: string; persistent?: boolean }): Promise<{ url: string; stop(): Promise<void> }>;
     };
-    console.log(mode === 'embedded' ? `  starting an embedded PostgreSQL in ${dataDir}` : `No PostgreSQL at ${adminUrl}: starting an embedded one in ${dataDir}`);
+    console.log(
+      mode === 'embedded'
+        ? `  starting an embedded PostgreSQL in ${dataDir}`
+        : `No PostgreSQL at ${adminUrl}: starting an embedded one in ${dataDir}`,
+    );
     // Kept on stop (persistent): the whole temporary directory is removed at cleanup instead.
     let embedded = await startEmbeddedPostgres({ dataDir, persistent: true });
     if (options.statements) {
@@ -384,7 +403,10 @@ export async function openPostgres(adminUrl: string, mode: 'auto' | 'server' | '
     statements,
     postmasterPid,
     async connectionsInUse() {
-      return (await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = $1', ['client backend'])).rows[0]?.n ?? 0;
+      return (
+        (await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = $1', ['client backend'])).rows[0]
+          ?.n ?? 0
+      );
     },
     async createDatabase(label: string) {
       const name = `hookline_bench_${suffix}_${label.replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);

@@ -40,8 +40,24 @@ function eventInput(phase: string, seq: number) {
 }
 
 /** `total` events in publishEvents calls of `batchSize`, `inFlight` calls at a time. Latency is per call. */
-async function publishInBatches(client: GraphQLClient, token: string, phase: string, total: number, batchSize: number, inFlight: number): Promise<PublishStats> {
-  const stats: PublishStats = { count: 0, errors: 0, firstError: null, startedAt: performance.now(), elapsedMs: 0, achievedPerSecond: 0, skipped: 0, latency: new Samples() };
+async function publishInBatches(
+  client: GraphQLClient,
+  token: string,
+  phase: string,
+  total: number,
+  batchSize: number,
+  inFlight: number,
+): Promise<PublishStats> {
+  const stats: PublishStats = {
+    count: 0,
+    errors: 0,
+    firstError: null,
+    startedAt: performance.now(),
+    elapsedMs: 0,
+    achievedPerSecond: 0,
+    skipped: 0,
+    latency: new Samples(),
+  };
   let next = 0;
   await Promise.all(
     Array.from({ length: inFlight }, async () => {
@@ -121,7 +137,11 @@ async function measure(
     notes: hookline.note ? [...notes, hookline.note] : notes,
   };
   const p = result.publish!.latencyMs;
-  log(`${label}: ${result.publish!.perSecond} events/s accepted` + (p ? `; per call p50 ${p.p50} p99 ${p.p99} ms` : '') + `; ${result.delivered}/${result.expected} delivered`);
+  log(
+    `${label}: ${result.publish!.perSecond} events/s accepted` +
+      (p ? `; per call p50 ${p.p50} p99 ${p.p99} ms` : '') +
+      `; ${result.delivered}/${result.expected} delivered`,
+  );
   return result;
 }
 
@@ -143,14 +163,22 @@ export const publish: Scenario = async (ctx) => {
     const results: RunResult[] = [];
     log(`${events} events, fan-out 1: ${ctx.options.publishConcurrency} concurrent publishEvent calls, then batches`);
     results.push(
-      await measure(ctx, hookline, `publish single ×${ctx.options.publishConcurrency}`, { scenario: 'publish', events, concurrency: ctx.options.publishConcurrency }, (phase) =>
-        publishClosedLoop(hookline.graphql, tenant.publisherToken, phase, events, ctx.options.publishConcurrency),
+      await measure(
+        ctx,
+        hookline,
+        `publish single ×${ctx.options.publishConcurrency}`,
+        { scenario: 'publish', events, concurrency: ctx.options.publishConcurrency },
+        (phase) => publishClosedLoop(hookline.graphql, tenant.publisherToken, phase, events, ctx.options.publishConcurrency),
       ),
     );
     for (const batchSize of BATCH_SIZES) {
       results.push(
-        await measure(ctx, hookline, `publish batches of ${batchSize}`, { scenario: 'publish', events, batchSize, inFlight: BATCHES_IN_FLIGHT }, (phase) =>
-          publishInBatches(hookline.graphql, tenant.publisherToken, phase, events, batchSize, BATCHES_IN_FLIGHT),
+        await measure(
+          ctx,
+          hookline,
+          `publish batches of ${batchSize}`,
+          { scenario: 'publish', events, batchSize, inFlight: BATCHES_IN_FLIGHT },
+          (phase) => publishInBatches(hookline.graphql, tenant.publisherToken, phase, events, batchSize, BATCHES_IN_FLIGHT),
         ),
       );
     }

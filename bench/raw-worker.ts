@@ -71,7 +71,15 @@ function signer(secret: string) {
 }
 
 function makeAgent(connections: number): Agent {
-  return new Agent({ allowH2: false, connections, pipelining: 1, keepAliveTimeout: 4_000, keepAliveMaxTimeout: 4_000, headersTimeout: 15_000, bodyTimeout: 15_000 });
+  return new Agent({
+    allowH2: false,
+    connections,
+    pipelining: 1,
+    keepAliveTimeout: 4_000,
+    keepAliveMaxTimeout: 4_000,
+    headersTimeout: 15_000,
+    bodyTimeout: 15_000,
+  });
 }
 
 /** One signed POST with an envelope body like Hookline's; resolves to the status, 0 on a transport error. */
@@ -117,18 +125,36 @@ async function pool(count: number, concurrency: number, task: (i: number) => Pro
 }
 
 async function startBoss(): Promise<PgBoss> {
-  const boss = new PgBoss({ connectionString: config.databaseUrl, schema: 'pgboss', max: Math.ceil(config.concurrency / BATCH) + 5, supervise: false, schedule: false, application_name: 'bench-raw' });
+  const boss = new PgBoss({
+    connectionString: config.databaseUrl,
+    schema: 'pgboss',
+    max: Math.ceil(config.concurrency / BATCH) + 5,
+    supervise: false,
+    schedule: false,
+    application_name: 'bench-raw',
+  });
   boss.on('error', (error: Error) => console.error('pg-boss error', error.message));
   await boss.start();
   // The same queue policy as Hookline's `deliver` queue (src/queue/boss.ts).
   if (!(await boss.getQueue(config.queue))) {
-    await boss.createQueue(config.queue, { retryLimit: 20, retryDelay: 5, retryBackoff: true, retryDelayMax: 300, heartbeatSeconds: 10, expireInSeconds: 300 });
+    await boss.createQueue(config.queue, {
+      retryLimit: 20,
+      retryDelay: 5,
+      retryBackoff: true,
+      retryDelayMax: 300,
+      heartbeatSeconds: 10,
+      expireInSeconds: 300,
+    });
   }
   return boss;
 }
 
 /** fetch/complete loops until `count` jobs are done; `each` runs per job between them. */
-async function drain(boss: PgBoss, count: number, each: (job: { id: string; data: { deliveryId: string; seq: number } }) => Promise<boolean>): Promise<number> {
+async function drain(
+  boss: PgBoss,
+  count: number,
+  each: (job: { id: string; data: { deliveryId: string; seq: number } }) => Promise<boolean>,
+): Promise<number> {
   let done = 0;
   let errors = 0;
   const loops = Math.max(1, Math.ceil(config.concurrency / BATCH));
@@ -147,7 +173,10 @@ async function drain(boss: PgBoss, count: number, each: (job: { id: string; data
         idle = 0;
         const results = await Promise.all(jobs.map(each));
         errors += results.filter((ok) => !ok).length;
-        await boss.complete(config.queue, jobs.map((j) => j.id));
+        await boss.complete(
+          config.queue,
+          jobs.map((j) => j.id),
+        );
         done += jobs.length;
       }
     }),
@@ -185,7 +214,15 @@ async function run(): Promise<RawResult> {
       const started = performance.now();
       const errors = await drain(boss, count, () => Promise.resolve(true));
       const elapsedMs = performance.now() - started;
-      return { type: 'result', mode: 'pgboss', count, sendPerSecond: (count / sendMs) * 1000, perSecond: (count / elapsedMs) * 1000, elapsedMs, errors };
+      return {
+        type: 'result',
+        mode: 'pgboss',
+        count,
+        sendPerSecond: (count / sendMs) * 1000,
+        perSecond: (count / elapsedMs) * 1000,
+        elapsedMs,
+        errors,
+      };
     }
 
     // stack: the jobs exist first (as the fan-out would have queued them), then the timed drain.

@@ -14,9 +14,7 @@ import { Webhook } from 'standardwebhooks';
 import { Samples, nowMs, type LatencySummary } from './stats.js';
 
 export type ToReceiver =
-  | { type: 'secret'; key: string; secret: string }
-  | { type: 'phase'; phase: string }
-  | { type: 'snapshot'; id: number; latency: boolean };
+  { type: 'secret'; key: string; secret: string } | { type: 'phase'; phase: string } | { type: 'snapshot'; id: number; latency: boolean };
 
 export interface ReceiverSnapshot {
   type: 'snapshot';

@@ -55,7 +55,13 @@ export function summarise(runs: RunResult[]): Summary[] {
   }
   return [...byLabel.entries()].map(([label, list]) => {
     const sorted = [...list].sort((a, b) => a.deliveriesPerSecond - b.deliveriesPerSecond);
-    return { label, scenario: list[0]!.scenario, runs: list.length, run: sorted[Math.floor((sorted.length - 1) / 2)]!, rates: list.map((r) => r.deliveriesPerSecond) };
+    return {
+      label,
+      scenario: list[0]!.scenario,
+      runs: list.length,
+      run: sorted[Math.floor((sorted.length - 1) / 2)]!,
+      rates: list.map((r) => r.deliveriesPerSecond),
+    };
   });
 }
 
@@ -96,34 +102,52 @@ export function targets(summaries: Summary[]): Target[] {
   }
   const steady500 = find(summaries, (s) => s.label === 'steady 500/s');
   if (steady500?.receiptLatencyMs) {
-    out.push({ target: 'publish-to-receipt p99 < 250 ms at 500 events/s', measured: `${steady500.receiptLatencyMs.p99} ms`, met: steady500.receiptLatencyMs.p99 < 250 && steady500.missing === 0 });
+    out.push({
+      target: 'publish-to-receipt p99 < 250 ms at 500 events/s',
+      measured: `${steady500.receiptLatencyMs.p99} ms`,
+      met: steady500.receiptLatencyMs.p99 < 250 && steady500.missing === 0,
+    });
   }
   const steady200 = find(summaries, (s) => s.label === 'steady 200/s');
   if (steady200?.publish?.latencyMs) {
-    out.push({ target: 'publish mutation p99 < 25 ms at 200 requests/s', measured: `${steady200.publish.latencyMs.p99} ms`, met: steady200.publish.latencyMs.p99 < 25 });
+    out.push({
+      target: 'publish mutation p99 < 25 ms at 200 requests/s',
+      measured: `${steady200.publish.latencyMs.p99} ms`,
+      met: steady200.publish.latencyMs.p99 < 25,
+    });
   }
   const rss = summaries
     .filter((s) => s.scenario !== 'baseline')
     .flatMap((s) => s.run.usage.processes.filter((p) => p.role === 'api' || p.role === 'worker').map((p) => ({ ...p, label: s.label })))
     .filter((p) => p.peakRssMb !== null)
     .sort((a, b) => b.peakRssMb! - a.peakRssMb!)[0];
-  if (rss) out.push({ target: 'peak RSS < 300 MB per process', measured: `${rss.peakRssMb} MB (${rss.name}, ${rss.label})`, met: rss.peakRssMb! < 300 });
+  if (rss)
+    out.push({ target: 'peak RSS < 300 MB per process', measured: `${rss.peakRssMb} MB (${rss.name}, ${rss.label})`, met: rss.peakRssMb! < 300 });
   const history = summaries.filter((s) => s.scenario === 'history');
   if (history.length === 2) {
     const [empty, full] = history.map((h) => h.run) as [RunResult, RunResult];
     const ratio = full.deliveriesPerSecond / empty.deliveriesPerSecond;
-    out.push({ target: 'rate with 1,000,000 attempts of history within 10% of empty', measured: `${round(ratio, 3)} × (${full.deliveriesPerSecond} vs ${empty.deliveriesPerSecond}/s)`, met: ratio >= 0.9 });
+    out.push({
+      target: 'rate with 1,000,000 attempts of history within 10% of empty',
+      measured: `${round(ratio, 3)} × (${full.deliveriesPerSecond} vs ${empty.deliveriesPerSecond}/s)`,
+      met: ratio >= 0.9,
+    });
   }
   const w1 = find(summaries, (s) => s.label === 'workers 1');
   const w2 = find(summaries, (s) => s.label === 'workers 2');
   if (w1 && w2) {
     const ratio = w2.deliveriesPerSecond / w1.deliveriesPerSecond;
-    out.push({ target: '2 worker processes ≥ 1.6 × one (where the database is not the limit)', measured: `${round(ratio)} × (${w2.deliveriesPerSecond} vs ${w1.deliveriesPerSecond}/s)`, met: ratio >= 1.6 });
+    out.push({
+      target: '2 worker processes ≥ 1.6 × one (where the database is not the limit)',
+      measured: `${round(ratio)} × (${w2.deliveriesPerSecond} vs ${w1.deliveriesPerSecond}/s)`,
+      met: ratio >= 1.6,
+    });
   }
   return out;
 }
 
-const fmt = (n: number | undefined | null, digits = 0) => (n === undefined || n === null || Number.isNaN(n) ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: digits }));
+const fmt = (n: number | undefined | null, digits = 0) =>
+  n === undefined || n === null || Number.isNaN(n) ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: digits });
 
 function cpuCell(run: RunResult): string {
   const by = (role: string) => run.usage.processes.filter((p) => p.role === role).reduce((s, p) => s + p.cpuSeconds, 0);
@@ -182,7 +206,10 @@ export function markdown(machine: Machine, summaries: Summary[], command: string
   const notes = summaries.flatMap((s) => s.run.notes.map((n) => `- ${s.label}: ${n}`));
   for (const s of summaries) {
     const st = s.run.pgStatements;
-    if (st?.callsPerDelivery) notes.push(`- ${s.label}: ${st.callsPerDelivery} SQL statements per delivery, ${fmt(st.totalMs)} ms of execution in PostgreSQL (pg_stat_statements; top ones in the JSON)`);
+    if (st?.callsPerDelivery)
+      notes.push(
+        `- ${s.label}: ${st.callsPerDelivery} SQL statements per delivery, ${fmt(st.totalMs)} ms of execution in PostgreSQL (pg_stat_statements; top ones in the JSON)`,
+      );
   }
   const noisy = summaries.filter((s) => s.run.usage.otherCores > 0.25).map((s) => `${s.label} (${s.run.usage.otherCores} cores)`);
   if (noisy.length) notes.push(`- other work on the machine during: ${noisy.join(', ')}`);

@@ -25,7 +25,11 @@ const positiveInt = (name: string) => (value: string) => {
   if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be a whole number`);
   return n;
 };
-const list = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean);
+const list = (value: string) =>
+  value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 /** The heap settings that the README recommends for Hookline's processes and that npm start uses. */
 const HOOKLINE_NODE_FLAGS = '--max-semi-space-size=8 --max-old-space-size=256';
@@ -35,28 +39,63 @@ const program = new Command()
   .description('Hookline end to end: signed deliveries per second and publish-to-receipt latency, against the raw pg-boss + undici stack')
   .addOption(new Option('--scale <factor>', 'multiplies every size and duration (0.02 for a quick run)').default(1).argParser(positive('--scale')))
   .addOption(
-    new Option('--scenarios <list>', `comma-separated: ${Object.keys(SCENARIOS).join(', ')}`)
-      .default(Object.keys(SCENARIOS))
-      .argParser((v) => {
-        const names = list(v);
-        for (const n of names) if (!(n in SCENARIOS)) throw new InvalidArgumentError(`unknown scenario ${n}`);
-        return names;
-      }),
+    new Option('--scenarios <list>', `comma-separated: ${Object.keys(SCENARIOS).join(', ')}`).default(Object.keys(SCENARIOS)).argParser((v) => {
+      const names = list(v);
+      for (const n of names) if (!(n in SCENARIOS)) throw new InvalidArgumentError(`unknown scenario ${n}`);
+      return names;
+    }),
   )
-  .addOption(new Option('--workers <n>', 'worker processes (all scenarios but "workers", which runs 1 and 2)').default(1).argParser(positiveInt('--workers')))
-  .addOption(new Option('--concurrency <n>', 'HOOKLINE_WORKER_CONCURRENCY, and the raw stack\'s requests in flight').default(50).argParser(positiveInt('--concurrency')))
-  .addOption(new Option('--fanout <n>', 'subscriptions per event in burst, backlog, workers and history').default(10).argParser(positiveInt('--fanout')))
-  .addOption(new Option('--steady-rates <list>', 'events/s of the steady scenario, one run each').default([200, 500]).argParser((v) => list(v).map(positive('--steady-rates'))))
-  .addOption(new Option('--steady-seconds <n>', 'duration of each steady run before scaling (at least 5 s after it)').default(60).argParser(positive('--steady-seconds')))
-  .addOption(new Option('--publish-concurrency <n>', 'publishEvent requests in flight in the bursts').default(16).argParser(positiveInt('--publish-concurrency')))
+  .addOption(
+    new Option('--workers <n>', 'worker processes (all scenarios but "workers", which runs 1 and 2)').default(1).argParser(positiveInt('--workers')),
+  )
+  .addOption(
+    new Option('--concurrency <n>', "HOOKLINE_WORKER_CONCURRENCY, and the raw stack's requests in flight")
+      .default(50)
+      .argParser(positiveInt('--concurrency')),
+  )
+  .addOption(
+    new Option('--fanout <n>', 'subscriptions per event in burst, backlog, workers and history').default(10).argParser(positiveInt('--fanout')),
+  )
+  .addOption(
+    new Option('--steady-rates <list>', 'events/s of the steady scenario, one run each')
+      .default([200, 500])
+      .argParser((v) => list(v).map(positive('--steady-rates'))),
+  )
+  .addOption(
+    new Option('--steady-seconds <n>', 'duration of each steady run before scaling (at least 5 s after it)')
+      .default(60)
+      .argParser(positive('--steady-seconds')),
+  )
+  .addOption(
+    new Option('--publish-concurrency <n>', 'publishEvent requests in flight in the bursts')
+      .default(16)
+      .argParser(positiveInt('--publish-concurrency')),
+  )
   .addOption(new Option('--sample-every <n>', 'the receiver verifies one signature in n').default(50).argParser(positiveInt('--sample-every')))
   .addOption(new Option('--repeat <n>', 'run each scenario n times; the tables show the median run').default(1).argParser(positiveInt('--repeat')))
-  .addOption(new Option('--pg-url <url>', 'PostgreSQL to create the bench databases on (loopback only)').default('postgres://postgres@127.0.0.1:5432/postgres'))
+  .addOption(
+    new Option('--pg-url <url>', 'PostgreSQL to create the bench databases on (loopback only)').default(
+      'postgres://postgres@127.0.0.1:5432/postgres',
+    ),
+  )
   .addOption(new Option('--pg <mode>', 'auto: the server at --pg-url, else an embedded one').choices(['auto', 'server', 'embedded']).default('auto'))
-  .addOption(new Option('--pg-stat-statements', 'run on an embedded PostgreSQL with pg_stat_statements and report the top statements and calls per delivery').default(false))
+  .addOption(
+    new Option(
+      '--pg-stat-statements',
+      'run on an embedded PostgreSQL with pg_stat_statements and report the top statements and calls per delivery',
+    ).default(false),
+  )
   .addOption(new Option('--delivery-timeout-ms <n>', 'HOOKLINE_DELIVERY_TIMEOUT_MS').default(15_000).argParser(positiveInt('--delivery-timeout-ms')))
-  .addOption(new Option('--stall-seconds <n>', 'give up waiting for deliveries after this long without one').default(60).argParser(positive('--stall-seconds')))
-  .addOption(new Option('--max-wait-seconds <n>', 'give up waiting for a run\'s deliveries after this long, progress or not').default(1800).argParser(positive('--max-wait-seconds')))
+  .addOption(
+    new Option('--stall-seconds <n>', 'give up waiting for deliveries after this long without one')
+      .default(60)
+      .argParser(positive('--stall-seconds')),
+  )
+  .addOption(
+    new Option('--max-wait-seconds <n>', "give up waiting for a run's deliveries after this long, progress or not")
+      .default(1800)
+      .argParser(positive('--max-wait-seconds')),
+  )
   .addOption(new Option('--node-flags <flags>', 'Node flags of the API and worker processes ("" for V8\'s defaults)').default(HOOKLINE_NODE_FLAGS))
   .addOption(new Option('--cpu-prof', 'run the API and workers with node --cpu-prof (profiles under bench/out/logs/<run>/profiles)').default(false))
   .addOption(new Option('--results-dir <dir>', 'where the JSON and Markdown go').default(path.join(BENCH_DIR, 'results')));
@@ -93,7 +132,9 @@ async function main(): Promise<void> {
   const ctx: Context = { options: flags, postgres, receiver, logDir, ...newSecrets() };
 
   console.log(`Hookline benchmark, scale ${flags.scale}: ${flags.scenarios.join(', ')} (${flags.repeat}×)`);
-  console.log(`  ${machine.cpus} CPUs ${machine.cpuModel}, ${machine.memoryGb} GB; Node ${machine.node}; PostgreSQL ${machine.postgres} (${machine.postgresKind}); logs in ${path.relative(process.cwd(), logDir)}`);
+  console.log(
+    `  ${machine.cpus} CPUs ${machine.cpuModel}, ${machine.memoryGb} GB; Node ${machine.node}; PostgreSQL ${machine.postgres} (${machine.postgresKind}); logs in ${path.relative(process.cwd(), logDir)}`,
+  );
   console.log(`  sizes: ${JSON.stringify(sizes(ctx))}`);
 
   const runs: RunResult[] = [];
@@ -124,7 +165,14 @@ async function main(): Promise<void> {
     options: flags,
     sizes: sizes(ctx),
     machine,
-    summary: summaries.map((s) => ({ label: s.label, scenario: s.scenario, runs: s.runs, rates: s.rates, cpuMsPerDelivery: cpuMsPerDelivery(s.run), median: s.run })),
+    summary: summaries.map((s) => ({
+      label: s.label,
+      scenario: s.scenario,
+      runs: s.runs,
+      rates: s.rates,
+      cpuMsPerDelivery: cpuMsPerDelivery(s.run),
+      median: s.run,
+    })),
     targets: targets(summaries),
     errors,
     runs,

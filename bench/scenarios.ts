@@ -83,7 +83,12 @@ function receiverProc(ctx: Context): TrackedProc {
   return { role: 'receiver', name: 'receiver', pid: ctx.receiver.proc.pid, proc: ctx.receiver.proc };
 }
 
-async function setupTenant(ctx: Context, hookline: Hookline, subscriptions: number, prefix: string): Promise<{ tenant: Tenant; subs: CreatedSubscription[] }> {
+async function setupTenant(
+  ctx: Context,
+  hookline: Hookline,
+  subscriptions: number,
+  prefix: string,
+): Promise<{ tenant: Tenant; subs: CreatedSubscription[] }> {
   const tenant = await createTenant(hookline.graphql, ctx.bootstrapToken, `bench ${prefix}`);
   const subs = await createSubscriptions(hookline.graphql, tenant.adminToken, ctx.receiver.port, subscriptions, prefix);
   for (const s of subs) ctx.receiver.setSecret(s.key, s.secret);
@@ -164,7 +169,12 @@ function progress(label: string, expected: number) {
 
 // ------------------------------------------------------------------ raw stack
 
-async function rawRun(ctx: Context, databaseUrl: string, mode: RawMode, count: number): Promise<{ result: RawResult; proc: Proc; usage: WindowResult; snapshot: ReceiverSnapshot }> {
+async function rawRun(
+  ctx: Context,
+  databaseUrl: string,
+  mode: RawMode,
+  count: number,
+): Promise<{ result: RawResult; proc: Proc; usage: WindowResult; snapshot: ReceiverSnapshot }> {
   const phase = phaseName(`raw-${mode}`);
   await ctx.receiver.phase(phase);
   const secret = `whsec_${randomBytes(32).toString('base64')}`;
@@ -246,7 +256,15 @@ export const baseline: Scenario = async (ctx) => {
 // ------------------------------------------------------------------ Hookline scenarios
 
 /** Publishes `events` with `concurrency` in flight and waits for every delivery. */
-async function burstRun(ctx: Context, hookline: Hookline, tenant: Tenant, scenario: string, label: string, events: number, fanout: number): Promise<RunResult> {
+async function burstRun(
+  ctx: Context,
+  hookline: Hookline,
+  tenant: Tenant,
+  scenario: string,
+  label: string,
+  events: number,
+  fanout: number,
+): Promise<RunResult> {
   const expected = events * fanout;
   const phase = phaseName(label);
   await ctx.receiver.phase(phase);
@@ -261,7 +279,13 @@ async function burstRun(ctx: Context, hookline: Hookline, tenant: Tenant, scenar
     {
       scenario,
       label,
-      params: { events, fanout, workers: hookline.workers.length, concurrency: ctx.options.concurrency, publishConcurrency: ctx.options.publishConcurrency },
+      params: {
+        events,
+        fanout,
+        workers: hookline.workers.length,
+        concurrency: ctx.options.concurrency,
+        publishConcurrency: ctx.options.publishConcurrency,
+      },
       expected,
       publish: publishSummary(stats),
     },
@@ -331,7 +355,7 @@ export const steady: Scenario = async (ctx) => {
       if (stats.skipped) run.notes.push(`${stats.skipped} publishes skipped: more than 512 were in flight`);
       if (stats.achievedPerSecond < rate * 0.95) run.notes.push(`the publisher reached ${round(stats.achievedPerSecond)}/s of the ${rate}/s asked`);
       await collect(run, sampler);
-  run.database = await hookline.databaseCheck(phase);
+      run.database = await hookline.databaseCheck(phase);
       annotate(run, hookline);
       logRun(run);
       results.push(run);
@@ -390,7 +414,7 @@ export const fanout: Scenario = async (ctx) => {
       usage,
     );
     await collect(run, sampler);
-  run.database = await hookline.databaseCheck(phase);
+    run.database = await hookline.databaseCheck(phase);
     annotate(run, hookline);
     logRun(run);
     const c = completion.summary();
@@ -415,12 +439,19 @@ export const backlog: Scenario = async (ctx) => {
     const insertStarted = performance.now();
     let lastLog = Date.now();
     log(`${label}: inserting ${total} pending deliveries (${Math.ceil(total / fan)} events × ${fan} subscriptions) with the workers stopped`);
-    const inserted = await insertBacklog(hookline.db, scope, subs.map((s) => s.id), total, phase, (done) => {
-      if (Date.now() - lastLog > 10_000) {
-        lastLog = Date.now();
-        log(`${label}: ${done} inserted`);
-      }
-    });
+    const inserted = await insertBacklog(
+      hookline.db,
+      scope,
+      subs.map((s) => s.id),
+      total,
+      phase,
+      (done) => {
+        if (Date.now() - lastLog > 10_000) {
+          lastLog = Date.now();
+          log(`${label}: ${done} inserted`);
+        }
+      },
+    );
     const insertSeconds = (performance.now() - insertStarted) / 1000;
     // What autovacuum would have done while a real backlog built up over minutes.
     await hookline.db.query('VACUUM ANALYZE deliveries');
@@ -450,7 +481,7 @@ export const backlog: Scenario = async (ctx) => {
       usage,
     );
     await collect(run, sampler);
-  run.database = await hookline.databaseCheck(phase);
+    run.database = await hookline.databaseCheck(phase);
     annotate(run, hookline);
     logRun(run);
     return [run];
@@ -497,7 +528,12 @@ export const history: Scenario = async (ctx) => {
     const scope = await scopeOf(hookline.db, subs[0]!.id);
     const started = performance.now();
     log(`history: inserting ${historyRows} attempts of history`);
-    const inserted = await insertHistory(hookline.db, scope, subs.map((s) => s.id), historyRows);
+    const inserted = await insertHistory(
+      hookline.db,
+      scope,
+      subs.map((s) => s.id),
+      historyRows,
+    );
     log(`history: ${inserted} attempts inserted in ${round((performance.now() - started) / 1000)} s`);
     const full = await burstRun(ctx, hookline, tenant, 'history', `history: ${inserted} attempts`, events, fan);
     full.extra.historyAttempts = inserted;
@@ -585,7 +621,10 @@ async function slowEndpoint(delayMs: number | null): Promise<{ url: string; requ
 export const isolation: Scenario = async (ctx) => {
   const events = Math.max(10, Math.round(80 * Math.min(1, ctx.options.scale * 50)));
   const results: RunResult[] = [];
-  for (const mode of [{ name: 'A answers after 6 s', delayMs: 6_000 }, { name: 'A never answers', delayMs: null }] as const) {
+  for (const mode of [
+    { name: 'A answers after 6 s', delayMs: 6_000 },
+    { name: 'A never answers', delayMs: null },
+  ] as const) {
     const label = `isolation: ${mode.name}`;
     const endpoint = await slowEndpoint(mode.delayMs);
     const hookline = await Hookline.start(ctx, `isolation${mode.delayMs ?? 0}`, ctx.options.workers);
@@ -653,7 +692,14 @@ export const purge: Scenario = async (ctx) => {
     // Each old event is 1 event + fan-out deliveries + as many attempts.
     const attempts = Math.ceil((historyRows * fan) / (2 * fan + 1));
     log(`purge: inserting ${attempts} attempts of history older than 30 days`);
-    const inserted = await insertHistory(hookline.db, scope, subs.map((s) => s.id), attempts, undefined, 31);
+    const inserted = await insertHistory(
+      hookline.db,
+      scope,
+      subs.map((s) => s.id),
+      attempts,
+      undefined,
+      31,
+    );
     await burstRun(ctx, hookline, tenant, 'purge', 'purge warm-up', Math.max(10, Math.ceil(events / 5)), fan);
     const without = await burstRun(ctx, hookline, tenant, 'purge', 'purge: without', events, fan);
     logRun(without);
@@ -684,11 +730,25 @@ export const purge: Scenario = async (ctx) => {
     during.extra.purgeSeconds = round(purgeSeconds);
     during.extra.rateVsWithout = without.deliveriesPerSecond ? round(during.deliveriesPerSecond / without.deliveriesPerSecond, 3) : null;
     logRun(during);
-    log(`purge: ${purgedEvents} events (${purgedEvents * (1 + 2 * fan)} rows) deleted during the burst; rate ${String(during.extra.rateVsWithout)} of the rate without`);
+    log(
+      `purge: ${purgedEvents} events (${purgedEvents * (1 + 2 * fan)} rows) deleted during the burst; rate ${String(during.extra.rateVsWithout)} of the rate without`,
+    );
     return [without, during];
   } finally {
     await hookline.stop();
   }
 };
 
-export const SCENARIOS: Record<string, Scenario> = { baseline, throughput, isolation, purge, steady, burst, fanout, backlog, workers, history, ...PUBLISH_SCENARIOS };
+export const SCENARIOS: Record<string, Scenario> = {
+  baseline,
+  throughput,
+  isolation,
+  purge,
+  steady,
+  burst,
+  fanout,
+  backlog,
+  workers,
+  history,
+  ...PUBLISH_SCENARIOS,
+};

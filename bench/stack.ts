@@ -120,7 +120,12 @@ export class Receiver {
    * Waits until `expected` distinct deliveries of the current phase arrived,
    * or until nothing arrived for `stallSeconds`; returns the final snapshot.
    */
-  async awaitDeliveries(expected: number, stallSeconds: number, onTick?: (s: ReceiverSnapshot) => void, maxSeconds = Receiver.maxWaitSeconds): Promise<ReceiverSnapshot> {
+  async awaitDeliveries(
+    expected: number,
+    stallSeconds: number,
+    onTick?: (s: ReceiverSnapshot) => void,
+    maxSeconds = Receiver.maxWaitSeconds,
+  ): Promise<ReceiverSnapshot> {
     let last = -1;
     let lastProgress = Date.now();
     const deadline = Date.now() + maxSeconds * 1000;
@@ -262,7 +267,6 @@ export class Hookline {
       await sleep(250);
     }
   }
-
 }
 
 /**
@@ -294,15 +298,22 @@ export async function postgresFor(ctx: Context, workers: number): Promise<{ post
   }
   if (!ctx.embeddedPostgres) {
     console.log(`  ${workers} workers may need ${needed} connections; the server has ${free} free: using an embedded PostgreSQL for this run`);
-    ctx.embeddedPostgres = await openPostgres('postgres://postgres@127.0.0.1:5432/postgres', 'embedded', { statements: ctx.options.pgStatStatements });
+    ctx.embeddedPostgres = await openPostgres('postgres://postgres@127.0.0.1:5432/postgres', 'embedded', {
+      statements: ctx.options.pgStatStatements,
+    });
   }
-  return { postgres: ctx.embeddedPostgres, note: `on an embedded PostgreSQL ${ctx.embeddedPostgres.version}: up to ${needed} connections needed, ${free} free on the server` };
+  return {
+    postgres: ctx.embeddedPostgres,
+    note: `on an embedded PostgreSQL ${ctx.embeddedPostgres.version}: up to ${needed} connections needed, ${free} free on the server`,
+  };
 }
 
 /** Node flags of a Hookline process: the heap settings the README recommends (--node-flags), and profiling when asked. */
 function nodeArgs(ctx: Context, name: string): string[] {
   const flags = ctx.options.nodeFlags.split(/\s+/).filter(Boolean);
-  return ctx.options.cpuProf ? [...flags, '--cpu-prof', `--cpu-prof-dir=${path.join(ctx.logDir, 'profiles')}`, `--cpu-prof-name=${name}.cpuprofile`] : flags;
+  return ctx.options.cpuProf
+    ? [...flags, '--cpu-prof', `--cpu-prof-dir=${path.join(ctx.logDir, 'profiles')}`, `--cpu-prof-name=${name}.cpuprofile`]
+    : flags;
 }
 
 export function newSecrets(): { masterKey: string; bootstrapToken: string } {
@@ -325,7 +336,16 @@ export interface PublishStats {
 }
 
 function newPublishStats(): PublishStats {
-  return { count: 0, errors: 0, firstError: null, startedAt: performance.now(), elapsedMs: 0, achievedPerSecond: 0, skipped: 0, latency: new Samples() };
+  return {
+    count: 0,
+    errors: 0,
+    firstError: null,
+    startedAt: performance.now(),
+    elapsedMs: 0,
+    achievedPerSecond: 0,
+    skipped: 0,
+    latency: new Samples(),
+  };
 }
 
 async function publishOne(client: GraphQLClient, token: string, phase: string, seq: number, stats: PublishStats): Promise<void> {
@@ -339,7 +359,13 @@ async function publishOne(client: GraphQLClient, token: string, phase: string, s
 }
 
 /** `count` publishes, `concurrency` in flight, as fast as the API answers. */
-export async function publishClosedLoop(client: GraphQLClient, token: string, phase: string, count: number, concurrency: number): Promise<PublishStats> {
+export async function publishClosedLoop(
+  client: GraphQLClient,
+  token: string,
+  phase: string,
+  count: number,
+  concurrency: number,
+): Promise<PublishStats> {
   const stats = newPublishStats();
   let next = 0;
   await Promise.all(
@@ -357,7 +383,14 @@ export async function publishClosedLoop(client: GraphQLClient, token: string, ph
  * latency (so a slow API shows as latency, not as a lower rate), with at
  * most `maxInFlight` outstanding.
  */
-export async function publishOpenLoop(client: GraphQLClient, token: string, phase: string, rate: number, durationMs: number, maxInFlight = 512): Promise<PublishStats> {
+export async function publishOpenLoop(
+  client: GraphQLClient,
+  token: string,
+  phase: string,
+  rate: number,
+  durationMs: number,
+  maxInFlight = 512,
+): Promise<PublishStats> {
   const stats = newPublishStats();
   const total = Math.round((rate * durationMs) / 1000);
   const inFlight = new Set<Promise<void>>();
@@ -425,7 +458,13 @@ export class UsageWindow {
       const reading = readProc(p.pid) ?? p.proc?.lastReading ?? null;
       if (p.proc && reading) p.proc.lastReading = reading;
       const cpuSeconds = reading ? reading.cpuSeconds - (this.cpu0.get(p.pid) ?? 0) : 0;
-      processes.push({ role: p.role, name: p.name, cpuSeconds: round(cpuSeconds), cores: round(cpuSeconds / seconds), peakRssMb: reading ? round(reading.peakRssMb, 1) : null });
+      processes.push({
+        role: p.role,
+        name: p.name,
+        cpuSeconds: round(cpuSeconds),
+        cores: round(cpuSeconds / seconds),
+        peakRssMb: reading ? round(reading.peakRssMb, 1) : null,
+      });
     }
     const pgSeconds = postgresCpuSeconds(this.postmasterPid) - this.pg0;
     processes.push({ role: 'postgres', name: 'postgres', cpuSeconds: round(pgSeconds), cores: round(pgSeconds / seconds), peakRssMb: null });
@@ -511,7 +550,13 @@ export class ActivitySampler {
        WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT LIKE '%pg_stat_%'
        ORDER BY total_exec_time DESC`,
     );
-    const all = rows.map((r) => ({ query: r.query, calls: Number(r.calls), totalMs: round(r.total_ms), meanMs: round(r.mean_ms, 3), rows: Number(r.rows) }));
+    const all = rows.map((r) => ({
+      query: r.query,
+      calls: Number(r.calls),
+      totalMs: round(r.total_ms),
+      meanMs: round(r.mean_ms, 3),
+      rows: Number(r.rows),
+    }));
     return {
       calls: all.reduce((sum, r) => sum + r.calls, 0),
       totalMs: round(all.reduce((sum, r) => sum + r.totalMs, 0)),
@@ -532,4 +577,3 @@ export class ActivitySampler {
       });
   }
 }
-

@@ -100,7 +100,12 @@ const variables = {
   HOOKLINE_MASTER_KEY_PREVIOUS: z
     .string()
     .trim()
-    .transform((v) => v.split(/[\s,]+/).filter(Boolean).map((k) => Buffer.from(k, 'base64')))
+    .transform((v) =>
+      v
+        .split(/[\s,]+/)
+        .filter(Boolean)
+        .map((k) => Buffer.from(k, 'base64')),
+    )
     .refine((keys) => keys.every((b) => b.length === 32), 'must be one or more 32-byte keys in base64, separated by commas'),
   HOOKLINE_ALLOW_PRIVATE_URLS: booleanString,
   HOOKLINE_MAX_SUBSCRIPTIONS: integerString(1, 1_000_000),

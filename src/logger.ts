@@ -51,7 +51,9 @@ export function createLogger(level: string, format: LogFormat = 'json'): Logger 
   // Formatted in this thread rather than in a transport's worker: a log line
   // written just before an exit is not lost, and there is no thread to stop.
   const destination: DestinationStream | undefined =
-    format === 'pretty' ? pretty({ colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service', sync: true }) : undefined;
+    format === 'pretty'
+      ? pretty({ colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service', sync: true })
+      : undefined;
   const options = {
     level,
     base: { service: 'hookline' },

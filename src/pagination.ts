@@ -44,7 +44,10 @@ export async function keysetPage<T extends { id: string }>(
   const count = query.clone();
   const cursor = decodeCursor(after, 'after');
   if (cursor) query.andWhere(`${alias}.id < :cursor`, { cursor });
-  const rows = await query.orderBy(`${alias}.id`, 'DESC').limit(first + 1).getMany();
+  const rows = await query
+    .orderBy(`${alias}.id`, 'DESC')
+    .limit(first + 1)
+    .getMany();
   const nodes = rows.slice(0, first);
   return {
     nodes,

@@ -168,7 +168,8 @@ export class JsonSchemaValidator {
     }
     if (!this.isSecure(schema)) {
       return (this.isSecure.errors ?? []).map(
-        (e) => `is unsafe to apply to untrusted data at ${e.instancePath || '/'}: ${e.message ?? 'invalid'} (bound strings that have a pattern or format with maxLength)`,
+        (e) =>
+          `is unsafe to apply to untrusted data at ${e.instancePath || '/'}: ${e.message ?? 'invalid'} (bound strings that have a pattern or format with maxLength)`,
       );
     }
     return [];
@@ -250,7 +251,12 @@ function boundProblems(root: object): string[] {
     }
     for (const keyword of ['maxLength', 'minLength']) bound(s, path, keyword, s.format === undefined ? MAX_STRING_BOUND : MAX_FORMAT_STRING_BOUND);
     for (const keyword of ['maxItems', 'minItems', 'maxContains', 'minContains']) {
-      bound(s, path, keyword, s.contains !== undefined ? MAX_CONTAINS_ITEMS_BOUND : s.uniqueItems === true ? MAX_UNIQUE_ITEMS_BOUND : MAX_ITEMS_BOUND);
+      bound(
+        s,
+        path,
+        keyword,
+        s.contains !== undefined ? MAX_CONTAINS_ITEMS_BOUND : s.uniqueItems === true ? MAX_UNIQUE_ITEMS_BOUND : MAX_ITEMS_BOUND,
+      );
     }
     if (s.contains !== undefined && typeof s.maxItems !== 'number') {
       problems.push(`contains at ${path || '/'} needs a maxItems of at most ${MAX_CONTAINS_ITEMS_BOUND}`);
@@ -274,7 +280,8 @@ function boundProblems(root: object): string[] {
     if (Array.isArray(s.items)) (s.items as unknown[]).forEach((child, i) => visit(child, `${path}/items/${i}`));
     else visit(s.items, `${path}/items`);
     for (const keyword of SCHEMA_MAP_KEYWORDS) {
-      for (const [name, child] of Object.entries(asObject(s[keyword]))) visit(child, `${path}/${keyword}/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`);
+      for (const [name, child] of Object.entries(asObject(s[keyword])))
+        visit(child, `${path}/${keyword}/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`);
     }
   };
   visit(root, '');

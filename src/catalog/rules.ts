@@ -65,11 +65,7 @@ export interface MatchableEvent {
  * exclusive rule (saved before the rule, or by hand) gets nothing rather
  * than a mix the rule forbids.
  */
-export function subscriptionMatches(
-  subscription: MatchableSubscription,
-  event: MatchableEvent,
-  exclusiveChannels: ReadonlySet<string>,
-): boolean {
+export function subscriptionMatches(subscription: MatchableSubscription, event: MatchableEvent, exclusiveChannels: ReadonlySet<string>): boolean {
   if (subscription.accountId !== event.accountId || subscription.environment !== event.environment) return false;
   if (!subscription.enabled || subscription.deletedAt !== null) return false;
   const channel = channelOf(event.type);

@@ -8,8 +8,7 @@ import { parentPort } from 'node:worker_threads';
  */
 
 export type SchemaRequest =
-  | { id: number; kind: 'problems'; schema: unknown }
-  | { id: number; kind: 'validate'; schema: object; data: unknown; prefix: string };
+  { id: number; kind: 'problems'; schema: unknown } | { id: number; kind: 'validate'; schema: object; data: unknown; prefix: string };
 
 export interface SchemaResponse {
   id: number;

@@ -222,12 +222,15 @@ export class CatalogService {
     }
     const schema = fields.schema ?? null;
     const example = fields.example ?? null;
-    const schemaProblems = schema === null ? [] : await this.checked('input.schema', () => this.tenantSchemas.schemaProblems(schema, scope.accountId));
+    const schemaProblems =
+      schema === null ? [] : await this.checked('input.schema', () => this.tenantSchemas.schemaProblems(schema, scope.accountId));
     problems.push(...schemaProblems.map((message) => ({ field: 'input.schema', message })));
     if (example !== null && Buffer.byteLength(JSON.stringify(example)) > MAX_EXAMPLE_BYTES) {
       problems.push({ field: 'input.example', message: `must be at most ${MAX_EXAMPLE_BYTES} bytes of JSON` });
     } else if (example !== null && schema !== null && schemaProblems.length === 0) {
-      problems.push(...(await this.checked('input.example', () => this.tenantSchemas.validate(schema as object, example, 'input.example', scope.accountId))));
+      problems.push(
+        ...(await this.checked('input.example', () => this.tenantSchemas.validate(schema as object, example, 'input.example', scope.accountId))),
+      );
     }
     if (problems.length) throw new InputError(problems);
 

@@ -259,7 +259,11 @@ export class AttemptStore {
     // Rows are locked in id order, endpoints before deliveries, so that two workers' groups cannot deadlock.
     const ordered = [...entries].sort((x, y) => compare(x.context.delivery.id, y.context.delivery.id));
     const touchesHealth = ordered.filter(
-      (e) => !e.unsent && (!e.attempt.succeeded || e.context.subscription.healthState !== EndpointHealthState.HEALTHY || e.context.subscription.consecutiveFailures > 0),
+      (e) =>
+        !e.unsent &&
+        (!e.attempt.succeeded ||
+          e.context.subscription.healthState !== EndpointHealthState.HEALTHY ||
+          e.context.subscription.consecutiveFailures > 0),
     );
     const disables = ordered.filter((e) => e.outcome.kind === 'failed' && e.outcome.disableReason);
     if (touchesHealth.length === 0 && disables.length === 0) {
@@ -278,19 +282,28 @@ export class AttemptStore {
         const current = healthOf(row);
         const attempts = ordered
           .filter((e) => !e.unsent && e.context.subscription.id === row.id)
-          .map((e) => ({ startedAt: e.attempt.startedAt, endedAt: new Date(e.attempt.startedAt.getTime() + e.attempt.durationMs), succeeded: e.attempt.succeeded }));
+          .map((e) => ({
+            startedAt: e.attempt.startedAt,
+            endedAt: new Date(e.attempt.startedAt.getTime() + e.attempt.durationMs),
+            succeeded: e.attempt.succeeded,
+          }));
         const next = healthAfterAttempts(current, attempts);
         if (healthChanged(current, next)) health.push({ id: row.id, health: next });
       }
       await this.write(manager, ordered, health);
       for (const { context, outcome } of disables) {
-        if (outcome.kind === 'failed' && outcome.disableReason) await this.subscriptions.disable(context.subscription.id, outcome.disableReason, manager);
+        if (outcome.kind === 'failed' && outcome.disableReason)
+          await this.subscriptions.disable(context.subscription.id, outcome.disableReason, manager);
       }
     });
   }
 
   /** Outside a transaction (manager undefined) as a prepared statement of its own. */
-  private async write(manager: EntityManager | undefined, entries: readonly AttemptEntry[], health: ReadonlyArray<{ id: string; health: EndpointHealth }>): Promise<void> {
+  private async write(
+    manager: EntityManager | undefined,
+    entries: readonly AttemptEntry[],
+    health: ReadonlyArray<{ id: string; health: EndpointHealth }>,
+  ): Promise<void> {
     const states = entries.map((e) => deliveryAfterAttempt(e.outcome, new Date(e.attempt.startedAt.getTime() + e.attempt.durationMs)));
     const values = [
       entries.map((e) => e.context.delivery.id),
@@ -325,4 +338,3 @@ export class AttemptStore {
     return row ?? { due: 0, held: 0 };
   }
 }
-

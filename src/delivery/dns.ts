@@ -67,7 +67,10 @@ export class DeliveryDns {
     });
     try {
       const [v4, v6] = await Promise.race([
-        Promise.all([this.answers(() => this.resolver.resolve4(name, { ttl: true }), 4), this.answers(() => this.resolver.resolve6(name, { ttl: true }), 6)]),
+        Promise.all([
+          this.answers(() => this.resolver.resolve4(name, { ttl: true }), 4),
+          this.answers(() => this.resolver.resolve6(name, { ttl: true }), 6),
+        ]),
         deadline,
       ]);
       if (v4 instanceof Error && v6 instanceof Error) throw v4;

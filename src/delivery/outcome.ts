@@ -5,10 +5,7 @@ export const GONE_REASON = 'The endpoint answered 410 Gone';
 export const FAILURE_STREAK_REASON = 'Every delivery failed for 5 days in a row';
 
 /** What follows an attempt. */
-export type AttemptOutcome =
-  | { kind: 'succeeded' }
-  | { kind: 'retry'; delayMs: number }
-  | { kind: 'failed'; disableReason?: string };
+export type AttemptOutcome = { kind: 'succeeded' } | { kind: 'retry'; delayMs: number } | { kind: 'failed'; disableReason?: string };
 
 export interface OutcomeInput {
   /** The response status; null when no complete response arrived. */
@@ -30,8 +27,7 @@ export function attemptOutcome(input: OutcomeInput): AttemptOutcome {
   if (verdict === 'success') return { kind: 'succeeded' };
   if (verdict === 'gone') return { kind: 'failed', disableReason: GONE_REASON };
   if (shouldDisableForFailureStreak(input.failingSince, input.now)) return { kind: 'failed', disableReason: FAILURE_STREAK_REASON };
-  const retryAfterSeconds =
-    input.status === 429 || input.status === 503 ? parseRetryAfter(input.retryAfter ?? undefined, input.now) : undefined;
+  const retryAfterSeconds = input.status === 429 || input.status === 503 ? parseRetryAfter(input.retryAfter ?? undefined, input.now) : undefined;
   const delayMs = nextAttemptDelayMs({
     schedule: input.schedule,
     attemptsMade: input.attemptsMade,

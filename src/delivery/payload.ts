@@ -112,7 +112,8 @@ export const XML_ENTRY_ELEMENT = 'entry';
 /** Nesting levels of data rendered as elements; deeper values are sent as JSON text. */
 export const MAX_XML_DATA_DEPTH = 64;
 
-const NAME_START = 'A-Za-z_\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\\u0370-\\u037D\\u037F-\\u0486\\u0488-\\u1FFF\\u200C-\\u200D\\u2070-\\u218F\\u2C00-\\u2FEF\\u3001-\\uD7FF\\uF900-\\uFDCF\\uFDF0-\\uFFFD';
+const NAME_START =
+  'A-Za-z_\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\\u0370-\\u037D\\u037F-\\u0486\\u0488-\\u1FFF\\u200C-\\u200D\\u2070-\\u218F\\u2C00-\\u2FEF\\u3001-\\uD7FF\\uF900-\\uFDCF\\uFDF0-\\uFFFD';
 const NAME_CHAR = `${NAME_START}\\-.0-9\\u00B7\\u0300-\\u036F\\u203F-\\u2040`;
 // Combining marks (U+0300-U+036F) are name characters in their own right here, not parts of other characters.
 // eslint-disable-next-line no-misleading-character-class
@@ -120,8 +121,9 @@ const SAFE_XML_NAME = new RegExp(`^[${NAME_START}][${NAME_CHAR}]*$`);
 const RESERVED_XML_PREFIX = /^xml/i;
 const JAVASCRIPT_OBJECT_NAMES = new Set(['prototype', ...Object.getOwnPropertyNames(Object.prototype)]);
 // Control characters are exactly what this pattern is for.
-// eslint-disable-next-line no-control-regex
-const XML_FORBIDDEN_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const XML_FORBIDDEN_CHARS =
+  // eslint-disable-next-line no-control-regex
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /** True when a key can be used as an element name as it is. */
 export function isSafeXmlName(key: string): boolean {
@@ -188,8 +190,5 @@ function xml(input: PayloadInput): string {
     ...elements('timestamp', fields.timestamp, 0),
     ...elements('data', data, 0),
   ];
-  return builder.build([
-    { '?xml': [{ '#text': '' }], ':@': { '@_version': '1.0', '@_encoding': 'UTF-8' } },
-    { webhook },
-  ]) as string;
+  return builder.build([{ '?xml': [{ '#text': '' }], ':@': { '@_version': '1.0', '@_encoding': 'UTF-8' } }, { webhook }]) as string;
 }

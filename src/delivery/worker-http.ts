@@ -12,9 +12,7 @@ import type { Metrics } from '../metrics/metrics.js';
 export class WorkerHttpServer {
   private server: Server | undefined;
 
-  constructor(
-    private readonly deps: { db: DataSource; metrics: Metrics; logger: Logger; ready: () => boolean },
-  ) {}
+  constructor(private readonly deps: { db: DataSource; metrics: Metrics; logger: Logger; ready: () => boolean }) {}
 
   async start(port: number): Promise<number> {
     const server = createServer((req, res) => {
@@ -43,7 +41,10 @@ export class WorkerHttpServer {
     if (path === '/readyz') {
       if (!this.deps.ready()) return json(503, { status: 'unavailable', checks: { worker: 'stopping' } });
       const database = await Promise.race([
-        this.deps.db.query('SELECT 1').then(() => 'ok', () => 'unavailable'),
+        this.deps.db.query('SELECT 1').then(
+          () => 'ok',
+          () => 'unavailable',
+        ),
         new Promise<string>((r) => setTimeout(() => r('unavailable'), 2_000).unref()),
       ]);
       return json(database === 'ok' ? 200 : 503, { status: database === 'ok' ? 'ok' : 'unavailable', checks: { database } });

@@ -8,5 +8,7 @@ import stableStringify from 'fast-json-stable-stringify';
  * type or other data hashes differently.
  */
 export function idempotencyHash(type: string, data: unknown): string {
-  return createHash('sha256').update(stableStringify([type, data]), 'utf8').digest('hex');
+  return createHash('sha256')
+    .update(stableStringify([type, data]), 'utf8')
+    .digest('hex');
 }

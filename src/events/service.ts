@@ -52,8 +52,7 @@ export interface ItemError {
 
 /** One item of a batch, in input order: accepted (maybe as a duplicate) or refused. */
 export type ItemResult =
-  | { index: number; event: EventEntity; duplicate: boolean; error: null }
-  | { index: number; event: null; duplicate: false; error: ItemError };
+  { index: number; event: EventEntity; duplicate: boolean; error: null } | { index: number; event: null; duplicate: false; error: ItemError };
 
 export interface EventFilter {
   type?: string | null;

@@ -2,7 +2,18 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
-import { GraphQLError, getNamedType, isListType, isNonNullType, type DocumentNode, type GraphQLOutputType, type GraphQLSchema, type ValidationContext, type ValidationRule, visit } from 'graphql';
+import {
+  GraphQLError,
+  getNamedType,
+  isListType,
+  isNonNullType,
+  type DocumentNode,
+  type GraphQLOutputType,
+  type GraphQLSchema,
+  type ValidationContext,
+  type ValidationRule,
+  visit,
+} from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 import { InputError } from '../errors.js';
 
@@ -98,7 +109,9 @@ export function operationLimitsPlugin(): ApolloServerPlugin {
       return {
         async didResolveOperation({ schema, document, request, operation, operationName }) {
           if (!operation) {
-            const message = operationName ? `The document has no operation named ${operationName}.` : 'The document has several operations: name one in operationName.';
+            const message = operationName
+              ? `The document has no operation named ${operationName}.`
+              : 'The document has several operations: name one in operationName.';
             throw new GraphQLError(message, { extensions: { code: 'OPERATION_RESOLUTION_FAILURE', http: { status: 400 } } });
           }
           if (!schema.getRootType(operation.operation)) throw overLimit(`This API has no ${operation.operation} operations.`);

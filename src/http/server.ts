@@ -164,8 +164,7 @@ function requestErrorHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     if (status >= 500) logger.error({ err: error }, 'unexpected error in an HTTP request');
-    const message =
-      status === 400 ? 'The request body is not valid JSON' : status < 500 ? 'The request is invalid' : 'Internal server error';
+    const message = status === 400 ? 'The request body is not valid JSON' : status < 500 ? 'The request is invalid' : 'Internal server error';
     const code = status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR';
     res.status(status < 500 ? status : 500).json({ errors: [{ message, extensions: { code } }] });
   };

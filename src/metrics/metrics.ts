@@ -95,11 +95,7 @@ export class Metrics {
  * operations get here with a document and an operation, and validation has
  * checked that every root field is one of the schema's.
  */
-export function operationLabel(
-  schema: GraphQLSchema,
-  document: DocumentNode | undefined,
-  operation: OperationDefinitionNode | undefined,
-): string {
+export function operationLabel(schema: GraphQLSchema, document: DocumentNode | undefined, operation: OperationDefinitionNode | undefined): string {
   if (!document || !operation) return 'unknown';
   const root = operation.operation === 'mutation' ? schema.getMutationType() : operation.operation === 'query' ? schema.getQueryType() : undefined;
   if (!root) return 'unknown';

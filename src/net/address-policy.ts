@@ -56,7 +56,7 @@ for (const [network, prefix] of [
 
 function inPrefix(bytes: number[], prefix: number[], bits: number): boolean {
   for (let bit = 0; bit < bits; bit++) {
-    const mask = 0x80 >> bit % 8;
+    const mask = 0x80 >> (bit % 8);
     if ((bytes[bit >> 3]! & mask) !== (prefix[bit >> 3]! & mask)) return false;
   }
   return true;

@@ -93,7 +93,12 @@ export class WakeListener {
     if (this.stopped) return;
     // A listener whose connection silently died only costs latency (workers poll), so TCP
     // keepalive is the only watch kept on it.
-    const client = new pg.Client({ connectionString: this.url, application_name: 'hookline-listen', connectionTimeoutMillis: 5_000, keepAlive: true });
+    const client = new pg.Client({
+      connectionString: this.url,
+      application_name: 'hookline-listen',
+      connectionTimeoutMillis: 5_000,
+      keepAlive: true,
+    });
     const lost = (error?: Error) => {
       if (this.client !== client) return;
       this.client = undefined;

@@ -13,7 +13,6 @@ const MIN_BYTES = 24;
 const MAX_BYTES = 64;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
-
 /** A new secret: whsec_ and base64 of 32 random bytes. */
 export function generateSecret(): string {
   return SECRET_PREFIX + randomBytes(GENERATED_BYTES).toString('base64');

@@ -65,11 +65,11 @@ export class SecretService {
    */
   async reencryptAll(batchSize = 500): Promise<{ secrets: number; subscriptions: number }> {
     const counts = { secrets: 0, subscriptions: 0 };
-    for (let after = '00000000-0000-0000-0000-000000000000'; ; ) {
-      const rows = (await this.db.query(
-        'SELECT id, subscription_id, ciphertext FROM signing_secrets WHERE id > $1 ORDER BY id LIMIT $2',
-        [after, batchSize],
-      )) as Array<{ id: string; subscription_id: string; ciphertext: Buffer }>;
+    for (let after = '00000000-0000-0000-0000-000000000000'; ;) {
+      const rows = (await this.db.query('SELECT id, subscription_id, ciphertext FROM signing_secrets WHERE id > $1 ORDER BY id LIMIT $2', [
+        after,
+        batchSize,
+      ])) as Array<{ id: string; subscription_id: string; ciphertext: Buffer }>;
       if (rows.length === 0) break;
       after = rows[rows.length - 1]!.id;
       const stale = rows.filter((row) => !this.masterKey.isCurrent(row.ciphertext));
@@ -81,11 +81,11 @@ export class SecretService {
       });
       counts.secrets += stale.length;
     }
-    for (let after = '00000000-0000-0000-0000-000000000000'; ; ) {
-      const rows = (await this.db.query(
-        'SELECT id, headers FROM webhook_subscriptions WHERE id > $1 AND headers IS NOT NULL ORDER BY id LIMIT $2',
-        [after, batchSize],
-      )) as Array<{ id: string; headers: Record<string, string> }>;
+    for (let after = '00000000-0000-0000-0000-000000000000'; ;) {
+      const rows = (await this.db.query('SELECT id, headers FROM webhook_subscriptions WHERE id > $1 AND headers IS NOT NULL ORDER BY id LIMIT $2', [
+        after,
+        batchSize,
+      ])) as Array<{ id: string; headers: Record<string, string> }>;
       if (rows.length === 0) break;
       after = rows[rows.length - 1]!.id;
       const stale = rows.filter((row) => !headersAreCurrent(this.masterKey, row.headers));
@@ -133,12 +133,7 @@ export class SecretService {
    * later expiry than it had: a second rotation is often made because a
    * secret leaked.
    */
-  async rotate(
-    manager: EntityManager,
-    subscriptionId: string,
-    expireAfterSeconds: number | null | undefined,
-    secret: string,
-  ): Promise<void> {
+  async rotate(manager: EntityManager, subscriptionId: string, expireAfterSeconds: number | null | undefined, secret: string): Promise<void> {
     expireAfterSeconds ??= DEFAULT_EXPIRE_AFTER_SECONDS;
     if (!Number.isInteger(expireAfterSeconds) || expireAfterSeconds < 0 || expireAfterSeconds > MAX_EXPIRE_AFTER_SECONDS) {
       throw InputError.field('expireCurrentAfterSeconds', `must be a whole number of seconds from 0 to ${MAX_EXPIRE_AFTER_SECONDS}`);

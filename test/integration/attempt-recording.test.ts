@@ -65,8 +65,15 @@ describe('claiming deliveries and recording their attempts', () => {
       [deliveryId],
     );
     return rows[0] as {
-      status: string; attempt_count: number; lease_token: string | null; next_attempt_at: Date | null; last_attempt_at: Date | null;
-      failing_since: Date | null; health_state: string; consecutive_failures: number; numbers: number[] | null;
+      status: string;
+      attempt_count: number;
+      lease_token: string | null;
+      next_attempt_at: Date | null;
+      last_attempt_at: Date | null;
+      failing_since: Date | null;
+      health_state: string;
+      consecutive_failures: number;
+      numbers: number[] | null;
     };
   }
 
@@ -89,7 +96,13 @@ describe('claiming deliveries and recording their attempts', () => {
     expect(retrying).toMatchObject({ status: 'RETRYING', attempt_count: 1, numbers: [1], last_attempt_at: t0, lease_token: null });
     expect(retrying.next_attempt_at?.getTime()).toBe(t0.getTime() + 12 + 60_000);
     expect(retrying).toMatchObject({ failing_since: null, health_state: 'HEALTHY', consecutive_failures: 0 });
-    expect(await row(second!.delivery.id)).toMatchObject({ status: 'SUCCEEDED', attempt_count: 1, numbers: [1], lease_token: null, next_attempt_at: null });
+    expect(await row(second!.delivery.id)).toMatchObject({
+      status: 'SUCCEEDED',
+      attempt_count: 1,
+      numbers: [1],
+      lease_token: null,
+      next_attempt_at: null,
+    });
     // The retry is not due yet.
     expect(mine(await store.claim(limits(owner)), subscriptionId)).toHaveLength(0);
   });
@@ -104,7 +117,12 @@ describe('claiming deliveries and recording their attempts', () => {
 
     const t0 = new Date(Date.now() - 5000);
     await store.record([entry(stale!, t0, { kind: 'retry', delayMs: 1000 }, 500)]);
-    expect(await row(stale!.delivery.id)).toMatchObject({ status: 'PENDING', attempt_count: 1, numbers: [1], lease_token: current!.delivery.leaseToken });
+    expect(await row(stale!.delivery.id)).toMatchObject({
+      status: 'PENDING',
+      attempt_count: 1,
+      numbers: [1],
+      lease_token: current!.delivery.leaseToken,
+    });
 
     await store.record([entry(current!, new Date(t0.getTime() + 100), { kind: 'retry', delayMs: 60_000 }, 500)]);
     const after = await row(stale!.delivery.id);
@@ -135,7 +153,11 @@ describe('claiming deliveries and recording their attempts', () => {
     expect(claimed).toHaveLength(HOLD_AFTER_FAILURES);
     const t0 = new Date(Date.now() - 60_000);
     await store.record(claimed.map((c, i) => entry(c, new Date(t0.getTime() + i), { kind: 'retry', delayMs: 3_600_000 }, 500)));
-    const { rows: [held] } = await sql.query(`SELECT health_state, consecutive_failures, next_probe_at, health_since FROM webhook_subscriptions WHERE id = $1`, [subscriptionId]);
+    const {
+      rows: [held],
+    } = await sql.query(`SELECT health_state, consecutive_failures, next_probe_at, health_since FROM webhook_subscriptions WHERE id = $1`, [
+      subscriptionId,
+    ]);
     expect(held).toMatchObject({ health_state: 'HELD', consecutive_failures: HOLD_AFTER_FAILURES });
     expect(held.next_probe_at.getTime()).toBe(t0.getTime() + HOLD_AFTER_FAILURES - 1 + 12 + FIRST_PROBE_DELAY_MS);
 
@@ -145,7 +167,9 @@ describe('claiming deliveries and recording their attempts', () => {
     expect(mine(await store.claim(limits(newId())), subscriptionId)).toHaveLength(0);
     // A failed probe keeps it held, the next probe later.
     await store.record([entry(probe[0]!, new Date(), { kind: 'retry', delayMs: 3_600_000 }, 500)]);
-    const { rows: [still] } = await sql.query(`SELECT health_state, next_probe_at FROM webhook_subscriptions WHERE id = $1`, [subscriptionId]);
+    const {
+      rows: [still],
+    } = await sql.query(`SELECT health_state, next_probe_at FROM webhook_subscriptions WHERE id = $1`, [subscriptionId]);
     expect(still.health_state).toBe('HELD');
     expect(still.next_probe_at.getTime()).toBeGreaterThan(Date.now() + FIRST_PROBE_DELAY_MS);
     // Held and no probe due: the remaining due delivery waits, spending no attempt.
@@ -155,7 +179,11 @@ describe('claiming deliveries and recording their attempts', () => {
     const second = mine(await store.claim(limits(owner)), subscriptionId);
     expect(second).toHaveLength(1);
     await store.record([entry(second[0]!, new Date(), { kind: 'succeeded' }, 200)]);
-    const { rows: [released] } = await sql.query(`SELECT health_state, consecutive_failures, next_probe_at, failing_since FROM webhook_subscriptions WHERE id = $1`, [subscriptionId]);
+    const {
+      rows: [released],
+    } = await sql.query(`SELECT health_state, consecutive_failures, next_probe_at, failing_since FROM webhook_subscriptions WHERE id = $1`, [
+      subscriptionId,
+    ]);
     expect(released).toMatchObject({ health_state: 'HEALTHY', consecutive_failures: 0, failing_since: null });
   });
 

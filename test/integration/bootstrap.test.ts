@@ -31,7 +31,8 @@ describe('operator bootstrap', () => {
         body: JSON.stringify({ query }),
       })
     ).json()) as { data?: Record<string, unknown>; errors?: Array<{ extensions: { code: string } }> };
-  const operatorKeys = async () => (await sql.query<{ count: number }>(`SELECT count(*)::int AS count FROM api_keys WHERE role = 'OPERATOR'`)).rows[0]!.count;
+  const operatorKeys = async () =>
+    (await sql.query<{ count: number }>(`SELECT count(*)::int AS count FROM api_keys WHERE role = 'OPERATOR'`)).rows[0]!.count;
 
   beforeAll(async () => {
     database = await createTestDatabase();

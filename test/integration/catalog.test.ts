@@ -10,15 +10,41 @@ const CATALOG: Record<string, string[]> = {
   business: ['updated'],
   invoices: ['created', 'updated', 'deleted', 'sent', 'paid', 'payment_failed', 'disputed', 'cancelled'],
   ...Object.fromEntries(
-    ['invoice_payments', 'sales', 'deposits', 'quotes', 'other_incomes', 'clients', 'expenses', 'bills', 'bill_payments', 'suppliers',
-      'employees', 'pay_runs', 'products_services', 'bank_transfers', 'accounts', 'journals', 'business_loans', 'ledgers'].map((c) => [c, CRUD]),
+    [
+      'invoice_payments',
+      'sales',
+      'deposits',
+      'quotes',
+      'other_incomes',
+      'clients',
+      'expenses',
+      'bills',
+      'bill_payments',
+      'suppliers',
+      'employees',
+      'pay_runs',
+      'products_services',
+      'bank_transfers',
+      'accounts',
+      'journals',
+      'business_loans',
+      'ledgers',
+    ].map((c) => [c, CRUD]),
   ),
   invoice_online_payments: ['created'],
   bill_online_payments: ['created'],
   wallet_transactions: ['created'],
   ...Object.fromEntries(
-    ['income_tax_payments', 'withholding_tax_payments', 'sales_tax_payments', 'salary_payments', 'payrun_tier1_payments',
-      'payrun_tier2_payments', 'payrun_tier3_payments', 'payrun_income_tax_payments'].map((c) => [c, CREATED_DELETED]),
+    [
+      'income_tax_payments',
+      'withholding_tax_payments',
+      'sales_tax_payments',
+      'salary_payments',
+      'payrun_tier1_payments',
+      'payrun_tier2_payments',
+      'payrun_tier3_payments',
+      'payrun_income_tax_payments',
+    ].map((c) => [c, CREATED_DELETED]),
   ),
   disputes: ['opened', 'resolved'],
   promises_to_pay: ['created', 'broken'],
@@ -26,8 +52,20 @@ const CATALOG: Record<string, string[]> = {
   webhook: ['test'],
 };
 
-interface Channel { name: string; label: string; actions: string[]; exclusive: boolean }
-interface EventType { name: string; channel: string; action: string; description: string; schema: unknown; example: unknown }
+interface Channel {
+  name: string;
+  label: string;
+  actions: string[];
+  exclusive: boolean;
+}
+interface EventType {
+  name: string;
+  channel: string;
+  action: string;
+  description: string;
+  schema: unknown;
+  example: unknown;
+}
 
 const CHANNELS = '{ channels { name label actions exclusive } }';
 const EVENT_TYPES = 'query($channel: String) { eventTypes(channel: $channel) { name channel action description schema example } }';
@@ -132,7 +170,12 @@ describe('the event catalog', () => {
   describe('defineEventType', () => {
     it("adds an account's own event type, creating its channel, for the key's account and environment alone", async () => {
       const { defineEventType } = await t.ok<{ defineEventType: EventType }>(admin, DEFINE, {
-        input: { name: 'purchase_orders.approved', description: 'Purchase order approved.', schema: purchaseOrderSchema, example: { orderId: 'PO-1', amount: 10 } },
+        input: {
+          name: 'purchase_orders.approved',
+          description: 'Purchase order approved.',
+          schema: purchaseOrderSchema,
+          example: { orderId: 'PO-1', amount: 10 },
+        },
       });
       expect(defineEventType).toEqual({
         name: 'purchase_orders.approved',
@@ -160,7 +203,9 @@ describe('the event catalog', () => {
         expect(channels.map((c) => c.name)).not.toContain('purchase_orders');
         expect((await t.ok<{ eventNames: string[] }>(token, EVENT_NAMES)).eventNames).not.toContain('purchase_orders.approved');
       }
-      expect(await t.app.services.catalog.getEventType({ accountId: other.accountId, environment: Environment.PRODUCTION }, 'purchase_orders.approved')).toBeNull();
+      expect(
+        await t.app.services.catalog.getEventType({ accountId: other.accountId, environment: Environment.PRODUCTION }, 'purchase_orders.approved'),
+      ).toBeNull();
       expect(await t.app.services.catalog.getEventType({ accountId, environment: Environment.STAGING }, 'purchase_orders.approved')).toBeNull();
 
       // STAGING tries out another schema under the same name; PRODUCTION keeps its own.

@@ -136,14 +136,18 @@ describe('at least once: nothing is lost when a worker dies', () => {
     }
 
     const ids = await deliveryIds(acme, eventIds);
-    await waitUntil(async () => {
-      const data = await t.ok<{ webhookSubscription: { stats: { succeeded: number } } }>(
-        acme.adminToken,
-        'query($id: ID!) { webhookSubscription(id: $id) { stats { succeeded } } }',
-        { id: sub.id },
-      );
-      return data.webhookSubscription.stats.succeeded === 10;
-    }, 90_000, 'every delivery to succeed after the outage');
+    await waitUntil(
+      async () => {
+        const data = await t.ok<{ webhookSubscription: { stats: { succeeded: number } } }>(
+          acme.adminToken,
+          'query($id: ID!) { webhookSubscription(id: $id) { stats { succeeded } } }',
+          { id: sub.id },
+        );
+        return data.webhookSubscription.stats.succeeded === 10;
+      },
+      90_000,
+      'every delivery to succeed after the outage',
+    );
     expect(new Set(receiver.requests.map((r) => r.headers['webhook-id']))).toEqual(new Set(ids));
   }, 150_000);
 });

@@ -32,7 +32,11 @@ describe('publishing and delivering', () => {
 
     const created = await acme.publish('invoices.created', { invoiceId: 'INV-1' });
     const paid = await acme.publish('invoices.paid', {
-      invoiceId: 'INV-1', customerId: 'C-1', amount: 120.5, currency: 'EUR', paidAt: '2026-11-23T10:00:00.000Z',
+      invoiceId: 'INV-1',
+      customerId: 'C-1',
+      amount: 120.5,
+      currency: 'EUR',
+      paidAt: '2026-11-23T10:00:00.000Z',
     });
     const ledger = await acme.publish('ledgers.created', { entryId: 'L-1' });
 
@@ -40,12 +44,7 @@ describe('publishing and delivering', () => {
     // Let any wrongly routed delivery arrive before counting.
     await new Promise((r) => setTimeout(r, 1500));
     const byPath = receiver.requests.map((r) => `${r.path} ${JSON.parse(r.body).event}`).sort();
-    expect(byPath).toEqual([
-      '/invoices invoices.created',
-      '/invoices invoices.paid',
-      '/ledgers ledgers.created',
-      '/paid-only invoices.paid',
-    ]);
+    expect(byPath).toEqual(['/invoices invoices.created', '/invoices invoices.paid', '/ledgers ledgers.created', '/paid-only invoices.paid']);
     expect(receiver.requests.every((r) => r.verified)).toBe(true);
 
     const [delivery] = await acme.waitForDeliveries(paid.event.id, 2);
@@ -71,7 +70,10 @@ describe('publishing and delivering', () => {
 
   it('sends FLAT and XML bodies and the subscription headers, which cannot override the signature headers', async () => {
     const flat = await acme.subscribe({
-      url: `${receiver.url}/flat`, channels: ['quotes'], payloadFormat: 'FLAT', headers: { 'X-Tenant': 'acme-42' },
+      url: `${receiver.url}/flat`,
+      channels: ['quotes'],
+      payloadFormat: 'FLAT',
+      headers: { 'X-Tenant': 'acme-42' },
     });
     const xml = await acme.subscribe({ url: `${receiver.url}/xml`, channels: ['quotes'], payloadFormat: 'XML' });
     receiver.setSecrets([flat.secret, xml.secret]);
@@ -234,7 +236,9 @@ describe('publishing and delivering', () => {
     expect(receiver.requests[0]!.verified).toBe(true);
     expect(JSON.parse(receiver.requests[0]!.body).event).toBe('webhook.test');
 
-    const data = await t.ok<{ webhookSubscription: { stats: Record<string, unknown>; deliveries: { totalCount: number; nodes: Array<{ id: string }> } } }>(
+    const data = await t.ok<{
+      webhookSubscription: { stats: Record<string, unknown>; deliveries: { totalCount: number; nodes: Array<{ id: string }> } };
+    }>(
       acme.adminToken,
       `query($id: ID!) { webhookSubscription(id: $id) {
          stats { total succeeded failed pending successRate latencyP50Ms latencyP95Ms lastSuccessAt lastFailureAt }
@@ -272,7 +276,11 @@ describe('publishing and delivering', () => {
     let total: number | undefined;
     for (;;) {
       const page: { events: { nodes: Array<{ id: string }>; pageInfo: { hasNextPage: boolean; endCursor: string | null }; totalCount: number } } =
-        await t.ok(other.adminToken, 'query($after: String) { events(first: 2, after: $after) { nodes { id } pageInfo { hasNextPage endCursor } totalCount } }', { after });
+        await t.ok(
+          other.adminToken,
+          'query($after: String) { events(first: 2, after: $after) { nodes { id } pageInfo { hasNextPage endCursor } totalCount } }',
+          { after },
+        );
       seen.push(...page.events.nodes.map((n) => n.id));
       total = page.events.totalCount;
       if (!page.events.pageInfo.hasNextPage) break;

@@ -33,7 +33,9 @@ describe('migrations', () => {
 
   it('revert completely and apply again', async () => {
     for (let i = 0; i < db.migrations.length; i++) await db.undoLastMigration({ transaction: 'each' });
-    const tables = await db.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> 'hookline_migrations'`);
+    const tables = await db.query(
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> 'hookline_migrations'`,
+    );
     expect(tables).toEqual([]);
     await runMigrations(db);
     expect((await db.driver.createSchemaBuilder().log()).upQueries).toEqual([]);

@@ -34,7 +34,8 @@ describe('endpoint health', () => {
   });
 
   async function health(id: string): Promise<{ maxInFlight: number | null; endpointHealth: Health }> {
-    return (await t.ok<{ webhookSubscription: { maxInFlight: number | null; endpointHealth: Health } }>(acme.adminToken, HEALTH, { id })).webhookSubscription;
+    return (await t.ok<{ webhookSubscription: { maxInFlight: number | null; endpointHealth: Health } }>(acme.adminToken, HEALTH, { id }))
+      .webhookSubscription;
   }
 
   async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number, what: string): Promise<T> {
@@ -54,10 +55,14 @@ describe('endpoint health', () => {
       endpointHealth: { state: 'HEALTHY', since: null, consecutiveFailures: 0, nextProbeAt: null },
     });
     for (const bad of [0, 1001]) {
-      const result = await t.gql(acme.adminToken, 'mutation($id: ID!, $input: UpdateWebhookSubscriptionInput!) { updateWebhookSubscription(id: $id, input: $input) { id } }', {
-        id: created.id,
-        input: { maxInFlight: bad },
-      });
+      const result = await t.gql(
+        acme.adminToken,
+        'mutation($id: ID!, $input: UpdateWebhookSubscriptionInput!) { updateWebhookSubscription(id: $id, input: $input) { id } }',
+        {
+          id: created.id,
+          input: { maxInFlight: bad },
+        },
+      );
       expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: [{ field: 'input.maxInFlight' }] });
       expect(JSON.stringify(result)).not.toMatch(/SELECT|at .*\.js/);
     }
@@ -71,7 +76,12 @@ describe('endpoint health', () => {
     receiver.respondWith(() => ({ status: 500 }));
     for (let i = 0; i < HOLD_AFTER_FAILURES + 3; i++) await acme.publish('invoices.created', { n: i });
 
-    const held = await waitFor(() => health(sub.id), (h) => h.endpointHealth.state === 'HELD', 20_000, 'the endpoint to be held');
+    const held = await waitFor(
+      () => health(sub.id),
+      (h) => h.endpointHealth.state === 'HELD',
+      20_000,
+      'the endpoint to be held',
+    );
     expect(held.endpointHealth.consecutiveFailures).toBeGreaterThanOrEqual(HOLD_AFTER_FAILURES);
     expect(held.endpointHealth.since).not.toBeNull();
     expect(held.endpointHealth.nextProbeAt).not.toBeNull();
@@ -82,14 +92,21 @@ describe('endpoint health', () => {
     expect(receiver.requests.length).toBe(requestsWhenHeld);
 
     receiver.respondWith(() => ({ status: 200 }));
-    const released = await waitFor(() => health(sub.id), (h) => h.endpointHealth.state === 'HEALTHY', 30_000, 'the probe to release the endpoint');
+    const released = await waitFor(
+      () => health(sub.id),
+      (h) => h.endpointHealth.state === 'HEALTHY',
+      30_000,
+      'the probe to release the endpoint',
+    );
     expect(released.endpointHealth).toMatchObject({ consecutiveFailures: 0, nextProbeAt: null });
     const { rows } = await sql.query(
       `SELECT count(*) FILTER (WHERE status = 'SUCCEEDED')::int AS succeeded, count(*)::int AS total FROM deliveries WHERE subscription_id = $1`,
       [sub.id],
     );
     await waitFor(
-      async () => (await sql.query(`SELECT count(*)::int AS n FROM deliveries WHERE subscription_id = $1 AND status = 'SUCCEEDED'`, [sub.id])).rows[0].n as number,
+      async () =>
+        (await sql.query(`SELECT count(*)::int AS n FROM deliveries WHERE subscription_id = $1 AND status = 'SUCCEEDED'`, [sub.id])).rows[0]
+          .n as number,
       (n) => n === rows[0].total,
       30_000,
       'every delivery to succeed after the release',

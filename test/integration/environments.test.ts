@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount, createKey, startTestApp, type TestApp } from '../support/app.js';
 
-const CREATE = 'mutation($role: Role!, $env: Environment) { createApiKey(name: "k", role: $role, environment: $env) { apiKey { id environment } token } }';
+const CREATE =
+  'mutation($role: Role!, $env: Environment) { createApiKey(name: "k", role: $role, environment: $env) { apiKey { id environment } token } }';
 const LIST = 'query($env: Environment) { apiKeys(environment: $env) { id environment } }';
 const REVOKE = 'mutation($id: ID!) { revokeApiKey(id: $id) { id revokedAt } }';
 const WHO = '{ viewer { environment apiKey { id } } }';

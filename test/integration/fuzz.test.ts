@@ -125,18 +125,15 @@ describe('fuzzing the GraphQL API over HTTP', () => {
       headers: { authorization: `Bearer ${marker}-header` },
     });
     const victimEvent = await victim.publish('invoices.created', { invoiceId: marker });
-    const victimDelivery = await t.ok<{ deliveries: { nodes: Array<{ id: string }> } }>(victim.adminToken, '{ deliveries(first: 1) { nodes { id } } }');
+    const victimDelivery = await t.ok<{ deliveries: { nodes: Array<{ id: string }> } }>(
+      victim.adminToken,
+      '{ deliveries(first: 1) { nodes { id } } }',
+    );
     const victimKey = (await t.ok<{ viewer: { apiKey: { id: string } } }>(victim.adminToken, '{ viewer { apiKey { id } } }')).viewer.apiKey.id;
 
     tokens = [acme.adminToken, stagingAdmin, viewerToken, sacrificial, t.operatorToken, '', 'hkl_made-up-token-that-is-long-enough-to-look-real'];
     ids = [own.id, ownEvent.event.id, sacrificialId, victimSubscription.id, victimEvent.event.id, victimDelivery.deliveries.nodes[0]!.id, victimKey];
-    neverShown = [
-      t.operatorToken,
-      victim.adminToken,
-      victimSubscription.secret,
-      marker,
-      Buffer.alloc(32, 7).toString('base64'),
-    ];
+    neverShown = [t.operatorToken, victim.adminToken, victimSubscription.secret, marker, Buffer.alloc(32, 7).toString('base64')];
     hiddenFromViewers = [headerSecret, own.secret, acme.adminToken];
   });
   afterAll(async () => {
@@ -157,7 +154,11 @@ describe('fuzzing the GraphQL API over HTTP', () => {
       case 'String':
         return stringValue();
       case 'ID':
-        return fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...ids) }, { weight: 1, arbitrary: fc.uuid() }, { weight: 1, arbitrary: stringValue() });
+        return fc.oneof(
+          { weight: 3, arbitrary: fc.constantFrom(...ids) },
+          { weight: 1, arbitrary: fc.uuid() },
+          { weight: 1, arbitrary: stringValue() },
+        );
       case 'Int':
         return fc.oneof(fc.integer(), fc.constantFrom(0, -1, 1, 5, 50, 500, 501, 86_400, 2_147_483_647, -2_147_483_648, 2 ** 40, 1.5));
       case 'Float':
@@ -190,7 +191,10 @@ describe('fuzzing the GraphQL API over HTTP', () => {
       const item = inputValue(type.ofType as GraphQLInputType, depth + 1);
       inner = fc.oneof({ weight: 4, arbitrary: fc.array(item, { maxLength: 3 }) }, { weight: 1, arbitrary: item });
     } else if (isEnumType(type)) {
-      inner = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...type.getValues().map((v) => v.name)) }, { weight: 1, arbitrary: fc.constant('NOT_A_VALUE') });
+      inner = fc.oneof(
+        { weight: 6, arbitrary: fc.constantFrom(...type.getValues().map((v) => v.name)) },
+        { weight: 1, arbitrary: fc.constant('NOT_A_VALUE') },
+      );
     } else if (isInputObjectType(type)) {
       if (depth > MAX_DEPTH) return fc.constant({});
       const fields = Object.fromEntries(Object.values(type.getFields()).map((f) => [f.name, inputValue(f.type, depth + 1)]));
@@ -224,9 +228,7 @@ describe('fuzzing the GraphQL API over HTTP', () => {
   }
 
   function fieldChoice(field: GraphQLField<unknown, unknown>, depth: number): fc.Arbitrary<FieldChoice> {
-    return fc
-      .tuple(argChoices(field), selection(getNamedType(field.type), depth))
-      .map(([args, children]) => ({ name: field.name, args, children }));
+    return fc.tuple(argChoices(field), selection(getNamedType(field.type), depth)).map(([args, children]) => ({ name: field.name, args, children }));
   }
 
   function literal(value: unknown, type: GraphQLInputType | undefined): string {
@@ -266,26 +268,30 @@ describe('fuzzing the GraphQL API over HTTP', () => {
   function requests(): fc.Arbitrary<Request> {
     const roots: Array<['query' | 'mutation', GraphQLObjectType]> = [['query', schema.getQueryType()!]];
     if (schema.getMutationType()) roots.push(['mutation', schema.getMutationType()!]);
-    const operations = roots.flatMap(([kind, type]) => Object.values(type.getFields()).map((field) => fieldChoice(field, 0).map((choice) => print(kind, choice))));
+    const operations = roots.flatMap(([kind, type]) =>
+      Object.values(type.getFields()).map((field) => fieldChoice(field, 0).map((choice) => print(kind, choice))),
+    );
     const graphqlRequest = fc
       .tuple(fc.oneof(...operations), fc.constantFrom(...tokens))
       .map(([operation, token]) => ({ token, body: JSON.stringify(operation), contentType: 'application/json' }));
-    const broken = fc.tuple(
-      fc.constantFrom(
-        '{"query": ',
-        '[]',
-        '{"query": 1}',
-        '{"query": "{ viewer { role } }", "variables": "x"}',
-        '{"query": "{ viewer { role } }", "variables": [1]}',
-        '{"query": "{ viewer { role } }", "operationName": 7}',
-        '{"query": "query A { viewer { role } } query B { viewer { role } }"}',
-        '{"query": "subscription { viewer { role } }"}',
-        '{"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "abc"}}}',
-        'null',
-      ),
-      fc.constantFrom(...tokens),
-      fc.constantFrom('application/json', 'text/plain', 'application/graphql'),
-    ).map(([body, token, contentType]) => ({ token, body, contentType }));
+    const broken = fc
+      .tuple(
+        fc.constantFrom(
+          '{"query": ',
+          '[]',
+          '{"query": 1}',
+          '{"query": "{ viewer { role } }", "variables": "x"}',
+          '{"query": "{ viewer { role } }", "variables": [1]}',
+          '{"query": "{ viewer { role } }", "operationName": 7}',
+          '{"query": "query A { viewer { role } } query B { viewer { role } }"}',
+          '{"query": "subscription { viewer { role } }"}',
+          '{"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "abc"}}}',
+          'null',
+        ),
+        fc.constantFrom(...tokens),
+        fc.constantFrom('application/json', 'text/plain', 'application/graphql'),
+      )
+      .map(([body, token, contentType]) => ({ token, body, contentType }));
     // Bodies over the 1 MB limit are refused before they are read, which resets the connection mid-upload;
     // that answer has its own test.
     return fc.oneof({ weight: 40, arbitrary: graphqlRequest }, { weight: 1, arbitrary: broken }).filter((r) => Buffer.byteLength(r.body) < 900_000);
@@ -297,45 +303,55 @@ describe('fuzzing the GraphQL API over HTTP', () => {
     if (status >= 500) found.push(`HTTP ${status}`);
     if (/INTERNAL_SERVER_ERROR/.test(text)) found.push('INTERNAL_SERVER_ERROR');
     if (/stacktrace|\bat [\w.<>]+ \(|node_modules|\.[jt]s:\d+:\d+/.test(text)) found.push('stack trace');
-    if (/\bSELECT\s.+\sFROM\b|\bINSERT INTO\b|\bUPDATE "|\bDELETE FROM\b|QueryFailedError|violates .* constraint|syntax error at or near|relation "/i.test(text)) {
+    if (
+      /\bSELECT\s.+\sFROM\b|\bINSERT INTO\b|\bUPDATE "|\bDELETE FROM\b|QueryFailedError|violates .* constraint|syntax error at or near|relation "/i.test(
+        text,
+      )
+    ) {
       found.push('SQL');
     }
     for (const secret of neverShown) if (text.includes(secret)) found.push(`secret ${secret.slice(0, 12)}…`);
     if (request.token === viewerToken) {
       for (const secret of hiddenFromViewers) if (text.includes(secret)) found.push(`shown to a VIEWER: ${secret.slice(0, 12)}…`);
       // Any signing secret, also one rotated in by an earlier request, unless it is the request's own text echoed.
-      for (const [secret] of text.matchAll(/whsec_[A-Za-z0-9+/=]{30,}/g)) if (!request.body.includes(secret)) found.push('a signing secret shown to a VIEWER');
+      for (const [secret] of text.matchAll(/whsec_[A-Za-z0-9+/=]{30,}/g))
+        if (!request.body.includes(secret)) found.push('a signing secret shown to a VIEWER');
     }
     return found;
   }
 
-  it(`answers ${REQUESTS.toLocaleString('en')} generated requests with no internal error, stack trace, SQL or secret`, { timeout: 300_000 }, async () => {
-    const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
-    const generated = fc.sample(requests(), { numRuns: REQUESTS, seed });
-    const failures: Array<{ request: Request; problems: string[]; answer: string }> = [];
-    const codes = new Map<string, number>();
-    let next = 0;
-    const worker = async () => {
-      while (next < generated.length && failures.length < 20) {
-        const request = generated[next++]!;
-        const response = await fetch(t.url, {
-          method: 'POST',
-          headers: { 'content-type': request.contentType, ...(request.token ? { authorization: `Bearer ${request.token}` } : {}) },
-          body: request.body,
-        });
-        const text = await response.text();
-        const found = problems(request, response.status, text);
-        if (found.length) failures.push({ request, problems: found, answer: text.slice(0, 2000) });
-        for (const match of text.matchAll(/"code":"([A-Z_]+)"/g)) codes.set(match[1]!, (codes.get(match[1]!) ?? 0) + 1);
-        if (!text.includes('"errors"')) codes.set('(no error)', (codes.get('(no error)') ?? 0) + 1);
-      }
-    };
-    await Promise.all(Array.from({ length: PARALLEL }, worker));
+  it(
+    `answers ${REQUESTS.toLocaleString('en')} generated requests with no internal error, stack trace, SQL or secret`,
+    { timeout: 300_000 },
+    async () => {
+      const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
+      const generated = fc.sample(requests(), { numRuns: REQUESTS, seed });
+      const failures: Array<{ request: Request; problems: string[]; answer: string }> = [];
+      const codes = new Map<string, number>();
+      let next = 0;
+      const worker = async () => {
+        while (next < generated.length && failures.length < 20) {
+          const request = generated[next++]!;
+          const response = await fetch(t.url, {
+            method: 'POST',
+            headers: { 'content-type': request.contentType, ...(request.token ? { authorization: `Bearer ${request.token}` } : {}) },
+            body: request.body,
+          });
+          const text = await response.text();
+          const found = problems(request, response.status, text);
+          if (found.length) failures.push({ request, problems: found, answer: text.slice(0, 2000) });
+          for (const match of text.matchAll(/"code":"([A-Z_]+)"/g)) codes.set(match[1]!, (codes.get(match[1]!) ?? 0) + 1);
+          if (!text.includes('"errors"')) codes.set('(no error)', (codes.get('(no error)') ?? 0) + 1);
+        }
+      };
+      await Promise.all(Array.from({ length: PARALLEL }, worker));
 
-    expect(failures, `FUZZ_SEED=${seed}: ${JSON.stringify(failures.slice(0, 3), null, 2)}`).toEqual([]);
-    expect(next).toBeGreaterThanOrEqual(REQUESTS);
-    // The requests reached the resolvers, not only the validator: some succeeded and some failed on their input.
-    expect(codes.get('(no error)') ?? 0).toBeGreaterThan(REQUESTS / 20);
-    for (const code of ['BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED', 'FORBIDDEN', 'NOT_FOUND', 'UNAUTHENTICATED']) expect(codes.get(code) ?? 0).toBeGreaterThan(0);
-  });
+      expect(failures, `FUZZ_SEED=${seed}: ${JSON.stringify(failures.slice(0, 3), null, 2)}`).toEqual([]);
+      expect(next).toBeGreaterThanOrEqual(REQUESTS);
+      // The requests reached the resolvers, not only the validator: some succeeded and some failed on their input.
+      expect(codes.get('(no error)') ?? 0).toBeGreaterThan(REQUESTS / 20);
+      for (const code of ['BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED', 'FORBIDDEN', 'NOT_FOUND', 'UNAUTHENTICATED'])
+        expect(codes.get(code) ?? 0).toBeGreaterThan(0);
+    },
+  );
 });

@@ -8,7 +8,9 @@ function operationLabels(text: string): Set<string> {
 }
 
 async function graphql(url: string, query: string, operationName?: string): Promise<void> {
-  await (await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, operationName }) })).text();
+  await (
+    await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, operationName }) })
+  ).text();
 }
 
 describe('metrics', () => {
@@ -54,7 +56,11 @@ describe('metrics', () => {
     it('labels by the root field the operation asks for, through fragments', async () => {
       const { adminToken } = await createAccount(t, 'Labelled');
       const post = (query: string) =>
-        fetch(t.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` }, body: JSON.stringify({ query }) }).then((r) => r.text());
+        fetch(t.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
+          body: JSON.stringify({ query }),
+        }).then((r) => r.text());
       await post('query Anything { ...Root } fragment Root on Query { apiKeys { id } }');
       await post('{ channels { name } eventNames }');
       await post('{ __schema { queryType { name } } }');

@@ -4,7 +4,8 @@ import { WAKE_CHANNEL } from '../../src/queue/wakeup.js';
 import { createKey, startTestApp, type TestApp } from '../support/app.js';
 import { tenant, type Tenant } from '../support/scenario.js';
 
-const PUBLISH = 'mutation($input: PublishEventInput!) { publishEvent(input: $input) { event { id type data idempotencyKey environment } duplicate } }';
+const PUBLISH =
+  'mutation($input: PublishEventInput!) { publishEvent(input: $input) { event { id type data idempotencyKey environment } duplicate } }';
 const INVOICE_PAID = {
   invoiceId: 'INV12345',
   customerId: 'CUST-9',
@@ -134,7 +135,10 @@ describe('publishing events (API only, no workers)', () => {
       'input.currency',
     ]);
 
-    const date = await t.gql(acme.adminToken, 'mutation { recordPromiseToPay(input: { invoiceId: "I", customerId: "C", promisedDate: "2026-02-30" }) { duplicate } }');
+    const date = await t.gql(
+      acme.adminToken,
+      'mutation { recordPromiseToPay(input: { invoiceId: "I", customerId: "C", promisedDate: "2026-02-30" }) { duplicate } }',
+    );
     expect(date.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: [{ field: 'input.promisedDate' }] });
 
     const longKey = await t.gql(acme.adminToken, PUBLISH, { input: { type: 'invoices.created', data: {}, idempotencyKey: 'k'.repeat(256) } });

@@ -53,7 +53,8 @@ describe('query limits before execution', () => {
   it('refuses three nested deliveries(first: 500) by its cost, running none of it', async () => {
     const count = vi.spyOn(SelectQueryBuilder.prototype, 'getMany');
     try {
-      const query = '{ deliveries(first: 500) { nodes { subscription { deliveries(first: 500) { nodes { subscription { deliveries(first: 500) { nodes { id } totalCount } } } } } } } }';
+      const query =
+        '{ deliveries(first: 500) { nodes { subscription { deliveries(first: 500) { nodes { subscription { deliveries(first: 500) { nodes { id } totalCount } } } } } } } }';
       expectRefused(await post(viewer, query), new RegExp(`cost limit of ${QUERY_LIMITS.cost} exceeded`));
       expect(count).not.toHaveBeenCalled();
     } finally {
@@ -102,7 +103,14 @@ describe('query limits before execution', () => {
   });
 
   it('answers the standard introspection query that the IDE sends', async () => {
-    const query = getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true, oneOf: true });
+    const query = getIntrospectionQuery({
+      descriptions: true,
+      specifiedByUrl: true,
+      directiveIsRepeatable: true,
+      schemaDescription: true,
+      inputValueDeprecation: true,
+      oneOf: true,
+    });
     for (const token of [undefined, viewer]) {
       const answer = await post(token, query);
       expect(answer.body.errors).toBeUndefined();

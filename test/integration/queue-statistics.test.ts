@@ -22,9 +22,9 @@ describe('queue statistics', () => {
   });
 
   async function lastAnalyze(): Promise<Date | null> {
-    const [row] = (await db.query(
-      `SELECT last_analyze FROM pg_stat_user_tables WHERE schemaname = 'public' AND relname = 'deliveries'`,
-    )) as Array<{ last_analyze: Date | null }>;
+    const [row] = (await db.query(`SELECT last_analyze FROM pg_stat_user_tables WHERE schemaname = 'public' AND relname = 'deliveries'`)) as Array<{
+      last_analyze: Date | null;
+    }>;
     return row?.last_analyze ?? null;
   }
 

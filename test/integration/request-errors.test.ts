@@ -34,7 +34,10 @@ describe('requests the API cannot run', () => {
   it('asks for an operation name when a document holds several, and refuses subscriptions', async () => {
     const several = await send(JSON.stringify({ query: 'query A { viewer { role } } query B { viewer { role } }' }));
     expect(several.status).toBe(400);
-    expect(several.json.errors?.[0]).toMatchObject({ extensions: { code: 'OPERATION_RESOLUTION_FAILURE' }, message: expect.stringMatching(/operationName/) });
+    expect(several.json.errors?.[0]).toMatchObject({
+      extensions: { code: 'OPERATION_RESOLUTION_FAILURE' },
+      message: expect.stringMatching(/operationName/),
+    });
     const unknown = await send(JSON.stringify({ query: 'query A { viewer { role } }', operationName: 'B' }));
     expect(unknown.json.errors?.[0]?.extensions?.code).toBe('OPERATION_RESOLUTION_FAILURE');
     const named = await send(JSON.stringify({ query: 'query A { viewer { role } } query B { viewer { role } }', operationName: 'B' }));
@@ -42,7 +45,10 @@ describe('requests the API cannot run', () => {
 
     const subscription = await send(JSON.stringify({ query: 'subscription { viewer { role } }' }));
     expect(subscription.status).toBe(400);
-    expect(subscription.json.errors?.[0]).toMatchObject({ extensions: { code: 'GRAPHQL_VALIDATION_FAILED' }, message: expect.stringMatching(/no subscription/) });
+    expect(subscription.json.errors?.[0]).toMatchObject({
+      extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+      message: expect.stringMatching(/no subscription/),
+    });
   });
 
   it('refuses a NUL character in an argument or a variable, naming where it is', async () => {

@@ -33,7 +33,8 @@ describe('retention and deliveries that cannot be prepared', () => {
     for (let i = 0; i < 5; i++) ids.push((await acme.publish('invoices.created', { n: i })).event.id);
     await receiver.waitFor(5, 15_000);
     const deadline = Date.now() + 15_000;
-    while ((await count('delivery_attempts', 'subscription_id = $1', [sub.id])) < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while ((await count('delivery_attempts', 'subscription_id = $1', [sub.id])) < 5 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
 
     // Four of them are 31 days old; one of those is still waiting for a retry.
     await sql.query(`UPDATE events SET created_at = now() - interval '31 days' WHERE id = ANY($1::uuid[])`, [ids.slice(0, 4)]);

@@ -53,7 +53,12 @@ describe('signing secrets', () => {
     const headers = {
       'webhook-id': 'delivery-1',
       'webhook-timestamp': String(timestamp),
-      'webhook-signature': signatureHeader({ id: 'delivery-1', timestamp, body, secrets: await t.app.services.secrets.activeSecrets(subscription.id) }),
+      'webhook-signature': signatureHeader({
+        id: 'delivery-1',
+        timestamp,
+        body,
+        secrets: await t.app.services.secrets.activeSecrets(subscription.id),
+      }),
     };
     expect(() => new Webhook(first).verify(body, headers)).not.toThrow();
     expect(() => new Webhook(rotated.secret).verify(body, headers)).not.toThrow();

@@ -35,7 +35,8 @@ describe('webhook subscriptions', () => {
 
   const create = (input: Record<string, unknown>, token = admin) =>
     t.gql(token, CREATE, { input: { url: 'http://127.0.0.1:9/hook', channels: ['invoices'], ...input } });
-  const update = (id: string, input: Record<string, unknown>, token = admin) => t.gql<{ updateWebhookSubscription: Subscription }>(token, UPDATE, { id, input });
+  const update = (id: string, input: Record<string, unknown>, token = admin) =>
+    t.gql<{ updateWebhookSubscription: Subscription }>(token, UPDATE, { id, input });
 
   describe('createWebhookSubscription', () => {
     it('creates a subscription with the defaults and shows its secret once', async () => {
@@ -133,7 +134,11 @@ describe('webhook subscriptions', () => {
     });
 
     it('refuses a malformed shared secret without repeating it', async () => {
-      for (const sharedSecret of ['not-a-secret-at-all', `whsec_${randomBytes(16).toString('base64')}`, `whsec_${randomBytes(65).toString('base64')}`]) {
+      for (const sharedSecret of [
+        'not-a-secret-at-all',
+        `whsec_${randomBytes(16).toString('base64')}`,
+        `whsec_${randomBytes(65).toString('base64')}`,
+      ]) {
         const result = await create({ sharedSecret });
         expectBadInput(result, 'input.sharedSecret');
         expect(JSON.stringify(result)).not.toContain(sharedSecret.slice(6, 26));
@@ -303,7 +308,7 @@ describe('webhook subscriptions', () => {
   });
 
   describe('webhookSubscriptions', () => {
-    it('lists the subscriptions of the key\'s account and environment, newest first', async () => {
+    it("lists the subscriptions of the key's account and environment, newest first", async () => {
       const account = await createAccount(t, 'Lister');
       const first = (await createSubscription(t, account.adminToken, { description: 'first' })).subscription;
       const second = (await createSubscription(t, account.adminToken, { description: 'second' })).subscription;
@@ -323,7 +328,8 @@ describe('webhook subscriptions', () => {
     let viewer: string;
     let publisher: string;
     beforeAll(async () => {
-      subscriptionId = (await createSubscription(t, admin, { headers: { authorization: 'Bearer receiver-token', 'x-tenant': 'acme' } })).subscription.id;
+      subscriptionId = (await createSubscription(t, admin, { headers: { authorization: 'Bearer receiver-token', 'x-tenant': 'acme' } })).subscription
+        .id;
       viewer = await createKey(t, admin, 'VIEWER');
       publisher = await createKey(t, admin, 'PUBLISHER');
     });
@@ -398,7 +404,7 @@ describe('webhook subscriptions', () => {
       expect((await t.ok<{ webhookSecrets: string[] }>(owner.adminToken, REVEAL, { id: subscription.id })).webhookSecrets).toEqual([secret]);
     });
 
-    it('validates channels and events against the catalog of the caller\'s account and environment', async () => {
+    it("validates channels and events against the catalog of the caller's account and environment", async () => {
       const a = await createAccount(t, 'Definer');
       const b = await createAccount(t, 'Bystander');
       await t.ok(a.adminToken, 'mutation { defineEventType(input: { name: "purchase_orders.approved", description: "Approved." }) { name } }');

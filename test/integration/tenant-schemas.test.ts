@@ -49,7 +49,11 @@ describe('tenant JSON Schemas', () => {
   it.each([
     ['a backreference', { type: 'string', maxLength: 10, pattern: '^(a)\\1$' }, /linear time/],
     ['lookahead', { type: 'string', maxLength: 10, pattern: '^(?=a)a$' }, /linear time/],
-    ['a reference', { type: 'object', definitions: { a: { type: 'string' } }, properties: { x: { $ref: '#/definitions/a' } } }, /\$ref .* not supported/],
+    [
+      'a reference',
+      { type: 'object', definitions: { a: { type: 'string' } }, properties: { x: { $ref: '#/definitions/a' } } },
+      /\$ref .* not supported/,
+    ],
     ['a huge maxLength', { type: 'string', maxLength: 1_000_000_000 }, /maxLength at \/ must be at most 65536/],
     ['a long string with a format', { type: 'string', format: 'email', maxLength: 100_000 }, /maxLength at \/ must be at most 1024/],
     ['a huge maxItems', { type: 'array', maxItems: 10_000_000 }, /maxItems at \/ must be at most 10000/],

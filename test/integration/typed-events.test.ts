@@ -39,7 +39,8 @@ describe('typed events: one JSON Schema each', () => {
       const type = fields.get(name)!;
       expect(type.kind === 'NON_NULL', name).toBe(event.schema.required.includes(name));
       const scalar = type.kind === 'NON_NULL' ? type.ofType!.name : type.name;
-      const expected = property.format === 'date-time' ? 'DateTime' : { string: 'String', number: 'Float', integer: 'Int', boolean: 'Boolean' }[property.type];
+      const expected =
+        property.format === 'date-time' ? 'DateTime' : { string: 'String', number: 'Float', integer: 'Int', boolean: 'Boolean' }[property.type];
       expect(scalar, name).toBe(expected);
     }
   });

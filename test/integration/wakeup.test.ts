@@ -58,7 +58,9 @@ describe('waking delivery workers', () => {
       sender.wake();
       await until(() => wakes === 2);
 
-      await sql.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'hookline-listen' AND datname = current_database()`);
+      await sql.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'hookline-listen' AND datname = current_database()`,
+      );
       await until(() => wakes === 3);
       sender.wake();
       await until(() => wakes === 4);

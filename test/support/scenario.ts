@@ -13,7 +13,14 @@ export interface Delivery {
   lastAttemptAt: string | null;
   event: { id: string; type: string };
   subscription: { id: string };
-  attempts: Array<{ number: number; responseStatus: number | null; responseBody: string | null; error: string | null; succeeded: boolean; durationMs: number }>;
+  attempts: Array<{
+    number: number;
+    responseStatus: number | null;
+    responseBody: string | null;
+    error: string | null;
+    succeeded: boolean;
+    durationMs: number;
+  }>;
 }
 
 export interface SubscriptionInput {

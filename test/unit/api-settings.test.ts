@@ -23,7 +23,14 @@ describe('API request limits and metrics settings', () => {
       HOOKLINE_METRICS_PORT: '9464',
       HOOKLINE_METRICS_TOKEN: token,
     }).api;
-    expect(api).toEqual({ rateLimitPerKey: 500, rateLimitPerAddress: 7, rateLimitWindowSeconds: 60, trustProxyHops: 1, metricsPort: 9464, metricsToken: token });
+    expect(api).toEqual({
+      rateLimitPerKey: 500,
+      rateLimitPerAddress: 7,
+      rateLimitWindowSeconds: 60,
+      trustProxyHops: 1,
+      metricsPort: 9464,
+      metricsToken: token,
+    });
   });
 
   it.each([

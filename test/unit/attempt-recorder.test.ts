@@ -26,7 +26,10 @@ describe('AttemptRecorder (group commit)', () => {
     expect(writes).toEqual([['a', 'b']]);
     firstWrite.release();
     await Promise.all([...first, ...later]);
-    expect(writes).toEqual([['a', 'b'], ['c', 'd', 'e']]);
+    expect(writes).toEqual([
+      ['a', 'b'],
+      ['c', 'd', 'e'],
+    ]);
   });
 
   it('writes a failed group again one attempt at a time, so that only the bad attempt fails', async () => {

@@ -47,7 +47,10 @@ describe('endpoint health', () => {
   });
 
   it('is released by one success', () => {
-    const held = healthAfterAttempts(HEALTHY, Array.from({ length: 7 }, (_, i) => failed(i)));
+    const held = healthAfterAttempts(
+      HEALTHY,
+      Array.from({ length: 7 }, (_, i) => failed(i)),
+    );
     expect(healthAfterAttempt(held, succeeded(50))).toEqual({ ...HEALTHY, since: at(51) });
   });
 

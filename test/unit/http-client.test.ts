@@ -314,7 +314,11 @@ describe('DeliveryHttpClient with private addresses refused', () => {
   it.each([
     ['a loopback literal', (port: number) => `https://127.0.0.1:${port}/hook`, 'blocked address 127.0.0.1'],
     ['an IPv4-mapped IPv6 literal', (port: number) => `https://[::ffff:127.0.0.1]:${port}/hook`, 'blocked address ::ffff:7f00:1'],
-    ['a name that resolves to loopback', (port: number) => `https://localhost:${port}/hook`, 'blocked address: localhost resolves to a private or reserved address'],
+    [
+      'a name that resolves to loopback',
+      (port: number) => `https://localhost:${port}/hook`,
+      'blocked address: localhost resolves to a private or reserved address',
+    ],
   ])('refuses %s before connecting', async (_what, url, message) => {
     const result = await client.send({ url: url(counter.port), headers, body: payload });
     expect(result).toMatchObject({ status: null, body: null, errorCode: 'blocked_address' });

@@ -3,7 +3,9 @@ import { idempotencyHash } from '../../src/events/idempotency.js';
 
 describe('idempotencyHash', () => {
   it('is the same for the same type and data whatever the order of object fields', () => {
-    expect(idempotencyHash('invoices.paid', { a: 1, b: { c: [1, 2], d: 'x' } })).toBe(idempotencyHash('invoices.paid', { b: { d: 'x', c: [1, 2] }, a: 1 }));
+    expect(idempotencyHash('invoices.paid', { a: 1, b: { c: [1, 2], d: 'x' } })).toBe(
+      idempotencyHash('invoices.paid', { b: { d: 'x', c: [1, 2] }, a: 1 }),
+    );
   });
 
   it('differs for another type, other data, or another order of array items', () => {

@@ -20,11 +20,7 @@ describe('JsonSchemaValidator', () => {
   });
 
   it('names each invalid field by its path below the prefix', () => {
-    const problems = validator.validate(
-      invoicePaid,
-      { amount: -1, paidAt: 'yesterday', lines: [{ sku: 'A' }, { sku: 'B', qty: 2 }] },
-      'data',
-    );
+    const problems = validator.validate(invoicePaid, { amount: -1, paidAt: 'yesterday', lines: [{ sku: 'A' }, { sku: 'B', qty: 2 }] }, 'data');
     expect(problems).toEqual(
       expect.arrayContaining([
         { field: 'data.invoiceId', message: 'is required' },

@@ -36,7 +36,10 @@ describe('delivery after an attempt', () => {
   const ended = new Date(Date.UTC(2026, 0, 10, 12, 0, 1));
   it('settles, or schedules the retry from when the attempt ended', () => {
     expect(deliveryAfterAttempt({ kind: 'succeeded' }, ended)).toEqual({ status: DeliveryStatus.SUCCEEDED, nextAttemptAt: null });
-    expect(deliveryAfterAttempt({ kind: 'failed', disableReason: GONE_REASON }, ended)).toEqual({ status: DeliveryStatus.FAILED, nextAttemptAt: null });
+    expect(deliveryAfterAttempt({ kind: 'failed', disableReason: GONE_REASON }, ended)).toEqual({
+      status: DeliveryStatus.FAILED,
+      nextAttemptAt: null,
+    });
     expect(deliveryAfterAttempt({ kind: 'retry', delayMs: 5_000 }, ended)).toEqual({
       status: DeliveryStatus.RETRYING,
       nextAttemptAt: new Date(ended.getTime() + 5_000),

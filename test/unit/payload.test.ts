@@ -166,7 +166,7 @@ describe('XML', () => {
       '?xml': 10,
       xmlThing: 11,
       'emoji😀': 12,
-      'true': 13,
+      true: 13,
       größe: 14,
       'ok-name.v2': 15,
     };

@@ -22,12 +22,20 @@ describe('headersProblems', () => {
     expect(headersProblems({})).toEqual([]);
   });
 
-  it.each(['content-type', 'Content-Type', 'user-agent', 'webhook-id', 'Webhook-Timestamp', 'webhook-signature', 'host', 'content-length', 'transfer-encoding', 'connection'])(
-    'refuses %s, which Hookline or its HTTP client sets',
-    (name) => {
-      expect(headersProblems({ [name]: 'x' })).toEqual([`${name} is set by Hookline and cannot be overridden`]);
-    },
-  );
+  it.each([
+    'content-type',
+    'Content-Type',
+    'user-agent',
+    'webhook-id',
+    'Webhook-Timestamp',
+    'webhook-signature',
+    'host',
+    'content-length',
+    'transfer-encoding',
+    'connection',
+  ])('refuses %s, which Hookline or its HTTP client sets', (name) => {
+    expect(headersProblems({ [name]: 'x' })).toEqual([`${name} is set by Hookline and cannot be overridden`]);
+  });
 
   it.each([
     ['a space in a name', { 'x tenant': 'a' }, /not a valid header name/],

@@ -15,10 +15,7 @@ export class CatalogResolver {
 
   @Authorized(Role.ADMIN, Role.PUBLISHER, Role.VIEWER)
   @Query(() => [EventType])
-  async eventTypes(
-    @Ctx() ctx: GraphQLContext,
-    @Arg('channel', () => String, { nullable: true }) channel: string | null,
-  ): Promise<EventType[]> {
+  async eventTypes(@Ctx() ctx: GraphQLContext, @Arg('channel', () => String, { nullable: true }) channel: string | null): Promise<EventType[]> {
     return (await ctx.services.catalog.listEventTypes(scopeOf(ctx), channel)).map((t) => presentEventType(t));
   }
 

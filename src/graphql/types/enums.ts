@@ -3,13 +3,13 @@ import { DeliveryStatus, Environment, PayloadFormat, Role } from '../../domain.j
 
 registerEnumType(Environment, {
   name: 'Environment',
-  description: 'Data is partitioned by environment, as in live vs test mode: a key of one environment never sees the other\'s data.',
+  description: "Data is partitioned by environment, as in live vs test mode: a key of one environment never sees the other's data.",
 });
 
 registerEnumType(Role, {
   name: 'Role',
   valuesConfig: {
-    OPERATOR: { description: 'Platform operator: creates accounts. Sees no account\'s data.' },
+    OPERATOR: { description: "Platform operator: creates accounts. Sees no account's data." },
     ADMIN: { description: 'Manages subscriptions, secrets, API keys and event types of its account.' },
     PUBLISHER: { description: 'Internal services: publish events and read the catalog.' },
     VIEWER: { description: 'Read-only: subscriptions (without secrets), events, deliveries.' },
@@ -20,7 +20,7 @@ registerEnumType(PayloadFormat, {
   name: 'PayloadFormat',
   valuesConfig: {
     ENVELOPE: { description: '{ event, message, idempotency_key, environment, timestamp, data }' },
-    FLAT: { description: '{ event, ...data } with the data\'s keys at top level' },
+    FLAT: { description: "{ event, ...data } with the data's keys at top level" },
     XML: { description: 'The envelope as an XML document' },
   },
 });

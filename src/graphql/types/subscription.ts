@@ -100,7 +100,10 @@ export class WebhookSubscription {
   @Field()
   updatedAt: Date;
 
-  @Field(() => Int, { nullable: true, description: `Most deliveries to this endpoint in flight at once, across all workers; null means the default of ${DEFAULT_MAX_IN_FLIGHT}` })
+  @Field(() => Int, {
+    nullable: true,
+    description: `Most deliveries to this endpoint in flight at once, across all workers; null means the default of ${DEFAULT_MAX_IN_FLIGHT}`,
+  })
   maxInFlight: number | null;
 
   @Field(() => EndpointHealth)
@@ -177,7 +180,10 @@ export class CreateWebhookSubscriptionInput {
   @Max(MAX_RATE_LIMIT)
   rateLimitPerSecond?: number | null;
 
-  @Field(() => Int, { nullable: true, description: `Most deliveries in flight to this endpoint at once (${MIN_MAX_IN_FLIGHT} to ${MAX_MAX_IN_FLIGHT}); null means the default of ${DEFAULT_MAX_IN_FLIGHT}` })
+  @Field(() => Int, {
+    nullable: true,
+    description: `Most deliveries in flight to this endpoint at once (${MIN_MAX_IN_FLIGHT} to ${MAX_MAX_IN_FLIGHT}); null means the default of ${DEFAULT_MAX_IN_FLIGHT}`,
+  })
   @IsOptional()
   @Min(MIN_MAX_IN_FLIGHT)
   @Max(MAX_MAX_IN_FLIGHT)
@@ -244,7 +250,10 @@ export class UpdateWebhookSubscriptionInput {
   @Max(MAX_RATE_LIMIT)
   rateLimitPerSecond?: number | null;
 
-  @Field(() => Int, { nullable: true, description: `Most deliveries in flight to this endpoint at once (${MIN_MAX_IN_FLIGHT} to ${MAX_MAX_IN_FLIGHT}); null means the default of ${DEFAULT_MAX_IN_FLIGHT}` })
+  @Field(() => Int, {
+    nullable: true,
+    description: `Most deliveries in flight to this endpoint at once (${MIN_MAX_IN_FLIGHT} to ${MAX_MAX_IN_FLIGHT}); null means the default of ${DEFAULT_MAX_IN_FLIGHT}`,
+  })
   @IsOptional()
   @Min(MIN_MAX_IN_FLIGHT)
   @Max(MAX_MAX_IN_FLIGHT)
