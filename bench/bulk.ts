@@ -7,19 +7,14 @@
  * write (src/events/service.ts, src/deliveries/service.ts), batched: events
  * with UUIDv7 ids; deliveries through the same
  * `INSERT ... SELECT FROM unnest(...) ON CONFLICT (event_id, subscription_id)
- * DO NOTHING RETURNING id, current_job_id` statement with now() as
- * next_attempt_at; and one `deliver` job per delivery through pg-boss's own
- * `insert()` with `{ id: current_job_id, data: { deliveryId } }`, in the same
- * transaction through its `db` option. What is left out: the publish
- * requests.
+ * DO NOTHING` statement with now() as next_attempt_at (the deliveries
+ * table is the workers' queue). What is left out: the publish requests.
  *
  * History (settled deliveries): events spread over the last 30 days, one
  * SUCCEEDED delivery per event and subscription and one successful attempt
  * each (status 200, an empty body, 5 to 55 ms), ids UUIDv7 of their
- * timestamps, generated in SQL. pg-boss's completed jobs for them are not
- * created.
+ * timestamps, generated in SQL.
  */
-import type { PgBoss } from 'pg-boss';
 import type pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { nowMs } from './stats.js';
@@ -36,7 +31,7 @@ export async function scopeOf(db: pg.Pool, subscriptionId: string): Promise<Scop
 }
 
 /** `total` pending deliveries spread over the subscriptions, `subscriptionIds.length` per event; returns how many. */
-export async function insertBacklog(db: pg.Pool, boss: PgBoss, scope: Scope, subscriptionIds: string[], total: number, phase: string, onProgress?: (done: number) => void): Promise<number> {
+export async function insertBacklog(db: pg.Pool, scope: Scope, subscriptionIds: string[], total: number, phase: string, onProgress?: (done: number) => void): Promise<number> {
   const fanout = subscriptionIds.length;
   const eventsTotal = Math.ceil(total / fanout);
   const eventsPerBatch = Math.max(1, Math.floor(5_000 / fanout));
@@ -49,13 +44,11 @@ export async function insertBacklog(db: pg.Pool, boss: PgBoss, scope: Scope, sub
     const deliveryIds: string[] = [];
     const deliveryEvents: string[] = [];
     const deliverySubscriptions: string[] = [];
-    const jobIds: string[] = [];
     for (const eventId of eventIds) {
       for (const subscriptionId of subscriptionIds) {
         deliveryIds.push(uuidv7());
         deliveryEvents.push(eventId);
         deliverySubscriptions.push(subscriptionId);
-        jobIds.push(uuidv7());
       }
     }
     const client = await db.connect();
@@ -66,18 +59,13 @@ export async function insertBacklog(db: pg.Pool, boss: PgBoss, scope: Scope, sub
          SELECT e.id, $1, $2, 'invoices.created', e.data::jsonb, NULL FROM unnest($3::uuid[], $4::text[]) AS e(id, data)`,
         [scope.accountId, scope.environment, eventIds, data],
       );
-      const { rows } = await client.query<{ id: string; current_job_id: string }>(
-        `INSERT INTO deliveries (id, account_id, environment, event_id, subscription_id, current_job_id, next_attempt_at)
-         SELECT d.id, $1, $2, d.event_id, d.subscription_id, d.job_id, now()
-         FROM unnest($3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[]) AS d(id, event_id, subscription_id, job_id)
+      const { rows } = await client.query<{ id: string }>(
+        `INSERT INTO deliveries (id, account_id, environment, event_id, subscription_id, next_attempt_at)
+         SELECT d.id, $1, $2, d.event_id, d.subscription_id, now()
+         FROM unnest($3::uuid[], $4::uuid[], $5::uuid[]) AS d(id, event_id, subscription_id)
          ON CONFLICT (event_id, subscription_id) DO NOTHING
-         RETURNING id, current_job_id`,
-        [scope.accountId, scope.environment, deliveryIds, deliveryEvents, deliverySubscriptions, jobIds],
-      );
-      await boss.insert(
-        'deliver',
-        rows.map((r) => ({ id: r.current_job_id, data: { deliveryId: r.id } })),
-        { db: { executeSql: async (text: string, values?: unknown[]) => ({ rows: (await client.query(text, values)).rows }) } },
+         RETURNING id`,
+        [scope.accountId, scope.environment, deliveryIds, deliveryEvents, deliverySubscriptions],
       );
       await client.query('COMMIT');
       inserted += rows.length;
@@ -99,8 +87,19 @@ const UUIDV7_FUNCTION = `
              PLACING substring(int8send((extract(epoch FROM ts) * 1000)::bigint) FROM 3) FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid
   $$ LANGUAGE sql VOLATILE`;
 
-/** About `attempts` rows of settled history (one attempt per delivery) over the subscriptions; returns how many. */
-export async function insertHistory(db: pg.Pool, scope: Scope, subscriptionIds: string[], attempts: number, onProgress?: (done: number) => void): Promise<number> {
+/**
+ * About `attempts` rows of settled history (one attempt per delivery) over
+ * the subscriptions, spread over 30 days that ended `olderThanDays` ago;
+ * returns how many.
+ */
+export async function insertHistory(
+  db: pg.Pool,
+  scope: Scope,
+  subscriptionIds: string[],
+  attempts: number,
+  onProgress?: (done: number) => void,
+  olderThanDays = 0,
+): Promise<number> {
   const fanout = subscriptionIds.length;
   const eventsTotal = Math.ceil(attempts / fanout);
   const eventsPerChunk = Math.max(1, Math.floor(100_000 / fanout));
@@ -115,21 +114,21 @@ export async function insertHistory(db: pg.Pool, scope: Scope, subscriptionIds: 
            INSERT INTO events (id, account_id, environment, type, data, idempotency_key, created_at)
            SELECT pg_temp.bench_uuidv7(s.ts), $1, $2, 'invoices.created',
                   jsonb_build_object('seq', s.g, 'invoiceId', 'INV' || s.g, 'customerId', 'CUST42', 'amount', 1234.5, 'currency', 'EUR'), NULL, s.ts
-           FROM (SELECT g, now() - interval '30 days' + g * ($5::float8 * interval '1 second') AS ts
+           FROM (SELECT g, now() - make_interval(days => 30 + $7::int) + g * ($5::float8 * interval '1 second') AS ts
                  FROM generate_series($3::int, $4::int) AS g) AS s
            RETURNING id, created_at
          ), d AS (
            INSERT INTO deliveries (id, account_id, environment, event_id, subscription_id, status, attempt_count,
-                                   next_attempt_at, last_attempt_at, current_job_id, created_at, updated_at)
+                                   next_attempt_at, last_attempt_at, created_at, updated_at)
            SELECT pg_temp.bench_uuidv7(ev.created_at), $1, $2, ev.id, sub.id, 'SUCCEEDED', 1,
-                  NULL, ev.created_at + interval '50 milliseconds', NULL, ev.created_at, ev.created_at + interval '50 milliseconds'
+                  NULL, ev.created_at + interval '50 milliseconds', ev.created_at, ev.created_at + interval '50 milliseconds'
            FROM ev CROSS JOIN unnest($6::uuid[]) AS sub(id)
            RETURNING id, subscription_id, created_at
          )
          INSERT INTO delivery_attempts (id, delivery_id, subscription_id, number, started_at, duration_ms, response_status, response_body, error, succeeded)
          SELECT pg_temp.bench_uuidv7(d.created_at), d.id, d.subscription_id, 1, d.created_at, 5 + floor(random() * 50)::int, 200, '', NULL, true
          FROM d`,
-        [scope.accountId, scope.environment, e, e + n - 1, (30 * 86_400) / eventsTotal, subscriptionIds],
+        [scope.accountId, scope.environment, e, e + n - 1, (30 * 86_400) / eventsTotal, subscriptionIds, olderThanDays],
       );
       inserted += result.rowCount ?? 0;
       onProgress?.(inserted);

@@ -216,6 +216,8 @@ export interface HooklineEnv {
   bootstrapToken: string;
   workerConcurrency: number;
   deliveryTimeoutMs: number;
+  /** HOOKLINE_RETENTION_DAYS of the processes; Hookline's default when unset. */
+  retentionDays?: number;
 }
 
 function hooklineEnv(env: HooklineEnv): NodeJS.ProcessEnv {
@@ -225,12 +227,17 @@ function hooklineEnv(env: HooklineEnv): NodeJS.ProcessEnv {
     NODE_ENV: 'production',
     // The receiver is plain http on 127.0.0.1, which production refuses unless allowed.
     HOOKLINE_ALLOW_PRIVATE_URLS: 'true',
+    // The bench publishes far above an integrator's rate limit on purpose.
+    HOOKLINE_RATE_LIMIT_PER_KEY: '1000000',
     DATABASE_URL: env.databaseUrl,
     PORT: String(env.port),
     HOOKLINE_MASTER_KEY: env.masterKey,
     HOOKLINE_BOOTSTRAP_TOKEN: env.bootstrapToken,
     HOOKLINE_WORKER_CONCURRENCY: String(env.workerConcurrency),
     HOOKLINE_DELIVERY_TIMEOUT_MS: String(env.deliveryTimeoutMs),
+    // Each worker process serves its metrics on a port of its own; any free one will do here.
+    HOOKLINE_WORKER_PORT: '0',
+    ...(env.retentionDays ? { HOOKLINE_RETENTION_DAYS: String(env.retentionDays) } : {}),
     LOG_LEVEL: 'info',
   };
 }

@@ -1,6 +1,6 @@
 /**
  * The machine description, the summary of the runs (the median run of each
- * label when a scenario was repeated), the issue's targets, and the Markdown.
+ * label when a scenario was repeated), the targets, and the Markdown.
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -176,7 +176,7 @@ export function markdown(machine: Machine, summaries: Summary[], command: string
   }
   const t = targets(summaries);
   if (t.length) {
-    lines.push('', '| target (issue 5) | measured | met |', '| --- | --- | --- |');
+    lines.push('', '| target | measured | met |', '| --- | --- | --- |');
     for (const x of t) lines.push(`| ${x.target} | ${x.measured} | ${x.met === null ? '?' : x.met ? 'yes' : 'no'} |`);
   }
   const notes = summaries.flatMap((s) => s.run.notes.map((n) => `- ${s.label}: ${n}`));

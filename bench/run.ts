@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: end-to-end delivery throughput and latency of Hookline
- * against the raw stack it is built on (issue 5). See bench/README.md.
+ * against the raw stack it is built on. See bench/README.md.
  *
  * The driver runs here; Hookline (API, workers, migrate), the receiver and
  * the raw-stack worker run as child processes; every database is a fresh

@@ -4,8 +4,12 @@
  * next) and returns one RunResult per measured configuration.
  */
 import { randomBytes } from 'node:crypto';
-import { createSubscriptions, createTenant, type CreatedSubscription, type Tenant } from './graphql.js';
-import { forkBench, waitFor, type Proc } from './harness.js';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createSubscriptions, createTenant, publish, type CreatedSubscription, type Tenant } from './graphql.js';
+import { ROOT, forkBench, waitFor, type Proc } from './harness.js';
 import { insertBacklog, insertHistory, scopeOf } from './bulk.js';
 import type { RawConfig, RawMode, RawResult } from './raw-worker.js';
 import type { ReceiverSnapshot } from './receiver.js';
@@ -408,28 +412,19 @@ export const backlog: Scenario = async (ctx) => {
     const phase = phaseName(label);
     await ctx.receiver.phase(phase);
     const scope = await scopeOf(hookline.db, subs[0]!.id);
-    const boss = await hookline.boss();
     const insertStarted = performance.now();
     let lastLog = Date.now();
-    let inserted: number;
-    try {
-      log(`${label}: inserting ${total} pending deliveries (${Math.ceil(total / fan)} events × ${fan} subscriptions) with the workers stopped`);
-      inserted = await insertBacklog(hookline.db, boss, scope, subs.map((s) => s.id), total, phase, (done) => {
-        if (Date.now() - lastLog > 10_000) {
-          lastLog = Date.now();
-          log(`${label}: ${done} inserted`);
-        }
-      });
-    } finally {
-      await boss.stop({ graceful: false });
-    }
+    log(`${label}: inserting ${total} pending deliveries (${Math.ceil(total / fan)} events × ${fan} subscriptions) with the workers stopped`);
+    const inserted = await insertBacklog(hookline.db, scope, subs.map((s) => s.id), total, phase, (done) => {
+      if (Date.now() - lastLog > 10_000) {
+        lastLog = Date.now();
+        log(`${label}: ${done} inserted`);
+      }
+    });
     const insertSeconds = (performance.now() - insertStarted) / 1000;
-    // What autovacuum would have done while a real backlog built up over minutes. Without it the
-    // planner, which still believes the job table nearly empty, may sort every pending job on
-    // each fetch instead of reading the first few from pg-boss's index (see README).
+    // What autovacuum would have done while a real backlog built up over minutes.
     await hookline.db.query('VACUUM ANALYZE deliveries');
     await hookline.db.query('VACUUM ANALYZE events');
-    await hookline.db.query('ANALYZE pgboss.job');
     log(`${label}: ${inserted} inserted in ${round(insertSeconds)} s; starting ${ctx.options.workers} worker(s)`);
 
     const procs = () => [...hookline.tracked(), receiverProc(ctx), driverProc()];
@@ -514,6 +509,186 @@ export const history: Scenario = async (ctx) => {
   }
 };
 
-export const SCENARIOS: Record<string, Scenario> = { baseline, steady, burst, fanout, backlog, workers, history, ...PUBLISH_SCENARIOS };
+// ------------------------------------------------------------------ delivery engine
 
+/**
+ * The headline figure: GraphQL publishing (16 publishers, fan-out 10) into
+ * one API and one worker process, against the raw undici POST rate to the
+ * same receiver measured in the same run.
+ */
+export const throughput: Scenario = async (ctx) => {
+  const { burst: total, baseline: rawCount } = sizes(ctx);
+  const fan = ctx.options.fanout;
+  const rawDatabase = await ctx.postgres.createDatabase('rawundici');
+  let raw: RunResult;
+  try {
+    const { result, usage, snapshot } = await rawRun(ctx, rawDatabase.url, 'undici', rawCount);
+    raw = finishRun(
+      { scenario: 'throughput', label: 'raw undici POST', params: { count: rawCount, concurrency: ctx.options.concurrency }, expected: rawCount },
+      snapshot,
+      0,
+      usage,
+    );
+    raw.elapsedSeconds = round(result.elapsedMs / 1000);
+    raw.deliveriesPerSecond = round(result.perSecond);
+    log(`raw undici POST: ${raw.deliveriesPerSecond}/s`);
+  } finally {
+    await rawDatabase.drop();
+  }
+  const hookline = await Hookline.start(ctx, 'throughput', ctx.options.workers);
+  try {
+    const { tenant } = await setupTenant(ctx, hookline, fan, 't');
+    const run = await burstRun(ctx, hookline, tenant, 'throughput', `GraphQL publishing, fan-out ${fan}`, Math.ceil(total / fan), fan);
+    run.extra.rawUndiciPerSecond = raw.deliveriesPerSecond;
+    run.extra.ratioToRawUndici = raw.deliveriesPerSecond ? round(run.deliveriesPerSecond / raw.deliveriesPerSecond, 3) : null;
+    logRun(run);
+    log(`ratio to the raw undici POST rate: ${String(run.extra.ratioToRawUndici)}`);
+    return [raw, run];
+  } finally {
+    await hookline.stop();
+  }
+};
 
+/** A local endpoint for tenant A: answers after `delayMs`, or never (the connection stays open). */
+async function slowEndpoint(delayMs: number | null): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
+  let requests = 0;
+  const timers = new Set<NodeJS.Timeout>();
+  const server: Server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      requests += 1;
+      if (delayMs === null) return;
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        res.writeHead(200).end('ok');
+      }, delayMs);
+      timers.add(timer);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/slow`,
+    requests: () => requests,
+    close: async () => {
+      for (const timer of timers) clearTimeout(timer);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * Slow-tenant isolation: tenant A's endpoint answers after 6 s (or accepts
+ * the connection and never answers), tenant B's at once; 80 events each,
+ * published interleaved. B's publish-to-receipt latency is the measure.
+ */
+export const isolation: Scenario = async (ctx) => {
+  const events = Math.max(10, Math.round(80 * Math.min(1, ctx.options.scale * 50)));
+  const results: RunResult[] = [];
+  for (const mode of [{ name: 'A answers after 6 s', delayMs: 6_000 }, { name: 'A never answers', delayMs: null }] as const) {
+    const label = `isolation: ${mode.name}`;
+    const endpoint = await slowEndpoint(mode.delayMs);
+    const hookline = await Hookline.start(ctx, `isolation${mode.delayMs ?? 0}`, ctx.options.workers);
+    try {
+      const tenantA = await createTenant(hookline.graphql, ctx.bootstrapToken, 'bench slow tenant');
+      await hookline.graphql.request(
+        tenantA.adminToken,
+        'mutation($input: CreateWebhookSubscriptionInput!) { createWebhookSubscription(input: $input) { subscription { id } } }',
+        { input: { url: endpoint.url, channels: ['invoices'], retrySchedule: [1, 5, 30] } },
+      );
+      const { tenant: tenantB } = await setupTenant(ctx, hookline, 1, `i${mode.delayMs ?? 0}-`);
+      const phase = phaseName(label);
+      const otherPhase = phaseName(`${label} A`);
+      await ctx.receiver.phase(phase);
+      const procs = () => [...hookline.tracked(), receiverProc(ctx), driverProc()];
+      const window = new UsageWindow(procs(), hookline.postmasterPid);
+      const started = performance.now();
+      log(`${label}: ${events} events each for A and B, interleaved`);
+      for (let i = 0; i < events; i++) {
+        await publish(hookline.graphql, tenantA.publisherToken, otherPhase, i);
+        await publish(hookline.graphql, tenantB.publisherToken, phase, i);
+      }
+      const snapshot = await ctx.receiver.awaitDeliveries(events, ctx.options.stallSeconds, progress(label, events));
+      const usage = window.finish(procs());
+      const run = finishRun(
+        {
+          scenario: 'isolation',
+          label,
+          params: { events, slowDelayMs: mode.delayMs ?? 'never', workers: hookline.workers.length, concurrency: ctx.options.concurrency },
+          expected: events,
+          extra: { slowEndpointRequestsWhenBDone: endpoint.requests() },
+        },
+        snapshot,
+        epochOf(started),
+        usage,
+      );
+      annotate(run, hookline);
+      logRun(run);
+      results.push(run);
+    } finally {
+      await endpoint.close();
+      await hookline.stop();
+    }
+  }
+  return results;
+};
+
+/**
+ * Delivery rate with and without the retention purge running: a burst on
+ * top of old history, then the same burst while 1,000,000 rows of history
+ * older than the retention period are deleted in steps beside it. The
+ * purge runs in the driver with the engine's own code (what the
+ * maintenance job runs, paced the same way), so that the two bursts differ
+ * only in it.
+ */
+export const purge: Scenario = async (ctx) => {
+  const { historyRows, historyBurst } = sizes(ctx);
+  const fan = ctx.options.fanout;
+  // The processes' own maintenance must not purge during the first burst.
+  const hookline = await Hookline.start(ctx, 'purge', ctx.options.workers, undefined, { retentionDays: 3650 });
+  try {
+    const { tenant, subs } = await setupTenant(ctx, hookline, fan, 'p');
+    const events = Math.ceil(historyBurst / fan);
+    const scope = await scopeOf(hookline.db, subs[0]!.id);
+    // Each old event is 1 event + fan-out deliveries + as many attempts.
+    const attempts = Math.ceil((historyRows * fan) / (2 * fan + 1));
+    log(`purge: inserting ${attempts} attempts of history older than 30 days`);
+    const inserted = await insertHistory(hookline.db, scope, subs.map((s) => s.id), attempts, undefined, 31);
+    await burstRun(ctx, hookline, tenant, 'purge', 'purge warm-up', Math.max(10, Math.ceil(events / 5)), fan);
+    const without = await burstRun(ctx, hookline, tenant, 'purge', 'purge: without', events, fan);
+    logRun(without);
+
+    // Hookline's own purge step, from its build (npm run bench builds it first).
+    const modulePath = pathToFileURL(path.join(ROOT, 'dist', 'src', 'delivery', 'retention.js')).href;
+    const { RetentionPurge } = (await import(modulePath)) as {
+      RetentionPurge: new (db: unknown, logger: unknown, days: number) => { run(budgetMs: number, shouldStop: () => boolean): Promise<number> };
+    };
+    // The purge needs only query(), answering a DELETE as TypeORM does: [rows, count].
+    const queryable = {
+      query: async (sql: string, params: unknown[]) => {
+        const r = await hookline.db.query(sql, params);
+        return [r.rows, r.rowCount ?? 0];
+      },
+    };
+    const purger = new RetentionPurge(queryable, { info: () => undefined }, 30);
+    let purging = true;
+    const purgeStarted = performance.now();
+    const loop = purger.run(3_600_000, () => !purging);
+    const during = await burstRun(ctx, hookline, tenant, 'purge', 'purge: while purging', events, fan);
+    purging = false;
+    const purgedEvents = await loop;
+    const purgeSeconds = (performance.now() - purgeStarted) / 1000;
+    during.extra.historyAttempts = inserted;
+    during.extra.purgedEventsDuringBurst = purgedEvents;
+    during.extra.purgedRowsDuringBurst = purgedEvents * (1 + 2 * fan);
+    during.extra.purgeSeconds = round(purgeSeconds);
+    during.extra.rateVsWithout = without.deliveriesPerSecond ? round(during.deliveriesPerSecond / without.deliveriesPerSecond, 3) : null;
+    logRun(during);
+    log(`purge: ${purgedEvents} events (${purgedEvents * (1 + 2 * fan)} rows) deleted during the burst; rate ${String(during.extra.rateVsWithout)} of the rate without`);
+    return [without, during];
+  } finally {
+    await hookline.stop();
+  }
+};
+
+export const SCENARIOS: Record<string, Scenario> = { baseline, throughput, isolation, purge, steady, burst, fanout, backlog, workers, history, ...PUBLISH_SCENARIOS };

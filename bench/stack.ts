@@ -7,7 +7,6 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type pg from 'pg';
-import { PgBoss } from 'pg-boss';
 import { GraphQLClient, publish } from './graphql.js';
 import {
   forkBench,
@@ -172,7 +171,7 @@ export class Hookline {
   ) {}
 
   /** A fresh database, `hookline migrate`, the API, and `workers` worker processes. */
-  static async start(ctx: Context, label: string, workers: number, postgres?: Postgres): Promise<Hookline> {
+  static async start(ctx: Context, label: string, workers: number, postgres?: Postgres, extra: Partial<HooklineEnv> = {}): Promise<Hookline> {
     let note: string | null = null;
     if (!postgres) ({ postgres, note } = await postgresFor(ctx, Math.max(workers, ctx.options.workers)));
     const database = await postgres.createDatabase(label);
@@ -183,6 +182,7 @@ export class Hookline {
       bootstrapToken: ctx.bootstrapToken,
       workerConcurrency: ctx.options.concurrency,
       deliveryTimeoutMs: ctx.options.deliveryTimeoutMs,
+      ...extra,
     };
     const migrate = spawnHookline('migrate', `${label}-migrate`, env, ctx.logDir);
     const code = await migrate.exited;
@@ -238,14 +238,6 @@ export class Hookline {
     await this.graphql.close();
     await this.db.end();
     await this.dropDatabase();
-  }
-
-  /** A pg-boss instance of the bench's own on this database (for bulk inserts), stopped by the caller. */
-  async boss(): Promise<PgBoss> {
-    const boss = new PgBoss({ connectionString: this.env.databaseUrl, schema: 'pgboss', max: 2, supervise: false, schedule: false, application_name: 'hookline-bench' });
-    boss.on('error', (error: Error) => console.error('bench pg-boss:', error.message));
-    await boss.start();
-    return boss;
   }
 
   /**

@@ -12,7 +12,6 @@ import { startBoss } from './queue/boss.js';
 import { WakeSender } from './queue/wakeup.js';
 import { createServices, type Services } from './services.js';
 import { Workers } from './delivery/workers.js';
-import { VERSION } from './version.js';
 
 export type Role = 'all' | 'api' | 'worker';
 
@@ -99,7 +98,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     let workers: Workers | undefined;
     if (role !== 'api') {
       // A worker-only process has no API server: it serves its health and metrics on a port of its own.
-      const started = new Workers({ services, boss, config, logger, metrics, version: VERSION, databaseUrl: url, db, serveHttp: role === 'worker' });
+      const started = new Workers({ services, boss, config, logger, metrics, databaseUrl: url, db, serveHttp: role === 'worker' });
       await started.start();
       stack.push(() => started.stop());
       workers = started;

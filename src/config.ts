@@ -28,6 +28,8 @@ export interface Config {
   /** Quotas per account and environment. */
   maxSubscriptions: number;
   maxEventTypes: number;
+  /** CPU time one check of data against an account's own JSON Schema may take. */
+  schemaCheckMs: number;
   workerConcurrency: number;
   deliveryTimeoutMs: number;
   /** How often the queue looks for jobs of crashed workers (their heartbeats stopped) to run them again. */
@@ -103,6 +105,7 @@ const variables = {
   HOOKLINE_ALLOW_PRIVATE_URLS: booleanString,
   HOOKLINE_MAX_SUBSCRIPTIONS: integerString(1, 1_000_000),
   HOOKLINE_MAX_EVENT_TYPES: integerString(1, 100_000),
+  HOOKLINE_SCHEMA_CHECK_MS: integerString(50, 60_000),
   HOOKLINE_WORKER_CONCURRENCY: integerString(1, 1000),
   HOOKLINE_DELIVERY_TIMEOUT_MS: integerString(100, 300_000),
   HOOKLINE_QUEUE_MONITOR_SECONDS: integerString(1, 3600),
@@ -158,6 +161,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (v.DATABASE_URL && !v.HOOKLINE_MASTER_KEY) {
     throw new ConfigError('HOOKLINE_MASTER_KEY', 'is required when DATABASE_URL is set (32 bytes in base64, e.g. openssl rand -base64 32)');
   }
+  if (v.HOOKLINE_METRICS_PORT !== undefined && v.HOOKLINE_METRICS_PORT !== 0 && v.HOOKLINE_METRICS_PORT === (v.PORT ?? 4000)) {
+    throw new ConfigError('HOOKLINE_METRICS_PORT', 'must differ from PORT (leave it unset to serve /metrics beside the API)');
+  }
   return {
     nodeEnv,
     databaseUrl: v.DATABASE_URL,
@@ -171,6 +177,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowPrivateUrls: v.HOOKLINE_ALLOW_PRIVATE_URLS ?? (!production && !v.DATABASE_URL),
     maxSubscriptions: v.HOOKLINE_MAX_SUBSCRIPTIONS ?? 100,
     maxEventTypes: v.HOOKLINE_MAX_EVENT_TYPES ?? 200,
+    schemaCheckMs: v.HOOKLINE_SCHEMA_CHECK_MS ?? 2_000,
     workerConcurrency: v.HOOKLINE_WORKER_CONCURRENCY ?? 50,
     deliveryTimeoutMs: v.HOOKLINE_DELIVERY_TIMEOUT_MS ?? 15_000,
     queueMonitorSeconds: v.HOOKLINE_QUEUE_MONITOR_SECONDS ?? 15,

@@ -39,7 +39,7 @@ export interface Services {
 }
 
 export function createServices(deps: ServiceDeps): Services {
-  const catalog = new CatalogService(deps.db, { maxEventTypes: deps.config.maxEventTypes });
+  const catalog = new CatalogService(deps.db, { maxEventTypes: deps.config.maxEventTypes, schemaCheckMs: deps.config.schemaCheckMs });
   const secrets = new SecretService(deps.db, deps.masterKey);
   const subscriptions = new SubscriptionService(deps.db, catalog, secrets, { allowPrivate: deps.config.allowPrivateUrls }, {
     maxSubscriptions: deps.config.maxSubscriptions,

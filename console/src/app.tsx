@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { forgetToken, gql, isPortalSession, messageOf, storeToken, storedToken, whenUnauthenticated } from './api';
+import { handle } from './common';
 import { CatalogView } from './views/catalog';
 import { EventsView } from './views/events';
 import { KeysView } from './views/keys';
@@ -19,11 +20,9 @@ export interface Session {
   canWrite: boolean;
   /** Signed in with a portal link rather than an API key. */
   portal: boolean;
-  /** Fields that this server's schema has beyond the contract (e.g. endpoint health). */
-  subscriptionFields: Set<string>;
 }
 
-const VIEWER = `{ viewer { role environment account { id name } apiKey { name } } __type(name: "WebhookSubscription") { fields { name } } }`;
+const VIEWER = `{ viewer { role environment account { id name } apiKey { name } } }`;
 
 function useHash(): string {
   const [hash, setHash] = useState(location.hash);
@@ -49,8 +48,7 @@ export function App() {
 
   const signIn = async (token: string) => {
     try {
-      const data = await gql<{ viewer: Viewer; __type: { fields: Array<{ name: string }> } | null }>(VIEWER, {}, token);
-      const { viewer } = data;
+      const { viewer } = await gql<{ viewer: Viewer }>(VIEWER, {}, token);
       if (!viewer.account || (viewer.role !== 'ADMIN' && viewer.role !== 'VIEWER')) {
         throw new Error(`The console is for ADMIN and VIEWER keys of an account; this key is ${viewer.role}.`);
       }
@@ -60,7 +58,6 @@ export function App() {
         viewer,
         canWrite: viewer.role === 'ADMIN',
         portal: isPortalSession(token),
-        subscriptionFields: new Set((data.__type?.fields ?? []).map((f) => f.name)),
       });
       if (!location.hash || location.hash === '#') location.hash = '#/webhooks';
     } catch (e) {
@@ -90,12 +87,12 @@ function SignIn({ onSignIn, error }: { onSignIn: (token: string) => Promise<void
     <main class="sign-in">
       <h1>Hookline console</h1>
       <form
-        onSubmit={async (e) => {
+        onSubmit={handle(async (e: Event) => {
           e.preventDefault();
           setBusy(true);
           await onSignIn(key.trim());
           setBusy(false);
-        }}
+        })}
       >
         <label for="api-key">API key</label>
         <input id="api-key" type="password" autoComplete="off" required value={key} onInput={(e) => setKey(e.currentTarget.value)} />

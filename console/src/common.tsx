@@ -2,6 +2,11 @@ import { useState } from 'preact/hooks';
 import type { ComponentChildren } from 'preact';
 import { ApiError } from './api';
 
+/** An event handler from an async function, whose errors it handles itself. */
+export function handle<A extends unknown[]>(action: (...args: A) => Promise<unknown>): (...args: A) => void {
+  return (...args) => void action(...args);
+}
+
 /** A failed call's message, and the fields the server named. */
 export function ErrorMessage({ error }: { error: unknown }) {
   if (!error) return null;
@@ -41,7 +46,7 @@ export function ShownOnce({ label, value, children }: { label: string; value: st
       <p>Copy it now: it is shown once and cannot be seen again.</p>
       <div class="secret-row">
         <code data-testid="shown-once-value">{value}</code>
-        <button type="button" onClick={copy}>
+        <button type="button" onClick={handle(copy)}>
           Copy
         </button>
         <span role="status">{copied ? 'Copied' : ''}</span>

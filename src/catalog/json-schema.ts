@@ -36,6 +36,8 @@ export const MAX_FORMAT_STRING_BOUND = 1_024;
 export const MAX_ITEMS_BOUND = 10_000;
 /** uniqueItems compares every pair of items. */
 export const MAX_UNIQUE_ITEMS_BOUND = 200;
+/** `contains` keeps an error for every item that does not match, until one does. */
+export const MAX_CONTAINS_ITEMS_BOUND = 100;
 export const MAX_PROPERTIES_BOUND = 1_000;
 export const MAX_ENUM_VALUES = 1_000;
 /** More than this many problems in one payload says little more. */
@@ -106,9 +108,9 @@ interface Compiled {
   validate: ValidateFunction;
 }
 
-function newAjv(): Ajv {
+function newAjv(allErrors: boolean): Ajv {
   return new Ajv({
-    allErrors: true,
+    allErrors,
     // A schema's $id must not register it in the shared instance, where
     // another account's schema could $ref it or collide with it.
     addUsedSchema: false,
@@ -133,10 +135,17 @@ export class JsonSchemaValidator {
   /** Compiled validators by SHA-256 of the schema text, least recently used first (a Map keeps insertion order). */
   private readonly compiled = new Map<string, Compiled>();
   private readonly maxCached: number;
+  private readonly allErrors: boolean;
 
-  constructor(maxCached = 500) {
+  /**
+   * `allErrors: false` stops at a schema's first failure: for untrusted
+   * schemas, as ajv's security notes advise, since collecting every error
+   * lets a schema and its data grow the error list without bound.
+   */
+  constructor(maxCached = 500, options: { allErrors?: boolean } = {}) {
     this.maxCached = maxCached;
-    this.ajv = newAjv();
+    this.allErrors = options.allErrors ?? true;
+    this.ajv = newAjv(this.allErrors);
     this.isSecure = new Ajv({ strict: false, logger: false }).compile(secureMetaSchema);
   }
 
@@ -165,6 +174,11 @@ export class JsonSchemaValidator {
     return [];
   }
 
+  /** Compiles the schema, or finds it compiled: validate() then only applies it. */
+  prepare(schema: object): void {
+    this.validator(schema);
+  }
+
   /** The data's problems under the schema, each with its path below `prefix` (e.g. `data.amount`). */
   validate(schema: object, data: unknown, prefix: string): FieldError[] {
     const validate = this.validator(schema);
@@ -185,7 +199,7 @@ export class JsonSchemaValidator {
     // is compiled, so that eviction can remove exactly that entry.
     const own = structuredClone(schema);
     if (this.compiledByAjv >= this.maxCached) {
-      this.ajv = newAjv();
+      this.ajv = newAjv(this.allErrors);
       this.compiledByAjv = 0;
     }
     const ajv = this.ajv;
@@ -236,7 +250,10 @@ function boundProblems(root: object): string[] {
     }
     for (const keyword of ['maxLength', 'minLength']) bound(s, path, keyword, s.format === undefined ? MAX_STRING_BOUND : MAX_FORMAT_STRING_BOUND);
     for (const keyword of ['maxItems', 'minItems', 'maxContains', 'minContains']) {
-      bound(s, path, keyword, s.uniqueItems === true ? MAX_UNIQUE_ITEMS_BOUND : MAX_ITEMS_BOUND);
+      bound(s, path, keyword, s.contains !== undefined ? MAX_CONTAINS_ITEMS_BOUND : s.uniqueItems === true ? MAX_UNIQUE_ITEMS_BOUND : MAX_ITEMS_BOUND);
+    }
+    if (s.contains !== undefined && typeof s.maxItems !== 'number') {
+      problems.push(`contains at ${path || '/'} needs a maxItems of at most ${MAX_CONTAINS_ITEMS_BOUND}`);
     }
     for (const keyword of ['maxProperties', 'minProperties']) bound(s, path, keyword, MAX_PROPERTIES_BOUND);
     if (s.uniqueItems === true && typeof s.maxItems !== 'number') {

@@ -44,22 +44,26 @@ const VISIBLE = '(x.account_id IS NULL OR (x.account_id = :accountId AND x.envir
 export interface CatalogLimits {
   /** Own event types per account and environment. */
   maxEventTypes: number;
+  /** CPU time a check against an account's own schema may take. */
+  schemaCheckMs: number;
 }
 
-export const DEFAULT_CATALOG_LIMITS: CatalogLimits = { maxEventTypes: 200 };
+export const DEFAULT_CATALOG_LIMITS: CatalogLimits = { maxEventTypes: 200, schemaCheckMs: 2_000 };
 
 export class CatalogService {
   /** Built-in schemas are Hookline's own: checked on the event loop, at no cost of a thread hop. */
   private readonly builtinSchemas = new JsonSchemaValidator(100);
   /** Accounts' own schemas are untrusted: compiled and applied in worker threads, with a deadline. */
-  private readonly tenantSchemas = new SchemaChecker();
+  private readonly tenantSchemas: SchemaChecker;
   private builtinExclusive: Promise<ReadonlySet<string>> | undefined;
   private builtinTypesByName: Promise<ReadonlyMap<string, EventTypeEntity>> | undefined;
 
   constructor(
     private readonly db: DataSource,
     private readonly limits: CatalogLimits = DEFAULT_CATALOG_LIMITS,
-  ) {}
+  ) {
+    this.tenantSchemas = new SchemaChecker({ deadlineMs: limits.schemaCheckMs });
+  }
 
   /** Ends the schema check threads. */
   async stop(): Promise<void> {
@@ -153,7 +157,7 @@ export class CatalogService {
   async validateEventData(eventType: EventTypeEntity, data: unknown): Promise<FieldError[]> {
     if (!eventType.schema) return [];
     if (eventType.accountId === null) return this.builtinSchemas.validate(eventType.schema, data, 'data');
-    return this.checked('input.data', () => this.tenantSchemas.validate(eventType.schema!, data, 'data'));
+    return this.checked('input.data', () => this.tenantSchemas.validate(eventType.schema!, data, 'data', eventType.accountId!));
   }
 
   /** A tenant schema check, whose deadline becomes a BAD_USER_INPUT on the field. */
@@ -218,12 +222,12 @@ export class CatalogService {
     }
     const schema = fields.schema ?? null;
     const example = fields.example ?? null;
-    const schemaProblems = schema === null ? [] : await this.checked('input.schema', () => this.tenantSchemas.schemaProblems(schema));
+    const schemaProblems = schema === null ? [] : await this.checked('input.schema', () => this.tenantSchemas.schemaProblems(schema, scope.accountId));
     problems.push(...schemaProblems.map((message) => ({ field: 'input.schema', message })));
     if (example !== null && Buffer.byteLength(JSON.stringify(example)) > MAX_EXAMPLE_BYTES) {
       problems.push({ field: 'input.example', message: `must be at most ${MAX_EXAMPLE_BYTES} bytes of JSON` });
     } else if (example !== null && schema !== null && schemaProblems.length === 0) {
-      problems.push(...(await this.checked('input.example', () => this.tenantSchemas.validate(schema as object, example, 'input.example'))));
+      problems.push(...(await this.checked('input.example', () => this.tenantSchemas.validate(schema as object, example, 'input.example', scope.accountId))));
     }
     if (problems.length) throw new InputError(problems);
 

@@ -46,7 +46,10 @@ export function seriesBuckets(range: SeriesRange, now: Date): { startSeconds: nu
   const startSeconds = Math.floor(since.getTime() / 1000 / bucketSeconds) * bucketSeconds;
   const count = Math.ceil((until.getTime() / 1000 - startSeconds) / bucketSeconds);
   if (count > MAX_BUCKETS) {
-    throw InputError.field('bucketSeconds', `gives ${count} intervals between since and until; at most ${MAX_BUCKETS}: use a larger bucket or a shorter range`);
+    throw InputError.field(
+      'bucketSeconds',
+      `gives ${count} intervals between since and until; at most ${MAX_BUCKETS}: use a larger bucket or a shorter range`,
+    );
   }
   return { startSeconds, count };
 }

@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { CatalogService } from '../catalog/service.js';
 import { subscriptionMatches } from '../catalog/rules.js';
@@ -46,9 +47,47 @@ export interface ClaimLimits {
   defaultMaxInFlight: number;
   /** Cap per endpoint within this worker, so that no endpoint takes all of its slots. */
   maxInFlightPerWorker: number;
+  /** The subscription id after which the round robin over endpoints starts. */
+  cursor: string;
 }
 
+/** A cursor before every subscription id. */
+export const FIRST_ENDPOINT = '00000000-0000-0000-0000-000000000000';
+
 const ACTIVE = `status IN ('PENDING', 'RETRYING')`;
+
+/**
+ * A group of attempts: the attempts, the deliveries' new state with their
+ * leases given back (only under the current lease; a success settles in any
+ * case), and the endpoints whose health changed.
+ */
+const RECORD_SQL = `WITH u AS (
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::timestamptz[],
+                              $7::timestamptz[], $8::int[], $9::int[], $10::text[], $11::text[], $12::boolean[])
+           AS u(id, token, attempt_id, subscription_id, status, next_attempt_at, started_at, duration_ms, response_status, response_body, error, succeeded)
+       ), settled AS (
+         UPDATE deliveries d
+         SET attempt_count = d.attempt_count + 1,
+             status = CASE WHEN d.lease_token = u.token THEN u.status WHEN u.succeeded THEN 'SUCCEEDED' ELSE d.status END,
+             next_attempt_at = CASE WHEN d.lease_token = u.token THEN u.next_attempt_at WHEN u.succeeded THEN NULL ELSE d.next_attempt_at END,
+             lease_owner = CASE WHEN d.lease_token = u.token OR u.succeeded THEN NULL ELSE d.lease_owner END,
+             lease_expires_at = CASE WHEN d.lease_token = u.token OR u.succeeded THEN NULL ELSE d.lease_expires_at END,
+             lease_token = CASE WHEN d.lease_token = u.token OR u.succeeded THEN NULL ELSE d.lease_token END,
+             slot_reserved = false, last_attempt_at = u.started_at, updated_at = now()
+         FROM u WHERE d.id = u.id
+         RETURNING d.id, d.attempt_count
+       ), attempts AS (
+         INSERT INTO delivery_attempts (id, delivery_id, subscription_id, number, started_at, duration_ms, response_status, response_body, error, succeeded)
+         SELECT u.attempt_id, u.id, u.subscription_id, settled.attempt_count, u.started_at, u.duration_ms, u.response_status, u.response_body, u.error, u.succeeded
+         FROM u JOIN settled ON settled.id = u.id
+       ), health AS (
+         UPDATE webhook_subscriptions s
+         SET health_state = h.state, health_since = h.since, consecutive_failures = h.failures, next_probe_at = h.next_probe_at, failing_since = h.failing_since
+         FROM unnest($13::uuid[], $14::text[], $15::timestamptz[], $16::int[], $17::timestamptz[], $18::timestamptz[])
+           AS h(id, state, since, failures, next_probe_at, failing_since)
+         WHERE s.id = h.id
+       )
+       SELECT count(*)::int AS settled FROM settled`;
 
 function compare<T extends string | number>(x: T, y: T): number {
   return x < y ? -1 : x > y ? 1 : 0;
@@ -91,16 +130,24 @@ export class AttemptStore {
     this.event = entityColumns(db, EventEntity, 'e');
     this.subscription = entityColumns(db, SubscriptionEntity, 's');
     // 1. The endpoints with active deliveries, by a skip scan of the due index (one probe per endpoint,
-    //    however long its backlog). 2. Those that may be sent to now: not held, or held with a probe due;
+    //    however long its backlog), round robin: from the one after the cursor (the last endpoint this
+    //    worker served) on, then from the first, and only as far as the claim needs. 2. Those that may be sent to now: not held, or held with a probe due;
     //    their rows are locked so that two workers claiming at once do not both fill the same endpoint's
     //    cap (each skips the endpoints the other is claiming for). 3. Leases in flight per endpoint, in the
     //    fleet and in this worker. 4. Per endpoint, its oldest due deliveries up to what its caps leave.
     this.claimSql = `
-      WITH RECURSIVE pending(id) AS (
-        (SELECT subscription_id FROM deliveries WHERE ${ACTIVE} ORDER BY subscription_id LIMIT 1)
+      WITH RECURSIVE after_cursor(id) AS (
+        (SELECT subscription_id FROM deliveries WHERE ${ACTIVE} AND subscription_id > $6 ORDER BY subscription_id LIMIT 1)
         UNION ALL
         SELECT (SELECT d.subscription_id FROM deliveries d WHERE d.${ACTIVE} AND d.subscription_id > p.id ORDER BY d.subscription_id LIMIT 1)
-        FROM pending p WHERE p.id IS NOT NULL
+        FROM after_cursor p WHERE p.id IS NOT NULL
+      ), up_to_cursor(id) AS (
+        (SELECT subscription_id FROM deliveries WHERE ${ACTIVE} AND subscription_id <= $6 ORDER BY subscription_id LIMIT 1)
+        UNION ALL
+        SELECT (SELECT d.subscription_id FROM deliveries d WHERE d.${ACTIVE} AND d.subscription_id > p.id AND d.subscription_id <= $6 ORDER BY d.subscription_id LIMIT 1)
+        FROM up_to_cursor p WHERE p.id IS NOT NULL
+      ), pending(id) AS (
+        SELECT id FROM after_cursor WHERE id IS NOT NULL UNION ALL SELECT id FROM up_to_cursor WHERE id IS NOT NULL
       ), endpoints AS (
         SELECT s.id, CASE WHEN s.health_state = 'HELD' THEN 1 ELSE COALESCE(s.max_in_flight, $4) END AS cap
         FROM pending p JOIN webhook_subscriptions s ON s.id = p.id
@@ -133,14 +180,25 @@ export class AttemptStore {
   /** Claims due deliveries within the per-endpoint caps, each under a new lease. */
   async claim(limits: ClaimLimits): Promise<AttemptContext[]> {
     if (limits.limit <= 0) return [];
-    const result = (await this.db.query(this.claimSql, [
+    const rows = await this.prepared<Record<string, unknown>>('hookline_claim', this.claimSql, [
       limits.owner,
       limits.limit,
       limits.leaseSeconds,
       limits.defaultMaxInFlight,
       limits.maxInFlightPerWorker,
-    ])) as [Array<Record<string, unknown>>, number];
-    return result[0].map((row) => ({ delivery: this.delivery.read(row), event: this.event.read(row), subscription: this.subscription.read(row) }));
+      limits.cursor,
+    ]);
+    return rows.map((row) => ({ delivery: this.delivery.read(row), event: this.event.read(row), subscription: this.subscription.read(row) }));
+  }
+
+  /**
+   * A named (prepared) statement on the pool: PostgreSQL parses and plans
+   * the claim and the record, the two statements every batch runs, once per
+   * connection instead of on every call.
+   */
+  private async prepared<T>(name: string, text: string, values: unknown[]): Promise<T[]> {
+    const pool = (this.db.driver as unknown as { master: pg.Pool }).master;
+    return (await pool.query({ name, text, values })).rows as T[];
   }
 
   /** Whether the subscription should still receive the delivery. A test event goes to its one subscription whatever its channels. */
@@ -205,7 +263,7 @@ export class AttemptStore {
     );
     const disables = ordered.filter((e) => e.outcome.kind === 'failed' && e.outcome.disableReason);
     if (touchesHealth.length === 0 && disables.length === 0) {
-      await this.write(this.db.manager, ordered, []);
+      await this.write(undefined, ordered, []);
       return;
     }
     await this.db.transaction(async (manager) => {
@@ -231,57 +289,31 @@ export class AttemptStore {
     });
   }
 
-  private async write(manager: EntityManager, entries: readonly AttemptEntry[], health: ReadonlyArray<{ id: string; health: EndpointHealth }>): Promise<void> {
+  /** Outside a transaction (manager undefined) as a prepared statement of its own. */
+  private async write(manager: EntityManager | undefined, entries: readonly AttemptEntry[], health: ReadonlyArray<{ id: string; health: EndpointHealth }>): Promise<void> {
     const states = entries.map((e) => deliveryAfterAttempt(e.outcome, new Date(e.attempt.startedAt.getTime() + e.attempt.durationMs)));
-    await manager.query(
-      `WITH u AS (
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::timestamptz[],
-                              $7::timestamptz[], $8::int[], $9::int[], $10::text[], $11::text[], $12::boolean[])
-           AS u(id, token, attempt_id, subscription_id, status, next_attempt_at, started_at, duration_ms, response_status, response_body, error, succeeded)
-       ), settled AS (
-         UPDATE deliveries d
-         SET attempt_count = d.attempt_count + 1,
-             status = CASE WHEN d.lease_token = u.token THEN u.status WHEN u.succeeded THEN 'SUCCEEDED' ELSE d.status END,
-             next_attempt_at = CASE WHEN d.lease_token = u.token THEN u.next_attempt_at WHEN u.succeeded THEN NULL ELSE d.next_attempt_at END,
-             lease_owner = CASE WHEN d.lease_token = u.token OR u.succeeded THEN NULL ELSE d.lease_owner END,
-             lease_expires_at = CASE WHEN d.lease_token = u.token OR u.succeeded THEN NULL ELSE d.lease_expires_at END,
-             lease_token = CASE WHEN d.lease_token = u.token OR u.succeeded THEN NULL ELSE d.lease_token END,
-             slot_reserved = false, last_attempt_at = u.started_at, updated_at = now()
-         FROM u WHERE d.id = u.id
-         RETURNING d.id, d.attempt_count
-       ), attempts AS (
-         INSERT INTO delivery_attempts (id, delivery_id, subscription_id, number, started_at, duration_ms, response_status, response_body, error, succeeded)
-         SELECT u.attempt_id, u.id, u.subscription_id, settled.attempt_count, u.started_at, u.duration_ms, u.response_status, u.response_body, u.error, u.succeeded
-         FROM u JOIN settled ON settled.id = u.id
-       ), health AS (
-         UPDATE webhook_subscriptions s
-         SET health_state = h.state, health_since = h.since, consecutive_failures = h.failures, next_probe_at = h.next_probe_at, failing_since = h.failing_since
-         FROM unnest($13::uuid[], $14::text[], $15::timestamptz[], $16::int[], $17::timestamptz[], $18::timestamptz[])
-           AS h(id, state, since, failures, next_probe_at, failing_since)
-         WHERE s.id = h.id
-       )
-       SELECT count(*)::int AS settled FROM settled`,
-      [
-        entries.map((e) => e.context.delivery.id),
-        entries.map((e) => e.context.delivery.leaseToken),
-        entries.map(() => newId()),
-        entries.map((e) => e.context.subscription.id),
-        states.map((s) => s.status),
-        states.map((s) => s.nextAttemptAt),
-        entries.map((e) => e.attempt.startedAt),
-        entries.map((e) => e.attempt.durationMs),
-        entries.map((e) => e.attempt.responseStatus),
-        entries.map((e) => e.attempt.responseBody),
-        entries.map((e) => e.attempt.error),
-        entries.map((e) => e.attempt.succeeded),
-        health.map((h) => h.id),
-        health.map((h) => h.health.state),
-        health.map((h) => h.health.since),
-        health.map((h) => h.health.consecutiveFailures),
-        health.map((h) => h.health.nextProbeAt),
-        health.map((h) => h.health.failingSince),
-      ],
-    );
+    const values = [
+      entries.map((e) => e.context.delivery.id),
+      entries.map((e) => e.context.delivery.leaseToken),
+      entries.map(() => newId()),
+      entries.map((e) => e.context.subscription.id),
+      states.map((s) => s.status),
+      states.map((s) => s.nextAttemptAt),
+      entries.map((e) => e.attempt.startedAt),
+      entries.map((e) => e.attempt.durationMs),
+      entries.map((e) => e.attempt.responseStatus),
+      entries.map((e) => e.attempt.responseBody),
+      entries.map((e) => e.attempt.error),
+      entries.map((e) => e.attempt.succeeded),
+      health.map((h) => h.id),
+      health.map((h) => h.health.state),
+      health.map((h) => h.health.since),
+      health.map((h) => h.health.consecutiveFailures),
+      health.map((h) => h.health.nextProbeAt),
+      health.map((h) => h.health.failingSince),
+    ];
+    if (manager) await manager.query(RECORD_SQL, values);
+    else await this.prepared('hookline_record', RECORD_SQL, values);
   }
 
   /** Due deliveries (the queue depth) and held endpoints, for the worker's metrics. */

@@ -2,7 +2,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { newId } from '../ids.js';
 import { WakeListener } from '../queue/wakeup.js';
-import type { AttemptContext, AttemptStore } from './attempt-store.js';
+import { FIRST_ENDPOINT, type AttemptContext, type AttemptStore } from './attempt-store.js';
 import type { Deliverer } from './deliverer.js';
 
 export interface EngineOptions {
@@ -58,6 +58,8 @@ export class DeliveryEngine {
   private readonly pollIntervalMs: number;
   private readonly perEndpointInWorker: number;
   private readonly claimThreshold: number;
+  /** Where the next claim's round robin over endpoints starts. */
+  private cursor = FIRST_ENDPOINT;
 
   constructor(
     private readonly options: EngineOptions,
@@ -103,19 +105,23 @@ export class DeliveryEngine {
             leaseSeconds,
             defaultMaxInFlight: this.options.defaultMaxInFlight,
             maxInFlightPerWorker: this.perEndpointInWorker,
+            cursor: this.cursor,
           });
         } catch (error) {
           this.deps.logger.warn({ err: error }, 'could not claim deliveries');
           await this.pause(CLAIM_ERROR_PAUSE_MS);
           continue;
         }
+        this.cursor = nextCursor(this.cursor, claimed);
         // An endpoint at its cap may have more due: a freed slot is worth another claim.
         this.moreDue = claimed.length > 0;
         if (claimed.length > 0) await this.dispatch(claimed);
         if (claimed.length === limit && this.inFlight < this.options.concurrency) continue;
       }
       if (!this.running) break;
-      if (this.woken) continue;
+      // With every slot busy, only a finished attempt (which wakes the loop) makes room.
+      if (this.woken && this.inFlight < this.options.concurrency) continue;
+      this.woken = false;
       await this.pause(this.pollIntervalMs);
     }
   }
@@ -176,4 +182,16 @@ export class DeliveryEngine {
     await this.loop;
     await Promise.allSettled([...this.attempts]);
   }
+}
+
+/**
+ * The last endpoint a claim served in its round robin: the highest id after
+ * the cursor, or, when the claim wrapped around, the highest before it.
+ */
+export function nextCursor(cursor: string, claimed: readonly AttemptContext[]): string {
+  if (claimed.length === 0) return cursor;
+  const ids = claimed.map((c) => c.subscription.id);
+  const after = ids.filter((id) => id > cursor);
+  const candidates = after.length > 0 && after.length === ids.length ? after : ids.filter((id) => id <= cursor);
+  return candidates.length > 0 ? candidates.reduce((x, y) => (x > y ? x : y)) : cursor;
 }

@@ -1,4 +1,5 @@
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
+import { SECRET_PREFIX } from '../secrets/crypto.js';
 
 /**
  * Standard Webhooks signatures: HMAC-SHA256 over
@@ -7,8 +8,6 @@ import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
  * space separated, so that a receiver holding either the old or the new
  * secret verifies during a rotation.
  */
-
-const SECRET_PREFIX = 'whsec_';
 
 /** The HMAC key of a `whsec_` secret. */
 export function signingKey(secret: string): Buffer {

@@ -14,6 +14,7 @@ import { DeliveryEngine } from './engine.js';
 import { DeliveryHttpClient } from './http-client.js';
 import { RetentionPurge } from './retention.js';
 import { WorkerHttpServer } from './worker-http.js';
+import { USER_AGENT } from '../version.js';
 
 export interface WorkerDeps {
   services: Services;
@@ -21,7 +22,6 @@ export interface WorkerDeps {
   config: Config;
   logger: Logger;
   metrics: Metrics;
-  version: string;
   /** For the wake-up listener's own connection. */
   databaseUrl: string;
   db: DataSource;
@@ -56,7 +56,7 @@ export class Workers {
 
   constructor(private readonly deps: WorkerDeps) {
     const { services, config, metrics, db, logger } = deps;
-    const userAgent = `Hookline/${deps.version}`;
+    const userAgent = USER_AGENT;
     const dns = new DeliveryDns({ timeoutMs: Math.min(config.dnsTimeoutMs, config.deliveryTimeoutMs) });
     this.http = new DeliveryHttpClient({
       timeoutMs: config.deliveryTimeoutMs,

@@ -124,8 +124,8 @@ export class EventService {
   }
 
   /**
-   * Checks the event against the catalog, then stores it, its deliveries and
-   * their jobs in one transaction: it answers only after commit, so an
+   * Checks the event against the catalog, then stores it and its deliveries
+   * in one transaction: it answers only after commit, so an
    * accepted event is durable and always has its deliveries queued (the
    * outbox property). A refused event throws its error.
    */

@@ -2,8 +2,9 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
-import { GraphQLError, getNamedType, isListType, isNonNullType, type DocumentNode, type GraphQLOutputType, type GraphQLSchema, type ValidationContext, type ValidationRule } from 'graphql';
+import { GraphQLError, getNamedType, isListType, isNonNullType, type DocumentNode, type GraphQLOutputType, type GraphQLSchema, type ValidationContext, type ValidationRule, visit } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
+import { InputError } from '../errors.js';
 
 /**
  * What one GraphQL request may ask for, checked before anything runs. The
@@ -18,7 +19,7 @@ export const QUERY_LIMITS = {
   cost: 20_000,
 } as const;
 
-/** A mutation field is a write, a transaction and jobs: it costs as much as this many fields read. */
+/** A mutation field is a write, a transaction and the deliveries it queues: it costs as much as this many fields read. */
 const MUTATION_FIELD_COST = 10;
 /** The size assumed for a list without `first` (attempts, subscriptions, catalog entries). */
 const ASSUMED_LIST_SIZE = 10;
@@ -86,15 +87,26 @@ export function queryCost(schema: GraphQLSchema, document: DocumentNode, variabl
 }
 
 /**
- * Refuses an operation whose cost is over QUERY_LIMITS.cost once its
- * variables are known, before it executes. Invalid variables are left to
- * execution, which refuses them with BAD_USER_INPUT before running anything.
+ * Refuses, before it executes, an operation of a kind the schema has no
+ * root for (subscriptions) and one whose cost is over QUERY_LIMITS.cost once
+ * its variables are known. Invalid variables are left to execution, which
+ * refuses them with BAD_USER_INPUT before running anything.
  */
-export function queryCostPlugin(): ApolloServerPlugin {
+export function operationLimitsPlugin(): ApolloServerPlugin {
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ schema, document, request, operationName }) {
+        async didResolveOperation({ schema, document, request, operation, operationName }) {
+          if (!operation) {
+            const message = operationName ? `The document has no operation named ${operationName}.` : 'The document has several operations: name one in operationName.';
+            throw new GraphQLError(message, { extensions: { code: 'OPERATION_RESOLUTION_FAILURE', http: { status: 400 } } });
+          }
+          if (!schema.getRootType(operation.operation)) throw overLimit(`This API has no ${operation.operation} operations.`);
+          const nul = fieldsWithNul(document, request.variables ?? {});
+          if (nul.length) {
+            const error = new InputError(nul.map((field) => ({ field, message: 'must not contain the NUL character (\\u0000)' })));
+            throw new GraphQLError(error.message, { originalError: error, extensions: { code: error.code, http: { status: 400 } } });
+          }
           let cost: number;
           try {
             cost = queryCost(schema, document, request.variables ?? {}, operationName ?? undefined);
@@ -109,6 +121,38 @@ export function queryCostPlugin(): ApolloServerPlugin {
       };
     },
   };
+}
+
+/**
+ * Arguments and variables holding a NUL character, which PostgreSQL cannot
+ * store in text or jsonb: refused up front, naming them, rather than failing
+ * in the database.
+ */
+function fieldsWithNul(document: DocumentNode, variables: Record<string, unknown>): string[] {
+  const fields: string[] = [];
+  visit(document, {
+    Argument(argument) {
+      visit(argument.value, {
+        StringValue(value) {
+          if (value.value.includes('\0')) fields.push(argument.name.value);
+        },
+      });
+    },
+  });
+  const walk = (value: unknown, path: string): void => {
+    if (typeof value === 'string') {
+      if (value.includes('\0')) fields.push(path);
+    } else if (Array.isArray(value)) {
+      value.forEach((item, i) => walk(item, `${path}.${i}`));
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, item] of Object.entries(value)) {
+        if (key.includes('\0')) fields.push(path);
+        walk(item, `${path}.${key}`);
+      }
+    }
+  };
+  for (const [name, value] of Object.entries(variables)) walk(value, name);
+  return [...new Set(fields)];
 }
 
 function overLimit(message: string): GraphQLError {

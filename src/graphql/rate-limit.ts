@@ -29,6 +29,8 @@ export class RequestRateLimiter {
     db: DataSource,
     private readonly settings: RateLimitSettings,
     private readonly logger: Logger,
+    /** Told of every refused request. */
+    private readonly onLimited: (by: 'key' | 'address') => void = () => {},
   ) {
     this.byKey = this.limiter(db, 'key', settings.rateLimitPerKey);
     this.byAddress = this.limiter(db, 'address', settings.rateLimitPerAddress);
@@ -55,7 +57,10 @@ export class RequestRateLimiter {
     try {
       await limiter.consume(key);
     } catch (result) {
-      if (result instanceof RateLimiterRes) throw rateLimited(result.msBeforeNext);
+      if (result instanceof RateLimiterRes) {
+        this.onLimited(principal ? 'key' : 'address');
+        throw rateLimited(result.msBeforeNext);
+      }
       // Both the shared store and the fallback failed: let the request through and say so.
       this.logger.warn({ err: result }, 'rate limit could not be counted');
     }

@@ -4,7 +4,7 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
-import express from 'express';
+import express, { type ErrorRequestHandler } from 'express';
 import type { GraphQLSchema } from 'graphql';
 import type { PgBoss } from 'pg-boss';
 import type { DataSource } from 'typeorm';
@@ -13,11 +13,10 @@ import { MAX_REQUEST_BYTES } from '../events/limits.js';
 import { createContext, type GraphQLContext } from '../graphql/context.js';
 import { createErrorFormatter } from '../graphql/errors.js';
 import { keyCheckPlugin } from '../graphql/key-check.js';
-import { parseOptions, queryCostPlugin, queryLimitRules } from '../graphql/limits.js';
+import { operationLimitsPlugin, parseOptions, queryLimitRules } from '../graphql/limits.js';
 import { RequestRateLimiter } from '../graphql/rate-limit.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services.js';
-import { refuseOversizedBody } from './body-limit.js';
 import { ideRouter } from './ide.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { consoleRouter } from './console.js';
@@ -64,7 +63,7 @@ export class HttpServer {
       plugins: [
         ApolloServerPluginDrainHttpServer({ httpServer: server }),
         ApolloServerPluginLandingPageDisabled(),
-        queryCostPlugin(),
+        operationLimitsPlugin(),
         keyCheckPlugin(),
         metrics.apolloPlugin(),
       ],
@@ -90,11 +89,13 @@ export class HttpServer {
       '/graphql',
       express.json({ limit: MAX_REQUEST_BYTES }),
       expressMiddleware(apollo, {
-        context: createContext({ services, rateLimiter: new RequestRateLimiter(this.deps.db, settings, logger) }),
+        context: createContext({
+          services,
+          rateLimiter: new RequestRateLimiter(this.deps.db, settings, logger, (by) => metrics.rateLimited.inc({ by })),
+        }),
       }),
     );
-
-    app.use('/graphql', refuseOversizedBody);
+    app.use(requestErrorHandler(logger));
 
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -146,6 +147,28 @@ export class HttpServer {
     if (metricsServer) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
     this.server = undefined;
   }
+}
+
+/**
+ * Errors of the HTTP layer itself (a body that is not JSON or is too large)
+ * answered as a GraphQL error, not as Express's HTML page with its stack.
+ */
+function requestErrorHandler(logger: Logger): ErrorRequestHandler {
+  return (error: unknown, _req, res, next) => {
+    if (res.headersSent) return next(error);
+    const status = typeof error === 'object' && error !== null && 'status' in error && typeof error.status === 'number' ? error.status : 500;
+    if (status === 413) {
+      // Refused like any input of a GraphQL call, naming the body; nothing of it was read, so nothing is stored.
+      const message = `The request body is over ${MAX_REQUEST_BYTES} bytes; send fewer events per publishEvents call`;
+      res.status(413).json({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT', fields: [{ field: 'body', message }] } }] });
+      return;
+    }
+    if (status >= 500) logger.error({ err: error }, 'unexpected error in an HTTP request');
+    const message =
+      status === 400 ? 'The request body is not valid JSON' : status < 500 ? 'The request is invalid' : 'Internal server error';
+    const code = status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR';
+    res.status(status < 500 ? status : 500).json({ errors: [{ message, extensions: { code } }] });
+  };
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -21,6 +21,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly rateLimited = new Counter({
+    name: 'hookline_graphql_rate_limited_total',
+    help: 'GraphQL requests refused by the rate limit, by what was counted: an API key or a client address',
+    labelNames: ['by'] as const,
+    registers: [this.registry],
+  });
+
   readonly deliveryAttempts = new Counter({
     name: 'hookline_delivery_attempts_total',
     help: 'Delivery attempts by outcome',

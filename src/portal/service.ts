@@ -18,8 +18,7 @@ export const SESSION_TOKEN_PREFIX = 'hkc_';
 export const PORTAL_PATH = '/console/portal/';
 
 export type OpenedLink =
-  | { ok: true; sessionToken: string; expiresAt: Date; readOnly: boolean }
-  | { ok: false; reason: 'invalid' | 'expired' | 'used' };
+  { ok: true; sessionToken: string; expiresAt: Date; readOnly: boolean } | { ok: false; reason: 'invalid' | 'expired' | 'used' };
 
 export function isConsoleSessionToken(token: string): boolean {
   return token.startsWith(SESSION_TOKEN_PREFIX);

@@ -82,6 +82,15 @@ describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('the console in Chromiu
     await page.close();
   });
 
+  it('says when it shows the staging environment', async () => {
+    const page = await browser.newPage();
+    await signIn(page, await createKey(t, acme.adminToken, 'VIEWER', 'STAGING'));
+    expect(await banner(page).textContent()).toContain('Staging');
+    expect(await banner(page).textContent()).not.toContain('Production');
+    await page.getByText('No subscriptions yet.').waitFor();
+    await page.close();
+  });
+
   it('refuses a wrong key with a message', async () => {
     const page = await browser.newPage();
     await page.goto(`${origin}/console`);
@@ -108,10 +117,11 @@ describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('the console in Chromiu
     const rule = page.getByText('ledgers is exclusive: a subscription that has it has no other channel');
     await rule.waitFor();
     await browser.screenshot(page, '02-ledgers-rule');
-    // The server's own refusal is shown too.
+    // The server's own refusal is shown too, beside the form's explanation (both are alerts, both say to unsubscribe).
     await page.getByRole('button', { name: 'Create' }).click();
-    const refusal = page.getByRole('alert').filter({ hasText: /unsubscribe/i });
+    const refusal = page.getByRole('alert').filter({ hasText: 'The channel ledgers is exclusive' });
     await refusal.waitFor();
+    expect(await refusal.textContent()).toContain('Unsubscribe from the other channels first (invoices)');
 
     await page.getByRole('checkbox', { name: 'ledgers', exact: true }).uncheck();
     await rule.waitFor({ state: 'detached' });
@@ -119,19 +129,30 @@ describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('the console in Chromiu
     await page.getByLabel('Waits in seconds, before each retry').fill('1, 2');
     await page.getByLabel('Custom headers').fill('X-Tenant: acme');
     await page.getByLabel('Rate limit (deliveries per second)').fill('20');
+    await page.getByLabel('Most deliveries in flight at once').fill('4');
     await page.getByRole('button', { name: 'Create' }).click();
     const secret = await page.getByTestId('shown-once-value').textContent();
     expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
     receiver.setSecrets(secret!);
-    await page.getByRole('link', { name: subscriptionUrl }).waitFor();
+    const listed = page.getByRole('row').filter({ has: page.getByRole('link', { name: subscriptionUrl }) });
+    await listed.getByText('Healthy').waitFor();
+    expect(await listed.textContent()).toContain('Enabled');
     await browser.screenshot(page, '03-created-with-secret');
 
     const { webhookSubscriptions } = await t.ok<{ webhookSubscriptions: Array<Record<string, unknown>> }>(
       acme.adminToken,
-      '{ webhookSubscriptions { url channels retrySchedule headers rateLimitPerSecond description } }',
+      '{ webhookSubscriptions { url channels retrySchedule headers rateLimitPerSecond maxInFlight description } }',
     );
     expect(webhookSubscriptions).toEqual([
-      { url: subscriptionUrl, channels: ['invoices'], retrySchedule: [1, 2], headers: { 'X-Tenant': 'acme' }, rateLimitPerSecond: 20, description: 'ERP receivables sync' },
+      {
+        url: subscriptionUrl,
+        channels: ['invoices'],
+        retrySchedule: [1, 2],
+        headers: { 'X-Tenant': 'acme' },
+        rateLimitPerSecond: 20,
+        maxInFlight: 4,
+        description: 'ERP receivables sync',
+      },
     ]);
     // Shown once: after a reload the secret is gone from the page.
     await page.reload();
@@ -173,6 +194,13 @@ describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('the console in Chromiu
     await page.getByRole('button', { name: 'Send test event' }).click();
     await result.getByText(/Retrying|Failed/).waitFor();
     expect(await result.textContent()).toContain('HTTP 503');
+    // The page reloads as the delivery settles: the endpoint's health shows the failure.
+    await page.getByText('Failing', { exact: true }).waitFor();
+    await page
+      .getByText(/^ [1-3] failed attempts? in a row$/)
+      .first()
+      .waitFor();
+    await browser.screenshot(page, '04b-failing');
     receiver.reset();
     await page.close();
   });
@@ -198,6 +226,15 @@ describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('the console in Chromiu
     const page = await browser.newPage();
     await signIn(page, acme.adminToken);
     await page.getByRole('link', { name: 'Events' }).click();
+    await page.getByRole('link', { name: 'webhook.test' }).first().waitFor();
+    const total = () => page.getByText(/^\d+ events, newest first$/).textContent();
+    await page.getByLabel('Event type').selectOption('invoices.paid');
+    await expect.poll(total).toBe('0 events, newest first');
+    await page.getByLabel('Event type').selectOption('webhook.test');
+    await expect.poll(total).toBe('2 events, newest first');
+    await page.getByLabel('From').fill('2099-01-01T00:00');
+    await expect.poll(total).toBe('0 events, newest first');
+    await page.getByLabel('From').fill('');
     await page.getByRole('link', { name: 'webhook.test' }).first().click();
     await page.getByRole('heading', { name: 'Data' }).waitFor();
     expect(await page.locator('pre').first().textContent()).toContain('This is a test event from Hookline.');
@@ -293,11 +330,17 @@ describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('the console in Chromiu
     const deliveries = page.getByRole('region', { name: 'Recent deliveries' });
     await page.getByLabel('Status').selectOption('FAILED');
     const failed = deliveries.getByRole('row').filter({ hasText: 'Failed' });
-    await expect.poll(async () => {
-      await page.getByRole('button', { name: 'Refresh' }).click();
-      return failed.count();
-    }, { timeout: 15_000 }).toBeGreaterThan(0);
-    expect(await deliveries.getByRole('row').filter({ hasText: 'Succeeded' }).count()).toBe(0);
+    const succeeded = deliveries.getByRole('row').filter({ hasText: 'Succeeded' });
+    // Until the filtered answer arrives the unfiltered rows are still shown: wait for the list to hold failures only.
+    await expect
+      .poll(
+        async () => {
+          await page.getByRole('button', { name: 'Refresh' }).click();
+          return [(await failed.count()) > 0, await succeeded.count()];
+        },
+        { timeout: 15_000 },
+      )
+      .toEqual([true, 0]);
     await failed.first().getByRole('button', { name: 'Attempts' }).click();
     await page.getByText('maintenance').first().waitFor();
 
@@ -305,10 +348,16 @@ describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('the console in Chromiu
     await page.getByRole('button', { name: 'Replay failed deliveries' }).click();
     await page.getByText(/^1 failed delivery queued again\.$/).waitFor();
     await page.getByLabel('Status').selectOption('SUCCEEDED');
-    await expect.poll(async () => {
-      await page.getByRole('button', { name: 'Refresh' }).click();
-      return deliveries.getByRole('row').filter({ hasText: 'Succeeded' }).count();
-    }, { timeout: 15_000 }).toBe(2);
+    await expect
+      .poll(
+        async () => {
+          await page.getByRole('button', { name: 'Refresh' }).click();
+          return succeeded.count();
+        },
+        { timeout: 15_000 },
+      )
+      .toBe(2);
+    await page.getByText('Healthy', { exact: true }).waitFor();
     await browser.screenshot(page, '11-after-replay');
 
     await page.getByRole('button', { name: 'Delete' }).click();

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { AttemptStore, type AttemptContext, type AttemptEntry, type ClaimLimits } from '../../src/delivery/attempt-store.js';
+import { AttemptStore, FIRST_ENDPOINT, type AttemptContext, type AttemptEntry, type ClaimLimits } from '../../src/delivery/attempt-store.js';
 import { FIRST_PROBE_DELAY_MS, HOLD_AFTER_FAILURES } from '../../src/delivery/endpoint-health.js';
+import { nextCursor } from '../../src/delivery/engine.js';
 import { newId } from '../../src/ids.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { tenant, type Tenant } from '../support/scenario.js';
@@ -35,6 +36,7 @@ describe('claiming deliveries and recording their attempts', () => {
     leaseSeconds: 60,
     defaultMaxInFlight: 10,
     maxInFlightPerWorker: 100,
+    cursor: FIRST_ENDPOINT,
     ...overrides,
   });
 
@@ -155,6 +157,25 @@ describe('claiming deliveries and recording their attempts', () => {
     await store.record([entry(second[0]!, new Date(), { kind: 'succeeded' }, 200)]);
     const { rows: [released] } = await sql.query(`SELECT health_state, consecutive_failures, next_probe_at, failing_since FROM webhook_subscriptions WHERE id = $1`, [subscriptionId]);
     expect(released).toMatchObject({ health_state: 'HEALTHY', consecutive_failures: 0, failing_since: null });
+  });
+
+  it('serves the endpoints round robin when a claim cannot take from all of them', async () => {
+    // Only this test's deliveries are due.
+    await sql.query(`UPDATE deliveries SET status = 'CANCELLED', lease_token = NULL WHERE status IN ('PENDING', 'RETRYING')`);
+    const subs = [await pending('journals', 3), await pending('ledgers', 3), await pending('products_services', 3)];
+    const owner = newId();
+    let cursor = FIRST_ENDPOINT;
+    const served: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const claimed = (await store.claim(limits(owner, { limit: 1, cursor }))).filter((c) => subs.includes(c.subscription.id));
+      if (claimed.length === 0) break;
+      served.push(claimed[0]!.subscription.id);
+      cursor = nextCursor(cursor, claimed);
+      await store.record(claimed.map((c) => entry(c, new Date(), { kind: 'succeeded' }, 200)));
+    }
+    // Every endpoint is served before any is served twice.
+    expect(new Set(served.slice(0, 3)).size).toBe(3);
+    expect(new Set(served.slice(3, 6)).size).toBe(3);
   });
 
   it('fails a group write whole: nothing of it is written', async () => {

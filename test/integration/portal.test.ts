@@ -110,7 +110,10 @@ describe('portal links and console sessions', () => {
       const session = await sessionOf(url);
       expect((await t.ok<{ viewer: { role: string } }>(session, '{ viewer { role } }')).viewer.role).toBe('VIEWER');
       await t.ok(session, '{ webhookSubscriptions { id } }');
-      const create = await t.gql(session, 'mutation { createWebhookSubscription(input: { url: "http://127.0.0.1:9/x", channels: ["invoices"] }) { secret } }');
+      const create = await t.gql(
+        session,
+        'mutation { createWebhookSubscription(input: { url: "http://127.0.0.1:9/x", channels: ["invoices"] }) { secret } }',
+      );
       expect(errorOf(create).code).toBe('FORBIDDEN');
     });
 
@@ -146,7 +149,13 @@ describe('portal links and console sessions', () => {
       const claims = JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString('utf8')) as { id: string; a: string; e: Environment };
       // Signed with the server's key but already past its expiry.
       const key = portalSigningKey(t.config.masterKey!);
-      const expired = signLink(key, { linkId: claims.id, accountId: claims.a, environment: claims.e, readOnly: false, expiresAt: Math.floor(Date.now() / 1000) - 1 });
+      const expired = signLink(key, {
+        linkId: claims.id,
+        accountId: claims.a,
+        environment: claims.e,
+        readOnly: false,
+        expiresAt: Math.floor(Date.now() / 1000) - 1,
+      });
       const response = await open(`${base}/console/portal/${expired}`);
       expect(response.status).toBe(410);
       expect(await response.text()).toContain('This link has expired');

@@ -98,5 +98,10 @@ describe('rate limits', () => {
     // Introspection without a key is counted too.
     expectLimited(await post(t.url, undefined, '{ __schema { queryType { name } } }'));
     expect((await post(t.url, adminToken)).body.errors).toBeUndefined();
+
+    // Each process counts what it refused, by key and by address.
+    const metrics = await (await fetch(new URL('/metrics', t.url))).text();
+    expect(metrics).toMatch(/^hookline_graphql_rate_limited_total\{by="address"\} 2$/m);
+    expect(metrics).toMatch(/^hookline_graphql_rate_limited_total\{by="key"\} \d+$/m);
   });
 });

@@ -7,8 +7,6 @@ import { startApp, type RunningApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createDataSource, runMigrations } from '../../src/db/data-source.js';
-import { migrations } from '../../migrations/index.js';
-import { SealedHeadersAndSettings1795000000030 } from '../../migrations/1795000000030-sealed-headers-and-settings.js';
 import { openHeaders } from '../../src/secrets/crypto.js';
 import { Keyring, keyIdOf } from '../../src/secrets/keyring.js';
 import { createAccount, createKey, startTestApp, type TestApp } from '../support/app.js';
@@ -104,11 +102,7 @@ describe('secrets and header values at rest', () => {
     };
     const ask = async (url: string, query: string, variables: Record<string, unknown>) =>
       (await (
-        await fetch(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
-          body: JSON.stringify({ query, variables }),
-        })
+        await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` }, body: JSON.stringify({ query, variables }) })
       ).json()) as { data?: Record<string, unknown>; errors?: Array<{ message: string; extensions: { code: string } }> };
 
     // A process with the new key alone cannot open what the old key sealed, and says nothing of it.
@@ -128,9 +122,7 @@ describe('secrets and header values at rest', () => {
     const { stdout } = await promisify(execFile)(process.execPath, [cli, 'reencrypt-secrets'], {
       env: { ...process.env, ...env(rotated), LOG_LEVEL: 'error' },
     });
-    expect(stdout).toMatch(
-      new RegExp(`re-encrypted under key ${keyIdOf(newKey).toString('hex')}: [1-9]\\d* signing secrets, the headers of [1-9]\\d* subscriptions`),
-    );
+    expect(stdout).toMatch(new RegExp(`re-encrypted under key ${keyIdOf(newKey).toString('hex')}: [1-9]\\d* signing secrets, the headers of [1-9]\\d* subscriptions`));
     expect(new Set(await keyIds())).toEqual(new Set([keyIdOf(newKey).toString('hex')]));
 
     // Afterwards the new key alone opens everything.
@@ -157,9 +149,9 @@ describe('the migration that seals header values', () => {
     await db.initialize();
     try {
       await runMigrations(db);
-      // Back to the schema just before the sealing migration: the ones after it go first.
-      const later = migrations.slice(migrations.indexOf(SealedHeadersAndSettings1795000000030));
-      for (let i = 0; i < later.length; i++) await db.undoLastMigration({ transaction: 'each' });
+      // Back to the schema before the sealing migration: it and every later one are undone.
+      const later = async () => (await db.query(`SELECT count(*)::int AS n FROM hookline_migrations WHERE timestamp >= 1795000000030`))[0].n as number;
+      while ((await later()) > 0) await db.undoLastMigration({ transaction: 'each' });
       const accountId = '0190f5a2-7c1e-7b4e-9a51-3f2d1c0b9a80';
       const subscriptionId = '0190f5a2-7c1e-7b4e-9a51-3f2d1c0b9a81';
       await db.query(`INSERT INTO accounts (id, name) VALUES ($1, 'Before')`, [accountId]);
@@ -170,7 +162,7 @@ describe('the migration that seals header values', () => {
       );
       await expect(runMigrations(db)).rejects.toThrow(/needs the master key/);
       const keyring = new Keyring(Buffer.alloc(32, 3));
-      expect(await runMigrations(db, keyring)).toEqual(later.map((m) => m.name));
+      expect((await runMigrations(db, keyring))[0]).toBe('SealedHeadersAndSettings1795000000030');
       const [row] = (await db.query('SELECT headers FROM webhook_subscriptions WHERE id = $1', [subscriptionId])) as Array<{
         headers: Record<string, string>;
       }>;

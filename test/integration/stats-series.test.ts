@@ -49,7 +49,8 @@ describe('WebhookSubscription.statsSeries', () => {
   });
 
   const series = async (token: string, variables: Record<string, unknown>) =>
-    (await t.ok<{ webhookSubscription: { statsSeries: Bucket[] } }>(token, SERIES, { id: subscriptionId, ...variables })).webhookSubscription.statsSeries;
+    (await t.ok<{ webhookSubscription: { statsSeries: Bucket[] } }>(token, SERIES, { id: subscriptionId, ...variables })).webhookSubscription
+      .statsSeries;
 
   it('counts deliveries by outcome and attempts with their latency, per interval', async () => {
     const buckets = await series(acme.adminToken, { bucket: 60, since: new Date(Date.now() - 2 * 3_600_000).toISOString() });
@@ -79,7 +80,10 @@ describe('WebhookSubscription.statsSeries', () => {
     const buckets = await series(acme.adminToken, { since: since.toISOString(), until: until.toISOString(), bucket: 3600 });
     expect(buckets.map((b) => b.start)).toEqual(Array.from({ length: 6 }, (_, i) => new Date(since.getTime() + i * 3_600_000).toISOString()));
     expect(buckets.reduce((n, b) => n + b.succeeded + b.failed, 0)).toBe(3);
-    const before = await series(acme.adminToken, { since: new Date(started - 7200_000).toISOString(), until: new Date(started - 3600_000).toISOString() });
+    const before = await series(acme.adminToken, {
+      since: new Date(started - 7200_000).toISOString(),
+      until: new Date(started - 3600_000).toISOString(),
+    });
     expect(before.every((b) => b.attempts === 0 && b.succeeded === 0)).toBe(true);
   });
 

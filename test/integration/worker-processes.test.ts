@@ -46,7 +46,7 @@ describe('worker processes', () => {
         NODE_ENV: 'test',
         DATABASE_URL: t.database.url,
         HOOKLINE_MASTER_KEY: t.config.masterKey!.toString('base64'),
-        // The receiver is plain http on loopback, which a worker on an external database refuses unless told.
+        // The receiver listens on loopback, which a process with DATABASE_URL refuses unless told otherwise.
         HOOKLINE_ALLOW_PRIVATE_URLS: 'true',
         HOOKLINE_WORKER_CONCURRENCY: '4',
         HOOKLINE_WORKER_PORT: String(port),

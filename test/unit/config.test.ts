@@ -38,7 +38,9 @@ describe('loadConfig', () => {
     const config = loadConfig({ HOOKLINE_MASTER_KEY: key, HOOKLINE_MASTER_KEY_PREVIOUS: `${other}, ${key}` });
     expect(config.previousMasterKeys.map((k) => k.toString('base64'))).toEqual([other, key]);
     expect(() => loadConfig({ HOOKLINE_MASTER_KEY_PREVIOUS: 'c2hvcnQ=' })).toThrow(/HOOKLINE_MASTER_KEY_PREVIOUS must be one or more 32-byte keys/);
-    expect(loadConfig({})).toMatchObject({ maxSubscriptions: 100, maxEventTypes: 200 });
+    expect(loadConfig({})).toMatchObject({ maxSubscriptions: 100, maxEventTypes: 200, schemaCheckMs: 2000 });
+    expect(loadConfig({ HOOKLINE_SCHEMA_CHECK_MS: '250' }).schemaCheckMs).toBe(250);
+    expect(() => loadConfig({ HOOKLINE_SCHEMA_CHECK_MS: '10' })).toThrow(/HOOKLINE_SCHEMA_CHECK_MS must be between 50 and 60000/);
     expect(loadConfig({ HOOKLINE_MAX_SUBSCRIPTIONS: '5', HOOKLINE_MAX_EVENT_TYPES: '7' })).toMatchObject({ maxSubscriptions: 5, maxEventTypes: 7 });
   });
 

@@ -31,10 +31,17 @@ describe('portal link tokens', () => {
   it('refuse any change to the payload or the signature', () => {
     const token = signLink(key, claims);
     const [payload, signature] = token.split('.') as [string, string];
-    const changed = Buffer.from(JSON.stringify({ v: 1, id: claims.linkId, a: claims.accountId, e: 'PRODUCTION', r: true, x: claims.expiresAt })).toString(
-      'base64url',
-    );
-    for (const bad of [`${changed}.${signature}`, `${payload}.${signature.replace(/^./, (c) => (c === 'A' ? 'B' : 'A'))}`, payload, `${payload}.`, '', 'a.b.c']) {
+    const changed = Buffer.from(
+      JSON.stringify({ v: 1, id: claims.linkId, a: claims.accountId, e: 'PRODUCTION', r: true, x: claims.expiresAt }),
+    ).toString('base64url');
+    for (const bad of [
+      `${changed}.${signature}`,
+      `${payload}.${signature.replace(/^./, (c) => (c === 'A' ? 'B' : 'A'))}`,
+      payload,
+      `${payload}.`,
+      '',
+      'a.b.c',
+    ]) {
       expect(verifyLink(key, bad, 0), bad).toEqual({ ok: false, reason: 'invalid' });
     }
   });

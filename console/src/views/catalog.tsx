@@ -31,7 +31,13 @@ export function CatalogView() {
       <p>The channels a subscription can choose and the events in each. An exclusive channel cannot share a subscription with any other.</p>
       <div class="field inline">
         <label for="catalog-filter">Filter</label>
-        <input id="catalog-filter" type="search" placeholder="invoices, paid, ledger…" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} />
+        <input
+          id="catalog-filter"
+          type="search"
+          placeholder="invoices, paid, ledger…"
+          value={filter}
+          onInput={(e) => setFilter(e.currentTarget.value)}
+        />
       </div>
       {channels.map((c) => (
         <section key={c.name} class="channel" aria-labelledby={`channel-${c.name}`}>

@@ -45,8 +45,7 @@ function Chart({ title, buckets, lines, unit }: { title: string; buckets: Bucket
             paths: l.bars ? bars : undefined,
             points: { show: !l.bars },
             spanGaps: false,
-            value: (_u: uPlot, v: number | null, _s: number, i: number | null) =>
-              i === null ? '–' : String(l.shown ? l.shown[i] : (v ?? '–')),
+            value: (_u: uPlot, v: number | null, _s: number, i: number | null) => (i === null ? '–' : String(l.shown ? l.shown[i] : (v ?? '–'))),
           })),
         ],
       },

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { gql, messageOf } from '../api';
-import { StatusBadge } from '../common';
+import { handle, StatusBadge } from '../common';
 import { when } from '../format';
 
 export interface ListedDelivery {
@@ -26,7 +26,17 @@ interface Attempt {
 }
 
 /** A delivery as a table row, whose attempts open below it. */
-export function DeliveryRow({ delivery, canWrite, onChanged, showSubscription = false }: { delivery: ListedDelivery; canWrite: boolean; onChanged: () => void; showSubscription?: boolean }) {
+export function DeliveryRow({
+  delivery,
+  canWrite,
+  onChanged,
+  showSubscription = false,
+}: {
+  delivery: ListedDelivery;
+  canWrite: boolean;
+  onChanged: () => void;
+  showSubscription?: boolean;
+}) {
   const [attempts, setAttempts] = useState<Attempt[] | null>(null);
   const [open, setOpen] = useState(false);
   const [message, setMessage] = useState<string | null>(null);
@@ -63,7 +73,9 @@ export function DeliveryRow({ delivery, canWrite, onChanged, showSubscription = 
         <td>
           <StatusBadge status={delivery.status} />
         </td>
-        {showSubscription && <td>{delivery.subscription ? <a href={`#/webhooks/${delivery.subscription.id}`}>{delivery.subscription.url}</a> : '—'}</td>}
+        {showSubscription && (
+          <td>{delivery.subscription ? <a href={`#/webhooks/${delivery.subscription.id}`}>{delivery.subscription.url}</a> : '—'}</td>
+        )}
         <td>
           <a href={`#/events/${delivery.event.id}`}>{delivery.event.type}</a>
         </td>
@@ -71,11 +83,11 @@ export function DeliveryRow({ delivery, canWrite, onChanged, showSubscription = 
         <td>{delivery.attemptCount}</td>
         <td>{when(delivery.nextAttemptAt)}</td>
         <td class="row-actions">
-          <button type="button" class="secondary small" aria-expanded={open} onClick={toggle}>
+          <button type="button" class="secondary small" aria-expanded={open} onClick={handle(toggle)}>
             {open ? 'Hide attempts' : 'Attempts'}
           </button>
           {canWrite && (
-            <button type="button" class="secondary small" onClick={redeliver}>
+            <button type="button" class="secondary small" onClick={handle(redeliver)}>
               Redeliver
             </button>
           )}

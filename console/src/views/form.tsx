@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, gql } from '../api';
-import { ErrorMessage } from '../common';
+import { ErrorMessage, handle } from '../common';
 
 export interface Channel {
   name: string;
@@ -19,6 +19,7 @@ export interface SubscriptionFields {
   retrySchedule: number[];
   headers: Record<string, string> | null;
   rateLimitPerSecond: number | null;
+  maxInFlight: number | null;
 }
 
 const DEFAULT_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000];
@@ -82,6 +83,7 @@ export function SubscriptionForm({
       .join('\n'),
   );
   const [rateLimit, setRateLimit] = useState(existing?.rateLimitPerSecond?.toString() ?? '');
+  const [maxInFlight, setMaxInFlight] = useState(existing?.maxInFlight?.toString() ?? '');
   const [secret, setSecret] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -118,6 +120,7 @@ export function SubscriptionForm({
         retrySchedule,
         headers: parseHeaders(headers),
         rateLimitPerSecond: rateLimit.trim() ? Number(rateLimit) : null,
+        maxInFlight: maxInFlight.trim() ? Number(maxInFlight) : null,
       };
       if (existing) {
         const d = await gql<{ updateWebhookSubscription: { id: string } }>(
@@ -141,11 +144,18 @@ export function SubscriptionForm({
   };
 
   return (
-    <form class="subscription-form" onSubmit={submit} aria-label={existing ? 'Edit subscription' : 'New subscription'}>
+    <form class="subscription-form" onSubmit={handle(submit)} aria-label={existing ? 'Edit subscription' : 'New subscription'}>
       <h2>{existing ? 'Edit subscription' : 'New subscription'}</h2>
       <div class="field">
         <label for="sub-url">URL</label>
-        <input id="sub-url" type="url" required placeholder="https://erp.example.com/webhooks" value={url} onInput={(e) => setUrl(e.currentTarget.value)} />
+        <input
+          id="sub-url"
+          type="url"
+          required
+          placeholder="https://erp.example.com/webhooks"
+          value={url}
+          onInput={(e) => setUrl(e.currentTarget.value)}
+        />
       </div>
       <div class="field">
         <label for="sub-description">Description</label>
@@ -164,8 +174,8 @@ export function SubscriptionForm({
         </div>
         {conflict && (
           <p class="warning" role="alert" id="exclusive-rule">
-            {exclusiveChosen.map((c) => c.name).join(', ')} is exclusive: a subscription that has it has no other channel. Unsubscribe from
-            the other channels first, or make a separate subscription for {exclusiveChosen[0]!.name}.
+            {exclusiveChosen.map((c) => c.name).join(', ')} is exclusive: a subscription that has it has no other channel. Unsubscribe from the other
+            channels first, or make a separate subscription for {exclusiveChosen[0]!.name}.
           </p>
         )}
       </fieldset>
@@ -225,10 +235,28 @@ export function SubscriptionForm({
         <label for="sub-rate">Rate limit (deliveries per second)</label>
         <input id="sub-rate" type="number" min={1} placeholder="No limit" value={rateLimit} onInput={(e) => setRateLimit(e.currentTarget.value)} />
       </div>
+      <div class="field">
+        <label for="sub-in-flight">Most deliveries in flight at once</label>
+        <input
+          id="sub-in-flight"
+          type="number"
+          min={1}
+          max={1000}
+          placeholder="10 (the default)"
+          value={maxInFlight}
+          onInput={(e) => setMaxInFlight(e.currentTarget.value)}
+        />
+      </div>
       {!existing && (
         <div class="field">
           <label for="sub-secret">Signing secret (optional)</label>
-          <input id="sub-secret" autoComplete="off" placeholder="whsec_… (generated when empty)" value={secret} onInput={(e) => setSecret(e.currentTarget.value)} />
+          <input
+            id="sub-secret"
+            autoComplete="off"
+            placeholder="whsec_… (generated when empty)"
+            value={secret}
+            onInput={(e) => setSecret(e.currentTarget.value)}
+          />
         </div>
       )}
       <ErrorMessage error={error} />

@@ -1,4 +1,3 @@
-import type { Session } from '../app';
 import { when } from '../format';
 
 export interface EndpointHealth {
@@ -8,22 +7,30 @@ export interface EndpointHealth {
   nextProbeAt: string | null;
 }
 
-/** The endpointHealth selection when this server's schema has the field; nothing otherwise. */
-export function healthSelection(session: Session): string {
-  return session.subscriptionFields.has('endpointHealth') ? 'endpointHealth { state since consecutiveFailures nextProbeAt }' : '';
-}
+export const HEALTH_FIELDS = 'endpointHealth { state since consecutiveFailures nextProbeAt }';
 
 const WORDS: Record<string, string> = { HEALTHY: 'Healthy', FAILING: 'Failing', HELD: 'Held' };
+const MEANING: Record<string, string> = {
+  HEALTHY: 'The last attempt succeeded, or none failed yet',
+  FAILING: 'The last attempts failed, not yet enough in a row to hold the endpoint',
+  HELD: 'Too many attempts failed in a row: deliveries wait while one probe is sent; a success releases them',
+};
 
-export function HealthBadge({ session, health, detailed = false }: { session: Session; health: EndpointHealth | null | undefined; detailed?: boolean }) {
-  if (!session.subscriptionFields.has('endpointHealth')) return <span class="hint">Not reported by this server</span>;
-  if (!health) return <span class="hint">No deliveries yet</span>;
+export function HealthBadge({ health, detailed = false }: { health: EndpointHealth; detailed?: boolean }) {
   return (
     <span>
-      <span class={`badge health-${health.state.toLowerCase()}`}>{WORDS[health.state] ?? health.state}</span>
-      {health.consecutiveFailures > 0 && <span class="hint"> {health.consecutiveFailures} failures in a row</span>}
-      {detailed && health.since && <span class="hint"> since {when(health.since)}</span>}
-      {detailed && health.nextProbeAt && <span class="hint">; next probe {when(health.nextProbeAt)}</span>}
+      <span class={`badge health-${health.state.toLowerCase()}`} title={MEANING[health.state]}>
+        {WORDS[health.state] ?? health.state}
+      </span>
+      {health.consecutiveFailures > 0 && (
+        <span class="hint">
+          {' '}
+          {health.consecutiveFailures} failed {health.consecutiveFailures === 1 ? 'attempt' : 'attempts'} in a row
+        </span>
+      )}
+      {detailed && health.since && <span class="hint"> · since {when(health.since)}</span>}
+      {detailed && health.nextProbeAt && <span class="hint"> · next probe {when(health.nextProbeAt)}</span>}
+      {detailed && <div class="hint">{MEANING[health.state]}</div>}
     </span>
   );
 }

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { gql } from '../api';
-import { ErrorMessage, Loading, ShownOnce } from '../common';
+import { ErrorMessage, handle, Loading, ShownOnce } from '../common';
 import { when } from '../format';
 
 interface ApiKey {
@@ -62,7 +62,7 @@ export function KeysView() {
   return (
     <section>
       <h1>API keys</h1>
-      <form class="inline-form" onSubmit={create} aria-label="New API key">
+      <form class="inline-form" onSubmit={handle(create)} aria-label="New API key">
         <div class="field">
           <label for="key-name">Name</label>
           <input id="key-name" required value={name} onInput={(e) => setName(e.currentTarget.value)} />
@@ -118,7 +118,7 @@ export function KeysView() {
                   {k.revokedAt ? (
                     <span class="hint">Revoked {when(k.revokedAt)}</span>
                   ) : (
-                    <button type="button" class="danger small" onClick={() => revoke(k)} aria-label={`Revoke ${k.name}`}>
+                    <button type="button" class="danger small" onClick={handle(() => revoke(k))} aria-label={`Revoke ${k.name}`}>
                       Revoke
                     </button>
                   )}

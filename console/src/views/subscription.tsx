@@ -1,12 +1,12 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { gql, messageOf } from '../api';
 import type { Session } from '../app';
-import { ErrorMessage, Loading, ShownOnce, StatusBadge } from '../common';
+import { ErrorMessage, handle, Loading, ShownOnce, StatusBadge } from '../common';
 import { isoToLocal, localToIso, ms, percent, STATUSES, statusWord, when } from '../format';
 import { DeliveryCharts, type Bucket } from './chart';
 import { DeliveryRow, type ListedDelivery } from './deliveries';
 import { SubscriptionForm, type SubscriptionFields } from './form';
-import { HealthBadge, healthSelection, type EndpointHealth } from './health';
+import { HEALTH_FIELDS, HealthBadge, type EndpointHealth } from './health';
 
 interface Detail extends SubscriptionFields {
   enabled: boolean;
@@ -25,7 +25,7 @@ interface Detail extends SubscriptionFields {
     lastSuccessAt: string | null;
     lastFailureAt: string | null;
   };
-  endpointHealth?: EndpointHealth | null;
+  endpointHealth: EndpointHealth;
 }
 
 const RANGES = [
@@ -53,7 +53,7 @@ export function SubscriptionDetail({ id, session }: { id: string; session: Sessi
         id url description channels events payloadFormat retrySchedule headers rateLimitPerSecond enabled disabledReason environment createdAt
         secrets { id hint createdAt expiresAt }
         stats { total succeeded failed pending successRate latencyP50Ms latencyP95Ms lastSuccessAt lastFailureAt }
-        ${healthSelection(session)} } }`,
+        maxInFlight ${HEALTH_FIELDS} } }`,
       { id },
     ).then(
       (d) => setSub(d.webhookSubscription),
@@ -102,7 +102,7 @@ export function SubscriptionDetail({ id, session }: { id: string; session: Sessi
         </dd>
         <dt>Endpoint health</dt>
         <dd>
-          <HealthBadge session={session} health={sub.endpointHealth} detailed />
+          <HealthBadge health={sub.endpointHealth} detailed />
         </dd>
         <dt>Channels</dt>
         <dd>{sub.channels.join(', ')}</dd>
@@ -114,6 +114,8 @@ export function SubscriptionDetail({ id, session }: { id: string; session: Sessi
         <dd>{sub.retrySchedule.length ? sub.retrySchedule.map((s) => `${s} s`).join(', ') : 'No retries'}</dd>
         <dt>Rate limit</dt>
         <dd>{sub.rateLimitPerSecond ? `${sub.rateLimitPerSecond} per second` : 'None'}</dd>
+        <dt>Most in flight</dt>
+        <dd>{sub.maxInFlight ?? 'The default (10)'}</dd>
         <dt>Custom headers</dt>
         <dd>{sub.headers ? Object.keys(sub.headers).join(', ') : 'None'}</dd>
         <dt>Signing secrets</dt>
@@ -135,36 +137,38 @@ export function SubscriptionDetail({ id, session }: { id: string; session: Sessi
           <button
             type="button"
             class="secondary"
-            onClick={() =>
+            onClick={handle(async () =>
               act(`mutation($id: ID!, $input: UpdateWebhookSubscriptionInput!) { updateWebhookSubscription(id: $id, input: $input) { id } }`, {
                 id: sub.id,
                 input: { enabled: !sub.enabled },
-              })
-            }
+              }),
+            )}
           >
             {sub.enabled ? 'Disable' : 'Enable'}
           </button>
           <button
             type="button"
             class="secondary"
-            onClick={() =>
-              confirm('Rotate the signing secret? The current one keeps signing beside the new one for 24 hours.') &&
-              act(`mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }`, { id: sub.id }, (d) =>
-                setRotated((d.rotateWebhookSecret as { secret: string }).secret),
-              )
-            }
+            onClick={handle(
+              async () =>
+                confirm('Rotate the signing secret? The current one keeps signing beside the new one for 24 hours.') &&
+                act(`mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }`, { id: sub.id }, (d) =>
+                  setRotated((d.rotateWebhookSecret as { secret: string }).secret),
+                ),
+            )}
           >
             Rotate secret
           </button>
           <button
             type="button"
             class="danger"
-            onClick={() =>
-              confirm(`Delete the subscription to ${sub.url}? Its pending deliveries are cancelled.`) &&
-              act(`mutation($id: ID!) { deleteWebhookSubscription(id: $id) }`, { id: sub.id }, () => {
-                location.hash = '#/webhooks';
-              })
-            }
+            onClick={handle(
+              async () =>
+                confirm(`Delete the subscription to ${sub.url}? Its pending deliveries are cancelled.`) &&
+                act(`mutation($id: ID!) { deleteWebhookSubscription(id: $id) }`, { id: sub.id }, () => {
+                  location.hash = '#/webhooks';
+                }),
+            )}
           >
             Delete
           </button>
@@ -207,7 +211,7 @@ export function SubscriptionDetail({ id, session }: { id: string; session: Sessi
       </div>
       {buckets ? <DeliveryCharts buckets={buckets} /> : <Loading />}
 
-      <Deliveries subscriptionId={sub.id} session={session} reload={reload} />
+      <Deliveries subscriptionId={sub.id} session={session} reload={reload} onRefresh={refresh} />
       {session.canWrite && <Replay subscriptionId={sub.id} onDone={refresh} />}
     </section>
   );
@@ -268,7 +272,7 @@ function SendTestEvent({ id, onDone }: { id: string; onDone: () => void }) {
   const last = delivery?.attempts[delivery.attempts.length - 1];
   return (
     <>
-      <button type="button" onClick={send}>
+      <button type="button" onClick={handle(send)}>
         Send test event
       </button>
       <div class="test-result" role="status" aria-live="polite" aria-label="Test event result">
@@ -289,7 +293,17 @@ function SendTestEvent({ id, onDone }: { id: string; onDone: () => void }) {
   );
 }
 
-function Deliveries({ subscriptionId, session, reload }: { subscriptionId: string; session: Session; reload: number }) {
+function Deliveries({
+  subscriptionId,
+  session,
+  reload,
+  onRefresh,
+}: {
+  subscriptionId: string;
+  session: Session;
+  reload: number;
+  onRefresh: () => void;
+}) {
   const [status, setStatus] = useState('');
   const [eventType, setEventType] = useState('');
   const [since, setSince] = useState('');
@@ -297,7 +311,6 @@ function Deliveries({ subscriptionId, session, reload }: { subscriptionId: strin
   const [eventNames, setEventNames] = useState<string[]>([]);
   const [page, setPage] = useState<{ nodes: ListedDelivery[]; totalCount: number; endCursor: string | null; hasNextPage: boolean } | null>(null);
   const [error, setError] = useState<unknown>(null);
-  const [own, setOwn] = useState(0);
   // Filters change faster than answers come: only the answer to the latest request is shown.
   const latest = useRef(0);
 
@@ -319,7 +332,9 @@ function Deliveries({ subscriptionId, session, reload }: { subscriptionId: strin
         since: localToIso(since),
         until: localToIso(until),
       };
-      const d = await gql<{ deliveries: { nodes: ListedDelivery[]; totalCount: number; pageInfo: { endCursor: string | null; hasNextPage: boolean } } }>(
+      const d = await gql<{
+        deliveries: { nodes: ListedDelivery[]; totalCount: number; pageInfo: { endCursor: string | null; hasNextPage: boolean } };
+      }>(
         `query($filter: DeliveryFilter, $after: String) { deliveries(filter: $filter, first: 25, after: $after) {
           nodes { id status attemptCount createdAt lastAttemptAt nextAttemptAt event { id type } } totalCount pageInfo { endCursor hasNextPage } } }`,
         { filter, after },
@@ -331,13 +346,13 @@ function Deliveries({ subscriptionId, session, reload }: { subscriptionId: strin
       setError(e);
     }
   };
-  useEffect(() => void load(null), [subscriptionId, status, eventType, since, until, reload, own]);
+  useEffect(() => void load(null), [subscriptionId, status, eventType, since, until, reload]);
 
   return (
     <section aria-labelledby="deliveries-heading">
       <div class="heading-row">
         <h2 id="deliveries-heading">Recent deliveries</h2>
-        <button type="button" class="secondary" onClick={() => setOwn((n) => n + 1)}>
+        <button type="button" class="secondary" onClick={onRefresh}>
           Refresh
         </button>
       </div>
@@ -396,7 +411,7 @@ function Deliveries({ subscriptionId, session, reload }: { subscriptionId: strin
               </thead>
               <tbody>
                 {page.nodes.map((d) => (
-                  <DeliveryRow key={d.id} delivery={d} canWrite={session.canWrite} onChanged={() => setOwn((n) => n + 1)} />
+                  <DeliveryRow key={d.id} delivery={d} canWrite={session.canWrite} onChanged={onRefresh} />
                 ))}
               </tbody>
             </table>
@@ -420,7 +435,7 @@ function Replay({ subscriptionId, onDone }: { subscriptionId: string; onDone: ()
     <form
       class="replay"
       aria-label="Replay failed deliveries"
-      onSubmit={async (e) => {
+      onSubmit={handle(async (e: Event) => {
         e.preventDefault();
         setError(null);
         setResult(null);
@@ -436,7 +451,7 @@ function Replay({ subscriptionId, onDone }: { subscriptionId: string; onDone: ()
         } catch (err) {
           setError(err);
         }
-      }}
+      })}
     >
       <h2>Replay failed deliveries</h2>
       <div class="field inline">

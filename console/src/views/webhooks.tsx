@@ -3,7 +3,7 @@ import { gql } from '../api';
 import type { Session } from '../app';
 import { ErrorMessage, Loading, ShownOnce } from '../common';
 import { SubscriptionForm } from './form';
-import { HealthBadge, healthSelection, type EndpointHealth } from './health';
+import { HEALTH_FIELDS, HealthBadge, type EndpointHealth } from './health';
 
 interface ListedSubscription {
   id: string;
@@ -13,7 +13,7 @@ interface ListedSubscription {
   payloadFormat: string;
   enabled: boolean;
   disabledReason: string | null;
-  endpointHealth?: EndpointHealth | null;
+  endpointHealth: EndpointHealth;
 }
 
 export function WebhooksView({ session }: { session: Session }) {
@@ -24,7 +24,7 @@ export function WebhooksView({ session }: { session: Session }) {
 
   const load = () =>
     gql<{ webhookSubscriptions: ListedSubscription[] }>(
-      `{ webhookSubscriptions { id url description channels payloadFormat enabled disabledReason ${healthSelection(session)} } }`,
+      `{ webhookSubscriptions { id url description channels payloadFormat enabled disabledReason ${HEALTH_FIELDS} } }`,
     ).then(
       (d) => setSubs(d.webhookSubscriptions),
       (e: unknown) => setError(e),
@@ -50,7 +50,8 @@ export function WebhooksView({ session }: { session: Session }) {
       {created && (
         <ShownOnce label="Signing secret" value={created.secret}>
           <p>
-            Your endpoint verifies each delivery's <code>webhook-signature</code> with it. <a href={`#/webhooks/${created.id}`}>Open the subscription</a>
+            Your endpoint verifies each delivery's <code>webhook-signature</code> with it.{' '}
+            <a href={`#/webhooks/${created.id}`}>Open the subscription</a>
           </p>
         </ShownOnce>
       )}
@@ -98,7 +99,7 @@ export function WebhooksView({ session }: { session: Session }) {
                   )}
                 </td>
                 <td>
-                  <HealthBadge session={session} health={s.endpointHealth} />
+                  <HealthBadge health={s.endpointHealth} />
                 </td>
               </tr>
             ))}

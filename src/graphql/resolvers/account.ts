@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { Role } from '../../domain.js';
 import { requirePrincipal, type GraphQLContext } from '../context.js';
-import { presentAccount, presentApiKey } from '../presenters/account.js';
+import { presentApiKey, presentCreatedAccount, presentCreatedApiKey, presentViewer } from '../presenters/account.js';
 import { ApiKey, CreatedAccount, CreatedApiKey, Viewer } from '../types/account.js';
 import { Environment } from '../types/enums.js';
 
@@ -15,12 +15,7 @@ export class AccountResolver {
       principal.accountId ? ctx.services.accounts.getAccount(principal.accountId) : null,
       ctx.services.accounts.getOwnKey(principal),
     ]);
-    return Object.assign(new Viewer(), {
-      account: account ? presentAccount(account) : null,
-      role: principal.role,
-      environment: principal.environment,
-      apiKey: presentApiKey(key),
-    });
+    return presentViewer(principal, account, key);
   }
 
   @Authorized(Role.ADMIN, Role.OPERATOR)
@@ -39,8 +34,7 @@ export class AccountResolver {
   @Authorized(Role.OPERATOR)
   @Mutation(() => CreatedAccount, { description: 'OPERATOR only' })
   async createAccount(@Ctx() ctx: GraphQLContext, @Arg('name') name: string): Promise<CreatedAccount> {
-    const { account, adminToken } = await ctx.services.accounts.createAccount(name);
-    return Object.assign(new CreatedAccount(), { account: presentAccount(account), adminToken });
+    return presentCreatedAccount(await ctx.services.accounts.createAccount(name));
   }
 
   @Authorized(Role.ADMIN, Role.OPERATOR)
@@ -51,8 +45,7 @@ export class AccountResolver {
     @Arg('role', () => Role) role: Role,
     @Arg('environment', () => Environment, { nullable: true }) environment?: Environment | null,
   ): Promise<CreatedApiKey> {
-    const created = await ctx.services.accounts.createApiKey(requirePrincipal(ctx), { name, role, environment });
-    return Object.assign(new CreatedApiKey(), { apiKey: presentApiKey(created.apiKey), token: created.token });
+    return presentCreatedApiKey(await ctx.services.accounts.createApiKey(requirePrincipal(ctx), { name, role, environment }));
   }
 
   @Authorized(Role.ADMIN, Role.OPERATOR)

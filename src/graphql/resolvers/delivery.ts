@@ -3,6 +3,8 @@ import { DeliveryStatus, Role } from '../../domain.js';
 import { scopeOf, type GraphQLContext } from '../context.js';
 import { loadersOf } from '../loaders.js';
 import { nullWhenNotFound } from '../nullable.js';
+import { presentDelivery, presentDeliveryAttempt, presentDeliveryStats } from '../presenters/delivery.js';
+import { presentEvent } from '../presenters/event.js';
 import { presentSubscription } from '../presenters/subscription.js';
 import { DeliveryAttempt } from '../types/attempt.js';
 import { Delivery, DeliveryConnection, DeliveryFilter } from '../types/delivery.js';
@@ -21,20 +23,20 @@ export class DeliveryResolver {
     @Args() page: PageArgs,
   ): Promise<DeliveryConnection> {
     const found = await ctx.services.deliveries.list(scopeOf(ctx), filter ?? {}, PageArgs.size(page), page.after);
-    return toConnection(found, (d) => Delivery.from(d));
+    return toConnection(found, presentDelivery);
   }
 
   @Authorized(Role.ADMIN, Role.VIEWER)
   @Query(() => Delivery, { nullable: true })
   async delivery(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<Delivery | null> {
     const found = await nullWhenNotFound(ctx.services.deliveries.get(scopeOf(ctx), id));
-    return found && Delivery.from(found);
+    return found && presentDelivery(found);
   }
 
   @Authorized(Role.ADMIN)
   @Mutation(() => Delivery, { description: 'Sends a webhook.test event to this subscription alone, whatever its channels' })
   async sendTestEvent(@Ctx() ctx: GraphQLContext, @Arg('subscriptionId', () => ID) subscriptionId: string): Promise<Delivery> {
-    return Delivery.from(await ctx.services.deliveries.sendTest(scopeOf(ctx), subscriptionId));
+    return presentDelivery(await ctx.services.deliveries.sendTest(scopeOf(ctx), subscriptionId));
   }
 
   @Authorized(Role.ADMIN)
@@ -42,7 +44,7 @@ export class DeliveryResolver {
     description: 'Queues the delivery again with the same id, so that receivers can still de-duplicate; its attempts continue',
   })
   async redeliver(@Ctx() ctx: GraphQLContext, @Arg('deliveryId', () => ID) deliveryId: string): Promise<Delivery> {
-    return Delivery.from(await ctx.services.deliveries.redeliver(scopeOf(ctx), deliveryId));
+    return presentDelivery(await ctx.services.deliveries.redeliver(scopeOf(ctx), deliveryId));
   }
 
   @Authorized(Role.ADMIN)
@@ -57,7 +59,7 @@ export class DeliveryResolver {
 
   @FieldResolver(() => Event)
   async event(@Ctx() ctx: GraphQLContext, @Root() delivery: Delivery): Promise<Event> {
-    return Event.from(await loadersOf(ctx).event.load(delivery.eventId));
+    return presentEvent(await loadersOf(ctx).event.load(delivery.eventId));
   }
 
   @FieldResolver(() => WebhookSubscription)
@@ -67,7 +69,7 @@ export class DeliveryResolver {
 
   @FieldResolver(() => [DeliveryAttempt])
   async attempts(@Ctx() ctx: GraphQLContext, @Root() delivery: Delivery): Promise<DeliveryAttempt[]> {
-    return (await loadersOf(ctx).attemptsOfDelivery.load(delivery.id)).map((a) => DeliveryAttempt.from(a));
+    return (await loadersOf(ctx).attemptsOfDelivery.load(delivery.id)).map(presentDeliveryAttempt);
   }
 }
 
@@ -80,7 +82,7 @@ export class SubscriptionHistoryResolver {
     @Root() subscription: WebhookSubscription,
     @Arg('since', () => Date, { nullable: true }) since: Date | null,
   ): Promise<DeliveryStats> {
-    return Object.assign(new DeliveryStats(), await ctx.services.deliveries.stats(scopeOf(ctx), subscription.id, since));
+    return presentDeliveryStats(await ctx.services.deliveries.stats(scopeOf(ctx), subscription.id, since));
   }
 
   @FieldResolver(() => DeliveryConnection)
@@ -90,12 +92,7 @@ export class SubscriptionHistoryResolver {
     @Arg('status', () => DeliveryStatus, { nullable: true }) status: DeliveryStatus | null,
     @Args() page: PageArgs,
   ): Promise<DeliveryConnection> {
-    const found = await ctx.services.deliveries.list(
-      scopeOf(ctx),
-      { subscriptionId: subscription.id, status },
-      PageArgs.size(page),
-      page.after,
-    );
-    return toConnection(found, (d) => Delivery.from(d));
+    const found = await ctx.services.deliveries.list(scopeOf(ctx), { subscriptionId: subscription.id, status }, PageArgs.size(page), page.after);
+    return toConnection(found, presentDelivery);
   }
 }

@@ -1,19 +1,16 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Role } from '../../domain.js';
 import { DISPUTE_OPENED, INVOICE_PAID, PROMISE_TO_PAY_CREATED, type TypedEvent } from '../../catalog/typed-events.js';
-import type { PublishResult } from '../../events/service.js';
 import { publisherOf, scopeOf, type GraphQLContext } from '../context.js';
 import { loadersOf } from '../loaders.js';
 import { nullWhenNotFound } from '../nullable.js';
+import { presentDelivery } from '../presenters/delivery.js';
+import { presentEvent, presentPublishEvents, presentPublishedEvent } from '../presenters/event.js';
 import { Delivery } from '../types/delivery.js';
 import { Event, EventConnection, EventFilter } from '../types/event.js';
 import { PageArgs, toConnection } from '../types/pagination.js';
 import { PublishEventInput, PublishEventsResult, PublishedEvent } from '../types/publish.js';
 import { DisputeOpenedInput, InvoicePaidInput, PromiseToPayInput, typedEventData, type TypedEventInput } from '../types/typed-events.js';
-
-function published(result: PublishResult): PublishedEvent {
-  return Object.assign(new PublishedEvent(), { event: Event.from(result.event), duplicate: result.duplicate });
-}
 
 /** A typed mutation publishes like publishEvent; the input's fields are the data, so errors name `input.<field>`. */
 async function publishTyped(ctx: GraphQLContext, event: TypedEvent, input: TypedEventInput): Promise<PublishedEvent> {
@@ -22,7 +19,7 @@ async function publishTyped(ctx: GraphQLContext, event: TypedEvent, input: Typed
     { type: event.type, data: typedEventData(event, input), idempotencyKey: input.idempotencyKey },
     { data: 'input', idempotencyKey: 'input.idempotencyKey', type: null },
   );
-  return published(result);
+  return presentPublishedEvent(result);
 }
 
 @Resolver(() => Event)
@@ -30,7 +27,7 @@ export class EventResolver {
   @Authorized(Role.ADMIN, Role.PUBLISHER)
   @Mutation(() => PublishedEvent)
   async publishEvent(@Ctx() ctx: GraphQLContext, @Arg('input') input: PublishEventInput): Promise<PublishedEvent> {
-    return published(await ctx.services.events.publish(publisherOf(ctx), input));
+    return presentPublishedEvent(await ctx.services.events.publish(publisherOf(ctx), input));
   }
 
   @Authorized(Role.ADMIN, Role.PUBLISHER)
@@ -40,7 +37,7 @@ export class EventResolver {
     // Each item is checked by the service and refused on its own; class-validator would refuse the whole call.
     @Arg('inputs', () => [PublishEventInput], { validate: false }) inputs: PublishEventInput[],
   ): Promise<PublishEventsResult> {
-    return PublishEventsResult.from(await ctx.services.events.publishMany(publisherOf(ctx), inputs));
+    return presentPublishEvents(await ctx.services.events.publishMany(publisherOf(ctx), inputs));
   }
 
   @Authorized(Role.ADMIN, Role.PUBLISHER)
@@ -69,20 +66,20 @@ export class EventResolver {
     @Args() page: PageArgs,
   ): Promise<EventConnection> {
     const found = await ctx.services.events.list(scopeOf(ctx), filter ?? {}, PageArgs.size(page), page.after);
-    return toConnection(found, (e) => Event.from(e));
+    return toConnection(found, presentEvent);
   }
 
   @Authorized(Role.ADMIN, Role.VIEWER)
   @Query(() => Event, { nullable: true })
   async event(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<Event | null> {
     const found = await nullWhenNotFound(ctx.services.events.get(scopeOf(ctx), id));
-    return found && Event.from(found);
+    return found && presentEvent(found);
   }
 
   @Authorized(Role.ADMIN, Role.VIEWER)
   @FieldResolver(() => [Delivery])
   async deliveries(@Ctx() ctx: GraphQLContext, @Root() event: Event): Promise<Delivery[]> {
     const rows = await loadersOf(ctx).deliveriesOfEvent.load(event.id);
-    return rows.map((d) => Delivery.from(d));
+    return rows.map(presentDelivery);
   }
 }

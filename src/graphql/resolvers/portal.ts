@@ -1,6 +1,7 @@
 import { Arg, Authorized, Ctx, Int, Mutation, Resolver } from 'type-graphql';
 import { Role } from '../../domain.js';
 import { requirePrincipal, type GraphQLContext } from '../context.js';
+import { presentPortalSession } from '../presenters/portal.js';
 import { PortalSession } from '../types/portal.js';
 
 @Resolver()
@@ -17,6 +18,6 @@ export class PortalResolver {
       { expiresInSeconds: expiresInSeconds ?? 3600, readOnly: readOnly ?? false },
       ctx.origin ?? 'http://localhost',
     );
-    return Object.assign(new PortalSession(), link);
+    return presentPortalSession(link);
   }
 }

@@ -1,5 +1,6 @@
 import { Arg, Ctx, FieldResolver, Int, Resolver, Root } from 'type-graphql';
 import { scopeOf, type GraphQLContext } from '../context.js';
+import { presentStatsBucket } from '../presenters/delivery.js';
 import { DeliveryStatsBucket } from '../types/series.js';
 import { WebhookSubscription } from '../types/subscription.js';
 
@@ -18,6 +19,6 @@ export class SubscriptionSeriesResolver {
     @Arg('bucketSeconds', () => Int, { defaultValue: 3600, nullable: true }) bucketSeconds: number | null,
   ): Promise<DeliveryStatsBucket[]> {
     const buckets = await ctx.services.statsSeries.series(scopeOf(ctx), subscription.id, { since, until, bucketSeconds: bucketSeconds ?? 3600 });
-    return buckets.map((b) => DeliveryStatsBucket.from(b));
+    return buckets.map(presentStatsBucket);
   }
 }

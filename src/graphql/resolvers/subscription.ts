@@ -4,7 +4,7 @@ import { Role } from '../../domain.js';
 import { redactHeaderValues, redactQueryValues } from '../../subscriptions/validation.js';
 import { requirePrincipal, scopeOf, type GraphQLContext } from '../context.js';
 import { loadersOf } from '../loaders.js';
-import { presentSigningSecret, presentSubscription } from '../presenters/subscription.js';
+import { presentCreatedSubscription, presentRotatedSecret, presentSigningSecret, presentSubscription } from '../presenters/subscription.js';
 import {
   CreatedWebhookSubscription,
   CreateWebhookSubscriptionInput,
@@ -47,8 +47,7 @@ export class SubscriptionResolver {
     @Ctx() ctx: GraphQLContext,
     @Arg('input', () => CreateWebhookSubscriptionInput) input: CreateWebhookSubscriptionInput,
   ): Promise<CreatedWebhookSubscription> {
-    const { subscription, secret } = await ctx.services.subscriptions.create(scopeOf(ctx), input);
-    return Object.assign(new CreatedWebhookSubscription(), { subscription: presentSubscription(subscription), secret });
+    return presentCreatedSubscription(await ctx.services.subscriptions.create(scopeOf(ctx), input));
   }
 
   @Authorized(Role.ADMIN)
@@ -76,8 +75,7 @@ export class SubscriptionResolver {
     @Arg('expireCurrentAfterSeconds', () => Int, { nullable: true, defaultValue: 86400 }) expireCurrentAfterSeconds: number | null,
     @Arg('secret', () => String, { nullable: true }) secret: string | null,
   ): Promise<RotatedSecret> {
-    const rotated = await ctx.services.subscriptions.rotateSecret(scopeOf(ctx), id, expireCurrentAfterSeconds, secret);
-    return Object.assign(new RotatedSecret(), { subscription: presentSubscription(rotated.subscription), secret: rotated.secret });
+    return presentRotatedSecret(await ctx.services.subscriptions.rotateSecret(scopeOf(ctx), id, expireCurrentAfterSeconds, secret));
   }
 
   /** Metadata of the secrets that sign now; never their plaintext. */

@@ -1,5 +1,4 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
-import type { DeliveryAttemptEntity } from '../../db/entities/index.js';
 
 @ObjectType()
 export class DeliveryAttempt {
@@ -26,17 +25,4 @@ export class DeliveryAttempt {
 
   @Field()
   succeeded: boolean;
-
-  static from(a: DeliveryAttemptEntity): DeliveryAttempt {
-    return Object.assign(new DeliveryAttempt(), {
-      id: a.id,
-      number: a.number,
-      startedAt: a.startedAt,
-      durationMs: a.durationMs,
-      responseStatus: a.responseStatus,
-      responseBody: a.responseBody,
-      error: a.error,
-      succeeded: a.succeeded,
-    });
-  }
 }

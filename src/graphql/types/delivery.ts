@@ -1,5 +1,4 @@
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
-import type { DeliveryEntity } from '../../db/entities/index.js';
 import { DeliveryStatus } from './enums.js';
 import { Connection } from './pagination.js';
 
@@ -26,20 +25,6 @@ export class Delivery {
   /** Resolved by field resolvers; kept for them, not exposed as such. */
   eventId: string;
   subscriptionId: string;
-
-  static from(d: DeliveryEntity): Delivery {
-    return Object.assign(new Delivery(), {
-      id: d.id,
-      status: d.status,
-      attemptCount: d.attemptCount,
-      // While a delivery is queued its next attempt is due; settled ones have none.
-      nextAttemptAt: d.nextAttemptAt,
-      lastAttemptAt: d.lastAttemptAt,
-      createdAt: d.createdAt,
-      eventId: d.eventId,
-      subscriptionId: d.subscriptionId,
-    });
-  }
 }
 
 @ObjectType()
@@ -62,4 +47,3 @@ export class DeliveryFilter {
   @Field(() => Date, { nullable: true })
   until?: Date | null;
 }
-

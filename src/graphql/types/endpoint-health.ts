@@ -1,5 +1,4 @@
 import { Field, Int, ObjectType, registerEnumType } from 'type-graphql';
-import type { SubscriptionEntity } from '../../db/entities/index.js';
 import { EndpointHealthState } from '../../delivery/endpoint-health.js';
 
 registerEnumType(EndpointHealthState, {
@@ -7,7 +6,10 @@ registerEnumType(EndpointHealthState, {
   valuesConfig: {
     HEALTHY: { description: 'The last attempt succeeded, or none failed yet' },
     FAILING: { description: 'The last attempts failed, not yet enough of them in a row to hold the endpoint' },
-    HELD: { description: 'Too many attempts failed in a row: deliveries wait (spending no attempts) while one probe is sent at nextProbeAt; a success releases them' },
+    HELD: {
+      description:
+        'Too many attempts failed in a row: deliveries wait (spending no attempts) while one probe is sent at nextProbeAt; a success releases them',
+    },
   },
 });
 
@@ -24,13 +26,4 @@ export class EndpointHealth {
 
   @Field(() => Date, { nullable: true, description: 'While HELD: when the next probe attempt is due' })
   nextProbeAt: Date | null;
-
-  static from(entity: SubscriptionEntity): EndpointHealth {
-    return Object.assign(new EndpointHealth(), {
-      state: entity.healthState,
-      since: entity.healthSince,
-      consecutiveFailures: entity.consecutiveFailures,
-      nextProbeAt: entity.healthState === EndpointHealthState.HELD ? entity.nextProbeAt : null,
-    });
-  }
 }

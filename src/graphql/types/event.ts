@@ -1,6 +1,5 @@
 import { Field, ID, InputType, ObjectType } from 'type-graphql';
 import { GraphQLJSON } from 'graphql-scalars';
-import type { EventEntity } from '../../db/entities/index.js';
 import { Environment } from './enums.js';
 import { Connection } from './pagination.js';
 
@@ -23,17 +22,6 @@ export class Event {
 
   @Field()
   createdAt: Date;
-
-  static from(e: EventEntity): Event {
-    return Object.assign(new Event(), {
-      id: e.id,
-      type: e.type,
-      environment: e.environment,
-      idempotencyKey: e.idempotencyKey,
-      data: e.data,
-      createdAt: e.createdAt,
-    });
-  }
 }
 
 @ObjectType()

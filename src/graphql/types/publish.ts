@@ -1,7 +1,7 @@
 import { Field, InputType, Int, ObjectType } from 'type-graphql';
 import { IsOptional, Length } from 'class-validator';
 import { GraphQLJSON } from 'graphql-scalars';
-import type { ItemResult } from '../../events/service.js';
+import { MAX_EVENT_NAME_LENGTH } from '../../limits.js';
 import { Event } from './event.js';
 
 @ObjectType()
@@ -16,7 +16,7 @@ export class PublishedEvent {
 @InputType()
 export class PublishEventInput {
   @Field()
-  @Length(1, 200)
+  @Length(1, MAX_EVENT_NAME_LENGTH)
   type: string;
 
   @Field(() => GraphQLJSON)
@@ -53,15 +53,6 @@ export class PublishEventResult {
 
   @Field(() => PublishError, { nullable: true, description: 'Why the item was refused; null when it was accepted' })
   error: PublishError | null;
-
-  static from(result: ItemResult): PublishEventResult {
-    return Object.assign(new PublishEventResult(), {
-      index: result.index,
-      event: result.event && Event.from(result.event),
-      duplicate: result.duplicate,
-      error: result.error && Object.assign(new PublishError(), { code: result.error.code, message: result.error.message, field: result.error.field }),
-    });
-  }
 }
 
 @ObjectType()
@@ -71,11 +62,4 @@ export class PublishEventsResult {
 
   @Field(() => [PublishEventResult])
   results: PublishEventResult[];
-
-  static from(results: readonly ItemResult[]): PublishEventsResult {
-    return Object.assign(new PublishEventsResult(), {
-      acceptedCount: results.filter((r) => r.error === null).length,
-      results: results.map((r) => PublishEventResult.from(r)),
-    });
-  }
 }

@@ -1,5 +1,4 @@
 import { Field, Int, ObjectType } from 'type-graphql';
-import type { StatsBucket } from '../../deliveries/stats-series.js';
 
 @ObjectType({ description: "One interval of a subscription's delivery history" })
 export class DeliveryStatsBucket {
@@ -29,8 +28,4 @@ export class DeliveryStatsBucket {
 
   @Field(() => Int, { nullable: true, description: '95th percentile duration of the attempts started in the interval' })
   latencyP95Ms: number | null;
-
-  static from(b: StatsBucket): DeliveryStatsBucket {
-    return Object.assign(new DeliveryStatsBucket(), b);
-  }
 }
