@@ -1,53 +1,31 @@
 /**
- * A small GraphQL client for the benchmark (undici Pool over keep-alive
- * connections to the API on 127.0.0.1) and the setup that an integrator
- * would do: an account, a PUBLISHER key, subscriptions.
+ * The benchmark's side of the GraphQL API: the tests' typed client over an
+ * undici Pool of keep-alive connections to the API on 127.0.0.1, and the
+ * setup that an integrator would do: an account, a PUBLISHER key,
+ * subscriptions.
  */
-import { Pool } from 'undici';
+import { Pool, fetch } from 'undici';
+import { GraphQLClient, GraphQLRequestError, operation } from '../test/support/graphql.js';
 import { assertLoopbackUrl } from './harness.js';
 import { nowMs } from './stats.js';
 
-export class GraphQLError extends Error {
-  constructor(
-    message: string,
-    readonly code: string | undefined,
-  ) {
-    super(message);
-    this.name = 'GraphQLError';
-  }
+export { GraphQLClient };
+
+/** A failed call in a line of the report: the first GraphQL error's code and message. */
+export function failureText(error: unknown): string {
+  if (error instanceof GraphQLRequestError) return `${error.code ?? 'ERROR'}: ${error.errors[0]?.message ?? ''}`;
+  return error instanceof Error ? error.message : String(error);
 }
 
-export class GraphQLClient {
+/** A GraphQLClient for `${baseUrl}/graphql` that owns its connection pool. */
+export class PooledGraphQLClient extends GraphQLClient {
   private readonly pool: Pool;
 
-  constructor(
-    readonly baseUrl: string,
-    connections: number,
-  ) {
+  constructor(baseUrl: string, connections: number) {
     assertLoopbackUrl(baseUrl);
-    this.pool = new Pool(baseUrl, { connections, pipelining: 1, allowH2: false, keepAliveTimeout: 30_000 });
-  }
-
-  async request<T>(token: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-    const response = await this.pool.request({
-      path: '/graphql',
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query, variables }),
-    });
-    const text = await response.body.text();
-    let parsed: { data?: T; errors?: Array<{ message: string; extensions?: { code?: string } }> };
-    try {
-      parsed = JSON.parse(text) as typeof parsed;
-    } catch {
-      throw new GraphQLError(`HTTP ${response.statusCode}: ${text.slice(0, 200)}`, undefined);
-    }
-    if (parsed.errors?.length) {
-      const first = parsed.errors[0]!;
-      throw new GraphQLError(`${first.extensions?.code ?? 'ERROR'}: ${first.message}`, first.extensions?.code);
-    }
-    if (!parsed.data) throw new GraphQLError(`HTTP ${response.statusCode}: no data`, undefined);
-    return parsed.data;
+    const pool = new Pool(baseUrl, { connections, pipelining: 1, allowH2: false, keepAliveTimeout: 30_000 });
+    super(`${baseUrl}/graphql`, (url, init) => fetch(url, { ...init, dispatcher: pool }));
+    this.pool = pool;
   }
 
   async close(): Promise<void> {
@@ -60,16 +38,16 @@ export interface Tenant {
   publisherToken: string;
 }
 
+const CREATE_ACCOUNT = operation<{ createAccount: { adminToken: string } }, { name: string }>(
+  'mutation($name: String!) { createAccount(name: $name) { account { id } adminToken } }',
+);
+const CREATE_PUBLISHER_KEY = operation<{ createApiKey: { token: string } }>(
+  'mutation { createApiKey(name: "bench publisher", role: PUBLISHER) { token } }',
+);
+
 export async function createTenant(client: GraphQLClient, operatorToken: string, name: string): Promise<Tenant> {
-  const { createAccount } = await client.request<{ createAccount: { adminToken: string } }>(
-    operatorToken,
-    'mutation($name: String!) { createAccount(name: $name) { account { id } adminToken } }',
-    { name },
-  );
-  const { createApiKey } = await client.request<{ createApiKey: { token: string } }>(
-    createAccount.adminToken,
-    'mutation { createApiKey(name: "bench publisher", role: PUBLISHER) { token } }',
-  );
+  const { createAccount } = await client.ok(operatorToken, CREATE_ACCOUNT, { name });
+  const { createApiKey } = await client.ok(createAccount.adminToken, CREATE_PUBLISHER_KEY);
   return { adminToken: createAccount.adminToken, publisherToken: createApiKey.token };
 }
 
@@ -78,6 +56,15 @@ export interface CreatedSubscription {
   secret: string;
   key: string;
 }
+
+const CREATE_SUBSCRIPTION = operation<
+  { createWebhookSubscription: { subscription: { id: string }; secret: string } },
+  { input: { url: string; channels: string[]; retrySchedule: number[] } }
+>(
+  `mutation($input: CreateWebhookSubscriptionInput!) {
+     createWebhookSubscription(input: $input) { subscription { id } secret }
+   }`,
+);
 
 /**
  * Subscriptions to the `invoices` channel, each on its own receiver path
@@ -94,24 +81,23 @@ export async function createSubscriptions(
   const created: CreatedSubscription[] = [];
   for (let i = 0; i < count; i++) {
     const key = `${prefix}${i}`;
-    const { createWebhookSubscription } = await client.request<{ createWebhookSubscription: { subscription: { id: string }; secret: string } }>(
-      adminToken,
-      `mutation($input: CreateWebhookSubscriptionInput!) {
-         createWebhookSubscription(input: $input) { subscription { id } secret }
-       }`,
-      { input: { url: `http://127.0.0.1:${receiverPort}/h/${key}`, channels: ['invoices'], retrySchedule: [1, 5, 30] } },
-    );
+    const { createWebhookSubscription } = await client.ok(adminToken, CREATE_SUBSCRIPTION, {
+      input: { url: `http://127.0.0.1:${receiverPort}/h/${key}`, channels: ['invoices'], retrySchedule: [1, 5, 30] },
+    });
     created.push({ id: createWebhookSubscription.subscription.id, secret: createWebhookSubscription.secret, key });
   }
   return created;
 }
 
-const PUBLISH = `mutation($input: PublishEventInput!) { publishEvent(input: $input) { event { id } duplicate } }`;
+const PUBLISH = operation<
+  { publishEvent: { event: { id: string }; duplicate: boolean } },
+  { input: { type: string; data: Record<string, unknown> } }
+>('mutation($input: PublishEventInput!) { publishEvent(input: $input) { event { id } duplicate } }');
 
 /** One publishEvent; the data carries the publish time for the receiver. Resolves to the mutation's latency in ms. */
 export async function publish(client: GraphQLClient, token: string, phase: string, seq: number): Promise<number> {
   const started = performance.now();
-  await client.request(token, PUBLISH, {
+  await client.ok(token, PUBLISH, {
     input: {
       type: 'invoices.created',
       data: { sentAt: nowMs(), phase, seq, invoiceId: `INV${seq}`, customerId: 'CUST42', amount: 1234.5, currency: 'EUR' },

@@ -15,9 +15,10 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 
-export const BENCH_DIR = path.resolve(import.meta.dirname, '..');
+// Compiled to bench/out/bench/.
+const OUT_DIR = import.meta.dirname;
+export const BENCH_DIR = path.resolve(OUT_DIR, '..', '..');
 export const ROOT = path.resolve(BENCH_DIR, '..');
-const OUT_DIR = path.join(BENCH_DIR, 'out');
 const GUARD = pathToFileURL(path.join(OUT_DIR, 'guard.js')).href;
 
 // ------------------------------------------------------------------ cleanup

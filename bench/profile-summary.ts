@@ -3,7 +3,7 @@
  * by package (node_modules/<name>, Hookline's own dist/src/<dir>, Node's
  * internals, GC) and by function.
  *
- *   node bench/out/profile-summary.js bench/out/logs/<run>/profiles/<name>.cpuprofile [top]
+ *   node bench/out/bench/profile-summary.js bench/out/logs/<run>/profiles/<name>.cpuprofile [top]
  */
 import { readFileSync } from 'node:fs';
 
@@ -36,7 +36,7 @@ function packageOf(url: string, name: string): string {
 
 const file = process.argv[2];
 if (!file) {
-  console.error('usage: node bench/out/profile-summary.js <file.cpuprofile> [top]');
+  console.error('usage: node bench/out/bench/profile-summary.js <file.cpuprofile> [top]');
   process.exit(2);
 }
 const top = Number(process.argv[3] ?? 25);

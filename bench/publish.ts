@@ -9,7 +9,7 @@
  *   requests/s (open loop): p50 and p99 of the mutation.
  */
 import { randomBytes } from 'node:crypto';
-import { createSubscriptions, createTenant, type GraphQLClient, type Tenant } from './graphql.js';
+import { createSubscriptions, createTenant, failureText, type GraphQLClient, type Tenant } from './graphql.js';
 import type { RunResult, Scenario } from './scenarios.js';
 import { Hookline, UsageWindow, publishClosedLoop, publishOpenLoop, type Context, type PublishStats, type TrackedProc } from './stack.js';
 import { Samples, nowMs, round } from './stats.js';
@@ -67,13 +67,13 @@ async function publishInBatches(
         const inputs = Array.from({ length: next - first }, (_, i) => eventInput(phase, first + i));
         const started = performance.now();
         try {
-          const result = await client.request<{ publishEvents: { acceptedCount: number } }>(token, PUBLISH_EVENTS, { inputs });
+          const result = await client.ok<{ publishEvents: { acceptedCount: number } }>(token, PUBLISH_EVENTS, { inputs });
           stats.latency.add(performance.now() - started);
           stats.count += result.publishEvents.acceptedCount;
           stats.errors += inputs.length - result.publishEvents.acceptedCount;
         } catch (error) {
           stats.errors += inputs.length;
-          stats.firstError ??= error instanceof Error ? error.message : String(error);
+          stats.firstError ??= failureText(error);
         }
       }
     }),

@@ -1,16 +1,15 @@
 /**
  * The webhook receiver of the benchmark, in its own process (forked by the
- * driver, talking over IPC). It answers 200 as soon as a request's body has
- * arrived, then records the publish-to-receipt latency from `data.sentAt`
- * (the publisher's clock; same machine), counts unique webhook-ids, and
- * verifies one signature in `sampleEvery` with the `standardwebhooks`
- * package, as an integrator would.
+ * driver, talking over IPC): the tests' receiver in its hand-off mode, which
+ * answers 200 as soon as a request's body has arrived. This records the
+ * publish-to-receipt latency from `data.sentAt` (the publisher's clock; same
+ * machine), counts unique webhook-ids, and verifies one signature in
+ * `sampleEvery` with the `standardwebhooks` package, as an integrator would.
  *
  * URL paths are `/h/<key>` (a Hookline subscription) and `/raw/<key>` (the
  * raw-stack baseline); the driver tells the receiver each key's secret.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { Webhook } from 'standardwebhooks';
+import { startReceiver, verifySignature, type ArrivedRequest } from '../test/support/receiver.js';
 import { Samples, nowMs, type LatencySummary } from './stats.js';
 
 export type ToReceiver =
@@ -40,7 +39,7 @@ export type FromReceiver = { type: 'ready'; port: number } | ReceiverSnapshot;
 
 const sampleEvery = Math.max(1, Number(process.argv[2] ?? 50));
 
-const verifiers = new Map<string, Webhook>();
+const secrets = new Map<string, string>();
 let phase = '';
 let state = fresh();
 
@@ -64,22 +63,11 @@ function send(message: FromReceiver): void {
   process.send?.(message);
 }
 
-function handle(req: IncomingMessage, res: ServerResponse): void {
-  const chunks: Buffer[] = [];
-  req.on('data', (chunk: Buffer) => chunks.push(chunk));
-  req.on('end', () => {
-    res.writeHead(200, { 'content-length': '0' });
-    res.end();
-    const at = nowMs();
-    const body = Buffer.concat(chunks).toString('utf8');
-    record(req, body, at);
-  });
-}
-
-function record(req: IncomingMessage, body: string, at: number): void {
+function record(request: ArrivedRequest): void {
+  const at = nowMs();
   let data: { sentAt?: unknown; phase?: unknown } | undefined;
   try {
-    const parsed = JSON.parse(body) as { data?: typeof data };
+    const parsed = JSON.parse(request.body) as { data?: typeof data };
     data = parsed.data;
   } catch {
     data = undefined;
@@ -91,24 +79,17 @@ function record(req: IncomingMessage, body: string, at: number): void {
   state.received++;
   state.firstAt ??= at;
   state.lastAt = at;
-  const id = String(req.headers['webhook-id'] ?? '');
+  const id = request.headers['webhook-id'] ?? '';
   if (state.ids.has(id)) state.duplicates++;
   else state.ids.add(id);
   if (typeof data.sentAt === 'number') state.latency.add(at - data.sentAt);
 
   if (state.sampleCounter++ % sampleEvery === 0) {
-    const key = (req.url ?? '').split('/')[2] ?? '';
-    const verifier = verifiers.get(key);
-    if (!verifier) {
-      state.unknownKey++;
-      return;
-    }
-    try {
-      verifier.verify(body, req.headers as Record<string, string>);
-      state.verified++;
-    } catch {
-      state.verifyFailed++;
-    }
+    const key = request.path.split('/')[2] ?? '';
+    const secret = secrets.get(key);
+    if (secret === undefined) state.unknownKey++;
+    else if (verifySignature([secret], request.rawBody, request.headers) === null) state.verified++;
+    else state.verifyFailed++;
   }
 }
 
@@ -130,11 +111,8 @@ function snapshot(id: number, latency: boolean): ReceiverSnapshot {
   };
 }
 
-const server = createServer(handle);
-server.keepAliveTimeout = 60_000;
-
 process.on('message', (message: ToReceiver) => {
-  if (message.type === 'secret') verifiers.set(message.key, new Webhook(message.secret));
+  if (message.type === 'secret') secrets.set(message.key, message.secret);
   else if (message.type === 'phase') {
     phase = message.phase;
     state = fresh();
@@ -143,7 +121,5 @@ process.on('message', (message: ToReceiver) => {
 // The driver is gone (it exited or was killed): nothing is left to report to.
 process.on('disconnect', () => process.exit(0));
 
-server.listen(0, '127.0.0.1', () => {
-  const address = server.address();
-  if (address && typeof address === 'object') send({ type: 'ready', port: address.port });
-});
+const receiver = await startReceiver({ onRequest: record, keepAliveTimeoutMs: 60_000 });
+send({ type: 'ready', port: receiver.port });

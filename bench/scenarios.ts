@@ -630,7 +630,7 @@ export const isolation: Scenario = async (ctx) => {
     const hookline = await Hookline.start(ctx, `isolation${mode.delayMs ?? 0}`, ctx.options.workers);
     try {
       const tenantA = await createTenant(hookline.graphql, ctx.bootstrapToken, 'bench slow tenant');
-      await hookline.graphql.request(
+      await hookline.graphql.ok(
         tenantA.adminToken,
         'mutation($input: CreateWebhookSubscriptionInput!) { createWebhookSubscription(input: $input) { subscription { id } } }',
         { input: { url: endpoint.url, channels: ['invoices'], retrySchedule: [1, 5, 30] } },

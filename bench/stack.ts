@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type pg from 'pg';
-import { GraphQLClient, publish } from './graphql.js';
+import { PooledGraphQLClient, failureText, publish, type GraphQLClient } from './graphql.js';
 import {
   forkBench,
   freePort,
@@ -170,7 +170,7 @@ export class Hookline {
     readonly label: string,
     readonly env: HooklineEnv,
     readonly api: Proc,
-    readonly graphql: GraphQLClient,
+    readonly graphql: PooledGraphQLClient,
     readonly db: pg.Pool,
     private readonly dropDatabase: () => Promise<void>,
   ) {}
@@ -204,7 +204,7 @@ export class Hookline {
         return false;
       }
     });
-    const graphql = new GraphQLClient(base, Math.max(8, ctx.options.publishConcurrency));
+    const graphql = new PooledGraphQLClient(base, Math.max(8, ctx.options.publishConcurrency));
     const db = quietPool({ connectionString: database.url, max: 3, application_name: 'hookline-bench' });
     const hookline = new Hookline(ctx, label, env, api, graphql, db, database.drop);
     hookline.note = note;
@@ -354,7 +354,7 @@ async function publishOne(client: GraphQLClient, token: string, phase: string, s
     stats.count++;
   } catch (error) {
     stats.errors++;
-    stats.firstError ??= error instanceof Error ? error.message : String(error);
+    stats.firstError ??= failureText(error);
   }
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startReceiver, type Receiver } from '../support/receiver.js';
+import { startReceiver, verifySignature, type ArrivedRequest, type Receiver } from '../support/receiver.js';
 
 const newSecret = () => `whsec_${randomBytes(24).toString('base64')}`;
 
@@ -128,6 +128,24 @@ describe('test receiver', () => {
     const response = await post(receiver.url, '{}', []);
     expect(response.status).toBe(200);
     expect(receiver.requests.map((r) => r.n)).toEqual([1]);
+  });
+
+  it('hands each request over instead of keeping it, answering 200 whatever is programmed', async () => {
+    const handed: ArrivedRequest[] = [];
+    receiver = await startReceiver({ onRequest: (request) => handed.push(request) });
+    receiver.respondWith(() => ({ status: 500 }));
+    const secret = newSecret();
+    const body = JSON.stringify({ data: { invoiceId: 'INV2' } });
+    const response = await post(`${receiver.url}/h/key1`, body, [secret], 'msg_2');
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe('');
+    expect(receiver.requests).toHaveLength(0);
+    expect(handed).toHaveLength(1);
+    expect(handed[0]).toMatchObject({ method: 'POST', path: '/h/key1', body });
+    expect(handed[0]!.headers['webhook-id']).toBe('msg_2');
+    expect(verifySignature([secret], handed[0]!.rawBody, handed[0]!.headers)).toBeNull();
+    expect(verifySignature([newSecret()], handed[0]!.rawBody, handed[0]!.headers)).toMatch(/No matching signature/);
+    expect(receiver.port).toBe(Number(new URL(receiver.url).port));
   });
 
   it('closes while a response is delayed', async () => {
