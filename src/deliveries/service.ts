@@ -223,13 +223,6 @@ export class DeliveryService {
     return delivery;
   }
 
-  async listForEvent(scope: Scope, eventId: string): Promise<DeliveryEntity[]> {
-    return this.db.getRepository(DeliveryEntity).find({
-      where: { eventId, accountId: scope.accountId, environment: scope.environment },
-      order: { id: 'ASC' },
-    });
-  }
-
   /** Newest first, keyset-paginated on the time-ordered id. */
   async list(scope: Scope, filter: DeliveryFilter, first: number, after?: string | null): Promise<Page<DeliveryEntity>> {
     const query = this.db
@@ -247,17 +240,6 @@ export class DeliveryService {
       query.andWhere('EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id AND e.type = :eventType)', { eventType: filter.eventType });
     }
     return keysetPage(query, 'd', first, after);
-  }
-
-  async attempts(scope: Scope, deliveryId: string): Promise<DeliveryAttemptEntity[]> {
-    return this.db
-      .getRepository(DeliveryAttemptEntity)
-      .createQueryBuilder('a')
-      .innerJoin(DeliveryEntity, 'd', 'd.id = a.delivery_id')
-      .where('a.delivery_id = :deliveryId', { deliveryId })
-      .andWhere('d.account_id = :accountId AND d.environment = :environment', scope)
-      .orderBy('a.number', 'ASC')
-      .getMany();
   }
 
   /** The attempts of many deliveries of the scope in one statement, in delivery and attempt order. */
