@@ -46,6 +46,9 @@ interface Request {
   contentType: string;
 }
 
+/** A well-formed secret among the generated values: any field may store it as data and show it again. */
+const FUZZ_SECRET = `whsec_${randomBytes(24).toString('base64')}`;
+
 /** Values that mean something to Hookline, beside the random ones, so that requests also get past the first check. */
 const MEANINGFUL_STRINGS = [
   'invoices',
@@ -63,7 +66,7 @@ const MEANINGFUL_STRINGS = [
   'https://[::1]/',
   'javascript:alert(1)',
   'ftp://example.com/',
-  `whsec_${randomBytes(24).toString('base64')}`,
+  FUZZ_SECRET,
   'whsec_not-base64!',
   'USD',
   'EUR',
@@ -313,9 +316,10 @@ describe('fuzzing the GraphQL API over HTTP', () => {
     for (const secret of neverShown) if (text.includes(secret)) found.push(`secret ${secret.slice(0, 12)}…`);
     if (request.token === viewerToken) {
       for (const secret of hiddenFromViewers) if (text.includes(secret)) found.push(`shown to a VIEWER: ${secret.slice(0, 12)}…`);
-      // Any signing secret, also one rotated in by an earlier request, unless it is the request's own text echoed.
+      // Any signing secret, also one rotated in by an earlier request, unless it is the request's own text echoed
+      // or the generated value that an earlier request may have stored as data (an idempotency key, say).
       for (const [secret] of text.matchAll(/whsec_[A-Za-z0-9+/=]{30,}/g))
-        if (!request.body.includes(secret)) found.push('a signing secret shown to a VIEWER');
+        if (secret !== FUZZ_SECRET && !request.body.includes(secret)) found.push('a signing secret shown to a VIEWER');
     }
     return found;
   }
