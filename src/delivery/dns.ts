@@ -73,7 +73,11 @@ export class DeliveryDns {
         ]),
         deadline,
       ]);
-      if (v4 instanceof Error && v6 instanceof Error) throw v4;
+      if (v4 instanceof Error && v6 instanceof Error) {
+        // c-ares's own tries can give up just before the deadline: that is the same timeout to a caller.
+        if ((v4 as NodeJS.ErrnoException).code === 'ETIMEOUT') throw new DnsTimeoutError(name, this.options.timeoutMs);
+        throw v4;
+      }
       const records = [...(Array.isArray(v4) ? v4 : []), ...(Array.isArray(v6) ? v6 : [])];
       const addresses = records.map((r) => ({ address: r.address, family: r.family }));
       const ttl = Math.min(MAX_CACHE_SECONDS, ...records.map((r) => r.ttl));
