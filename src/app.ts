@@ -11,7 +11,7 @@ import type { Logger } from './logger.js';
 import { startBoss } from './queue/boss.js';
 import { WakeSender } from './queue/wakeup.js';
 import { createServices, type Services } from './services.js';
-import { Workers } from './delivery/workers.js';
+import { Workers } from './delivery-engine/workers.js';
 
 export type Role = 'all' | 'api' | 'worker';
 

@@ -3,8 +3,8 @@ import type { CatalogService } from '../catalog/service.js';
 import { channelOf, subscriptionMatches } from '../catalog/rules.js';
 import { DeliveryAttemptEntity, DeliveryEntity, EventEntity, SubscriptionEntity } from '../db/entities/index.js';
 import { entityColumns, type EntityColumns } from '../db/row-mapping.js';
-import { DEFAULT_MAX_IN_FLIGHT } from '../delivery/limits.js';
-import { TEST_EVENT_TYPE } from '../delivery/attempt-store.js';
+import { DEFAULT_MAX_IN_FLIGHT } from '../delivery-engine/limits.js';
+import { TEST_EVENT_TYPE } from '../delivery-engine/attempt-store.js';
 import { DeliveryStatus, type Scope } from '../domain.js';
 import { NotFoundError } from '../errors.js';
 import { isUuid, newId } from '../ids.js';
@@ -49,7 +49,7 @@ const REPLAY_PACE_PER_SLOT = 20;
  * Deliveries as the API sees them: fan-out at publish time, the operations
  * that queue deliveries again (test events, redelivery, replay) and the
  * reads. The worker's side (claiming and recording attempts) is
- * src/delivery/attempt-store.ts.
+ * src/delivery-engine/attempt-store.ts.
  */
 export class DeliveryService {
   private readonly subscriptionColumns: EntityColumns<SubscriptionEntity>;

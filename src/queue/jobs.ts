@@ -1,6 +1,6 @@
 /**
  * Queue names and job payloads. Deliveries are not queue jobs: the
- * deliveries table is their queue (src/delivery/engine.ts). pg-boss carries
+ * deliveries table is their queue (src/delivery-engine/engine.ts). pg-boss carries
  * scheduled maintenance.
  */
 export const QUEUES = {

@@ -8,7 +8,7 @@ import { isUuid, newId } from '../ids.js';
 import { checkDestination, DestinationError, type DestinationPolicy } from '../net/address-policy.js';
 import type { SecretService } from '../secrets/service.js';
 import { DEFAULT_RETRY_SCHEDULE } from './retry-schedule.js';
-import { EndpointHealthState } from '../delivery/endpoint-health.js';
+import { EndpointHealthState } from '../delivery-engine/endpoint-health.js';
 import { urlProblem } from './validation.js';
 
 export interface CreateSubscriptionFields {

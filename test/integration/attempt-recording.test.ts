@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { AttemptStore, FIRST_ENDPOINT, type AttemptContext, type AttemptEntry, type ClaimLimits } from '../../src/delivery/attempt-store.js';
-import { FIRST_PROBE_DELAY_MS, HOLD_AFTER_FAILURES } from '../../src/delivery/endpoint-health.js';
-import { nextCursor } from '../../src/delivery/engine.js';
+import { AttemptStore, FIRST_ENDPOINT, type AttemptContext, type AttemptEntry, type ClaimLimits } from '../../src/delivery-engine/attempt-store.js';
+import { FIRST_PROBE_DELAY_MS, HOLD_AFTER_FAILURES } from '../../src/delivery-engine/endpoint-health.js';
+import { nextCursor } from '../../src/delivery-engine/engine.js';
 import { newId } from '../../src/ids.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { tenant, type Tenant } from '../support/scenario.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { HOLD_AFTER_FAILURES } from '../../src/delivery/endpoint-health.js';
+import { HOLD_AFTER_FAILURES } from '../../src/delivery-engine/endpoint-health.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 import { tenant, type Tenant } from '../support/scenario.js';

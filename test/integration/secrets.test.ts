@@ -4,7 +4,7 @@ import { getNamedType, isObjectType } from 'graphql';
 import pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signatureHeader } from '../../src/delivery/signing.js';
+import { signatureHeader } from '../../src/delivery-engine/signing.js';
 import { buildHooklineSchema } from '../../src/graphql/schema.js';
 import { createAccount, startTestApp, type TestApp } from '../support/app.js';
 import { GET, REVEAL, ROTATE, createSubscription, errorOf, expectBadInput, type Subscription } from '../support/subscriptions.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { AttemptEntry } from '../../src/delivery/attempt-store.js';
-import { AttemptRecorder } from '../../src/delivery/attempt-recorder.js';
+import type { AttemptEntry } from '../../src/delivery-engine/attempt-store.js';
+import { AttemptRecorder } from '../../src/delivery-engine/attempt-recorder.js';
 
 /** Entries are opaque to the recorder but for their delivery id, which tags them here. */
 const entry = (tag: string) => ({ context: { delivery: { id: tag } } }) as unknown as AttemptEntry;

@@ -4,8 +4,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeliveryDns, DnsTimeoutError, parseHosts } from '../../src/delivery/dns.js';
-import { DeliveryHttpClient } from '../../src/delivery/http-client.js';
+import { DeliveryDns, DnsTimeoutError, parseHosts } from '../../src/delivery-engine/dns.js';
+import { DeliveryHttpClient } from '../../src/delivery-engine/http-client.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 
 /** A DNS server that reads every query and never answers. */

@@ -9,7 +9,7 @@ import {
   healthAfterAttempts,
   healthChanged,
   probeDelayMs,
-} from '../../src/delivery/endpoint-health.js';
+} from '../../src/delivery-engine/endpoint-health.js';
 
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
 const failed = (s: number) => ({ startedAt: at(s), endedAt: at(s + 1), succeeded: false });

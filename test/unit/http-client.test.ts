@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DeliveryHttpClient, blockingLookup, type HostResolver } from '../../src/delivery/http-client.js';
+import { DeliveryHttpClient, blockingLookup, type HostResolver } from '../../src/delivery-engine/http-client.js';
 
 interface ReceivedRequest {
   method: string;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DeliveryStatus } from '../../src/domain.js';
-import { FAILURE_STREAK_REASON, GONE_REASON, attemptOutcome, deliveryAfterAttempt } from '../../src/delivery/outcome.js';
+import { FAILURE_STREAK_REASON, GONE_REASON, attemptOutcome, deliveryAfterAttempt } from '../../src/delivery-engine/outcome.js';
 
 const now = new Date(Date.UTC(2026, 0, 10, 12));
 const base = { retryAfter: null, schedule: [5, 300], attemptsMade: 1, failingSince: null, now, random: () => 0 };

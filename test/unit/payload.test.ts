@@ -1,7 +1,7 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import { Environment, PayloadFormat } from '../../src/domain.js';
-import { MAX_XML_DATA_DEPTH, buildPayload, isSafeXmlName, type PayloadInput } from '../../src/delivery/payload.js';
+import { MAX_XML_DATA_DEPTH, buildPayload, isSafeXmlName, type PayloadInput } from '../../src/delivery-engine/payload.js';
 
 const input: PayloadInput = {
   event: 'invoices.paid',

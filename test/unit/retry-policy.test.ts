@@ -5,7 +5,7 @@ import {
   nextAttemptDelayMs,
   parseRetryAfter,
   shouldDisableForFailureStreak,
-} from '../../src/delivery/retry-policy.js';
+} from '../../src/delivery-engine/retry-policy.js';
 
 // The product default lives with the subscriptions; the policy takes any schedule.
 const schedule = [5, 300, 1800, 7200, 18000, 36000, 36000] as const;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { signatureHeader } from '../../src/delivery/signing.js';
+import { signatureHeader } from '../../src/delivery-engine/signing.js';
 import { generateSecret } from '../../src/secrets/crypto.js';
 
 /** What a receiver gets: the headers of docs/api.md (The wire format) beside the body. */

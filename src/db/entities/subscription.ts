@@ -1,7 +1,7 @@
 import { Column, JoinColumn, ManyToOne, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 import { AccountEntity } from './account.js';
 import { Environment, PayloadFormat } from '../../domain.js';
-import type { EndpointHealthState } from '../../delivery/endpoint-health.js';
+import type { EndpointHealthState } from '../../delivery-engine/endpoint-health.js';
 
 @Entity({ name: 'webhook_subscriptions' })
 @Index('webhook_subscriptions_scope_idx', ['accountId', 'environment', 'createdAt'])
@@ -74,7 +74,7 @@ export class SubscriptionEntity {
   @Column('int', { name: 'max_in_flight', nullable: true })
   maxInFlight: number | null;
 
-  /** HEALTHY, FAILING or HELD (src/delivery/endpoint-health.ts): a held endpoint's deliveries wait for a probe to succeed. */
+  /** HEALTHY, FAILING or HELD (src/delivery-engine/endpoint-health.ts): a held endpoint's deliveries wait for a probe to succeed. */
   @Column('text', { name: 'health_state', default: 'HEALTHY' })
   healthState: EndpointHealthState;
 

@@ -1,5 +1,5 @@
 import type { SigningSecretEntity, SubscriptionEntity } from '../../db/entities/index.js';
-import { EndpointHealthState } from '../../delivery/endpoint-health.js';
+import { EndpointHealthState } from '../../delivery-engine/endpoint-health.js';
 import { EndpointHealth } from '../types/endpoint-health.js';
 import { CreatedWebhookSubscription, RotatedSecret, SigningSecret, WebhookSubscription } from '../types/subscription.js';
 

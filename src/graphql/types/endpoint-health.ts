@@ -1,5 +1,5 @@
 import { Field, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { EndpointHealthState } from '../../delivery/endpoint-health.js';
+import { EndpointHealthState } from '../../delivery-engine/endpoint-health.js';
 
 registerEnumType(EndpointHealthState, {
   name: 'EndpointHealthState',

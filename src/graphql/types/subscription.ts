@@ -15,7 +15,7 @@ import {
 } from '../../subscriptions/validation.js';
 import { Environment, PayloadFormat } from './enums.js';
 import { EndpointHealth } from './endpoint-health.js';
-import { DEFAULT_MAX_IN_FLIGHT, MAX_MAX_IN_FLIGHT, MIN_MAX_IN_FLIGHT } from '../../delivery/limits.js';
+import { DEFAULT_MAX_IN_FLIGHT, MAX_MAX_IN_FLIGHT, MIN_MAX_IN_FLIGHT } from '../../delivery-engine/limits.js';
 
 /** A class-validator rule from a pure check that lists what is wrong. */
 function Satisfies(name: string, problems: (value: unknown) => string[]): PropertyDecorator {
