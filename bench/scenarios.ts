@@ -705,7 +705,7 @@ export const purge: Scenario = async (ctx) => {
     logRun(without);
 
     // Hookline's own purge step, from its build (npm run bench builds it first).
-    const modulePath = pathToFileURL(path.join(ROOT, 'dist', 'src', 'delivery', 'retention.js')).href;
+    const modulePath = pathToFileURL(path.join(ROOT, 'dist', 'src', 'delivery-engine', 'retention.js')).href;
     const { RetentionPurge } = (await import(modulePath)) as {
       RetentionPurge: new (db: unknown, logger: unknown, days: number) => { run(budgetMs: number, shouldStop: () => boolean): Promise<number> };
     };
