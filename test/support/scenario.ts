@@ -1,3 +1,4 @@
+import { fanOutNow } from './fan-out.js';
 import { createAccount, type TestApp } from './app.js';
 
 /** GraphQL selections the delivery tests read back. */
@@ -54,6 +55,8 @@ export async function tenant(t: TestApp, name = 'Acme') {
       `mutation($input: PublishEventInput!) { publishEvent(input: $input) { event { id } duplicate } }`,
       { input: { type, data, idempotencyKey } },
     );
+    // Without workers in the app, nothing would fan the event out.
+    if (!t.app.workers) await fanOutNow(t);
     return result.publishEvent;
   }
 
