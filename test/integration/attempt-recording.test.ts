@@ -111,8 +111,8 @@ describe('claiming deliveries and recording their attempts', () => {
   it('records an attempt made under a lease that was taken over, without letting it move the schedule', async () => {
     const subscriptionId = await pending('bills', 1);
     const [stale] = mine(await store.claim(limits(newId())), subscriptionId);
-    // A redelivery (or an expired lease) hands the delivery to a new claim.
-    await t.app.services.deliveries.redeliver({ accountId: stale!.event.accountId, environment: stale!.event.environment }, stale!.delivery.id);
+    // An expired lease (its worker stalled) hands the delivery to a new claim.
+    await sql.query(`UPDATE deliveries SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [stale!.delivery.id]);
     const [current] = mine(await store.claim(limits(newId())), subscriptionId);
     expect(current!.delivery.leaseToken).not.toBe(stale!.delivery.leaseToken);
 
