@@ -79,8 +79,9 @@ export function BlockedKeys({
       ) : (
         <>
           <p class="hint">
-            A failed delivery holds back the later deliveries of its key. Redeliver it (in Recent deliveries) to send it again first, or unblock the
-            key to let the waiting ones go on without it.
+            {canWrite
+              ? 'A failed delivery holds back the later deliveries of its key. Redeliver it (in Recent deliveries) to send it again first, or unblock the key to let the waiting ones go on without it.'
+              : 'A failed delivery holds back the later deliveries of its key until an admin redelivers it or unblocks the key.'}
           </p>
           <table>
             <thead>
