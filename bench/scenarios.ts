@@ -8,7 +8,16 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createSubscriptions, createTenant, publish, type CreatedSubscription, type Tenant } from './graphql.js';
+import {
+  RETRY_SCHEDULE,
+  createSubscription,
+  createSubscriptions,
+  createTenant,
+  publish,
+  type CreatedSubscription,
+  type ReceiverSubscriptionOptions,
+  type Tenant,
+} from './graphql.js';
 import { ROOT, forkBench, waitFor, type Proc } from './harness.js';
 import { insertBacklog, insertHistory, scopeOf } from './bulk.js';
 import type { RawConfig, RawMode, RawResult } from './raw-worker.js';
@@ -83,15 +92,29 @@ function receiverProc(ctx: Context): TrackedProc {
   return { role: 'receiver', name: 'receiver', pid: ctx.receiver.proc.pid, proc: ctx.receiver.proc };
 }
 
+/** Subscriptions of `tenant` to the receiver, whose secrets the receiver is told. */
+async function receiverSubscriptions(
+  ctx: Context,
+  hookline: Hookline,
+  tenant: Tenant,
+  count: number,
+  prefix: string,
+  options: ReceiverSubscriptionOptions = {},
+): Promise<CreatedSubscription[]> {
+  const subs = await createSubscriptions(hookline.graphql, tenant.adminToken, ctx.receiver.port, count, prefix, options);
+  for (const s of subs) ctx.receiver.setSecret(s.key, s.secret);
+  return subs;
+}
+
 async function setupTenant(
   ctx: Context,
   hookline: Hookline,
   subscriptions: number,
   prefix: string,
+  options: ReceiverSubscriptionOptions = {},
 ): Promise<{ tenant: Tenant; subs: CreatedSubscription[] }> {
   const tenant = await createTenant(hookline.graphql, ctx.bootstrapToken, `bench ${prefix}`);
-  const subs = await createSubscriptions(hookline.graphql, tenant.adminToken, ctx.receiver.port, subscriptions, prefix);
-  for (const s of subs) ctx.receiver.setSecret(s.key, s.secret);
+  const subs = await receiverSubscriptions(ctx, hookline, tenant, subscriptions, prefix, options);
   return { tenant, subs };
 }
 
@@ -630,11 +653,7 @@ export const isolation: Scenario = async (ctx) => {
     const hookline = await Hookline.start(ctx, `isolation${mode.delayMs ?? 0}`, ctx.options.workers);
     try {
       const tenantA = await createTenant(hookline.graphql, ctx.bootstrapToken, 'bench slow tenant');
-      await hookline.graphql.ok(
-        tenantA.adminToken,
-        'mutation($input: CreateWebhookSubscriptionInput!) { createWebhookSubscription(input: $input) { subscription { id } } }',
-        { input: { url: endpoint.url, channels: ['invoices'], retrySchedule: [1, 5, 30] } },
-      );
+      await createSubscription(hookline.graphql, tenantA.adminToken, { url: endpoint.url, channels: ['invoices'], retrySchedule: RETRY_SCHEDULE });
       const { tenant: tenantB } = await setupTenant(ctx, hookline, 1, `i${mode.delayMs ?? 0}-`);
       const phase = phaseName(label);
       const otherPhase = phaseName(`${label} A`);
