@@ -18,7 +18,7 @@ import {
   type ReceiverSubscriptionOptions,
   type Tenant,
 } from './graphql.js';
-import { ROOT, forkBench, waitFor, type Proc } from './harness.js';
+import { ROOT, forkBench, sleep, waitFor, type Postgres, type Proc } from './harness.js';
 import { insertBacklog, insertHistory, scopeOf } from './bulk.js';
 import type { RawConfig, RawMode, RawResult } from './raw-worker.js';
 import type { ReceiverSnapshot } from './receiver.js';
@@ -37,7 +37,7 @@ import {
   type WindowResult,
 } from './stack.js';
 import { Samples, round, type LatencySummary } from './stats.js';
-import { PUBLISH_SCENARIOS } from './publish.js';
+import { BATCHES_IN_FLIGHT, PUBLISH_SCENARIOS, publishInBatches } from './publish.js';
 
 export interface RunResult {
   scenario: string;
@@ -75,6 +75,9 @@ export function sizes(ctx: Context) {
     burst: Math.max(500, Math.round(50_000 * s)),
     fanoutEvents: Math.max(3, Math.round(100 * s)),
     backlog: Math.max(1_000, Math.round(1_000_000 * s)),
+    // Full size from --scale 0.02 up: the busy tenant's backlog only has to outlast the other's publishes.
+    fairnessBacklog: Math.max(100, Math.round(600 * Math.min(1, s * 50))),
+    fairnessEvents: Math.max(20, Math.round(40 * Math.min(1, s * 50))),
     historyRows: Math.max(10_000, Math.round(1_000_000 * s)),
     historyBurst: Math.max(500, Math.round(20_000 * s)),
   };
@@ -608,8 +611,17 @@ export const throughput: Scenario = async (ctx) => {
   }
 };
 
-/** A local endpoint for tenant A: answers after `delayMs`, or never (the connection stays open). */
-async function slowEndpoint(delayMs: number | null): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
+/** An endpoint served by the driver itself. */
+interface SlowEndpoint {
+  url: string;
+  /** Requests whose body has arrived so far, answered or not. */
+  requests: () => number;
+  /** Ends the requests still waiting for their answer, and the server. */
+  close: () => Promise<void>;
+}
+
+/** A local endpoint for a slow tenant: answers after `delayMs`, or never (the connection stays open). */
+async function slowEndpoint(delayMs: number | null): Promise<SlowEndpoint> {
   let requests = 0;
   const timers = new Set<NodeJS.Timeout>();
   const server: Server = createServer((req, res) => {
@@ -691,6 +703,131 @@ export const isolation: Scenario = async (ctx) => {
   return results;
 };
 
+/** How long the busy tenant's endpoints take to answer: its slots stay taken while the other tenant publishes. */
+const FAIRNESS_DELAY_MS = 5_000;
+/** maxInFlight of the busy tenant's subscriptions: far above a worker's slots, so that only the engine's fair shares hold it back. */
+const FAIRNESS_MAX_IN_FLIGHT = 500;
+/** Events per publishEvents call of the busy tenant's backlog. */
+const FAIRNESS_BATCH = 100;
+
+/** The engine's own rule for the slots of a worker one account may hold, from Hookline's build (npm run bench builds it first). */
+async function engineAccountShare(): Promise<(concurrency: number) => number> {
+  const modulePath = pathToFileURL(path.join(ROOT, 'dist', 'src', 'delivery-engine', 'engine.js')).href;
+  const { accountShare } = (await import(modulePath)) as { accountShare: (concurrency: number) => number };
+  return accountShare;
+}
+
+/**
+ * Fair shares between accounts: tenant S publishes a backlog to `endpoints`
+ * endpoints that answer after 5 s, more than all the slots an account may
+ * hold; once S's requests are in, tenant B publishes one event at a time to
+ * the receiver. B's publish-to-receipt latency is the measure: B should be
+ * served from the headroom each worker keeps for other accounts (a tenth of
+ * its slots), not once S's requests are answered.
+ */
+async function fairnessRun(ctx: Context, postgres: Postgres, endpoints: number, workerCount: number): Promise<RunResult> {
+  const { fairnessBacklog: backlog, fairnessEvents: events } = sizes(ctx);
+  const label = `fairness: ${endpoints} busy endpoints, ${workerCount} worker${workerCount === 1 ? '' : 's'}`;
+  const hookline = await Hookline.start(ctx, `fairness${endpoints}x${workerCount}`, workerCount, postgres);
+  const slow: SlowEndpoint[] = [];
+  try {
+    for (let i = 0; i < endpoints; i++) slow.push(await slowEndpoint(FAIRNESS_DELAY_MS));
+    const busyRequests = () => slow.reduce((sum, e) => sum + e.requests(), 0);
+    const tenantS = await createTenant(hookline.graphql, ctx.bootstrapToken, 'bench busy tenant');
+    for (const endpoint of slow) {
+      await createSubscription(hookline.graphql, tenantS.adminToken, {
+        url: endpoint.url,
+        channels: ['invoices'],
+        retrySchedule: RETRY_SCHEDULE,
+        maxInFlight: FAIRNESS_MAX_IN_FLIGHT,
+      });
+    }
+    const { tenant: tenantB } = await setupTenant(ctx, hookline, 1, `fair${endpoints}x${workerCount}-`);
+    const phase = phaseName(label);
+    await ctx.receiver.phase(phase);
+    const procs = () => [...hookline.tracked(), receiverProc(ctx), driverProc()];
+    const window = new UsageWindow(procs(), hookline.postmasterPid);
+    const sampler = new ActivitySampler(hookline.db, hookline.statements);
+    log(`${label}: S publishes ${backlog} events, ${backlog * endpoints} deliveries to endpoints that answer after ${FAIRNESS_DELAY_MS / 1000} s`);
+    const backlogStats = await publishInBatches(
+      hookline.graphql,
+      tenantS.publisherToken,
+      phaseName(`${label} S`),
+      backlog,
+      FAIRNESS_BATCH,
+      BATCHES_IN_FLIGHT,
+    );
+    if (backlogStats.count === 0) throw new Error(`every publishEvents of S failed: ${backlogStats.firstError ?? '?'}`);
+
+    // S's slots are full once it has as many requests waiting as the workers let one account
+    // hold; none is answered before 5 s. A worker busy fanning out may claim late: B starts
+    // anyway 1 s before S's first answers, and the run says how full S's slots were.
+    const share = hookline.workers.length * (await engineAccountShare())(ctx.options.concurrency);
+    await waitFor(hookline.api, "S's first requests", () => busyRequests() > 0, 120_000);
+    const firstRequestAt = performance.now();
+    while (busyRequests() < share && performance.now() - firstRequestAt < FAIRNESS_DELAY_MS - 1_000) await sleep(20);
+    const busyWhenBStarted = busyRequests();
+    log(`${label}: ${busyWhenBStarted} of S's requests waiting for their answer (it may hold ${share}); B publishes ${events} events one at a time`);
+    const stats = await publishClosedLoop(hookline.graphql, tenantB.publisherToken, phase, events, 1);
+    if (stats.count === 0) throw new Error(`every publishEvent of B failed: ${stats.firstError ?? '?'}`);
+    const snapshot = await ctx.receiver.awaitDeliveries(stats.count, ctx.options.stallSeconds, progress(label, stats.count));
+    const usage = window.finish(procs());
+    const run = finishRun(
+      {
+        scenario: 'fairness',
+        label,
+        params: {
+          endpoints,
+          backlogEvents: backlog,
+          backlogDeliveries: backlog * endpoints,
+          events,
+          slowDelayMs: FAIRNESS_DELAY_MS,
+          maxInFlight: FAIRNESS_MAX_IN_FLIGHT,
+          workers: hookline.workers.length,
+          concurrency: ctx.options.concurrency,
+        },
+        expected: events,
+        publish: publishSummary(stats),
+        extra: {
+          busySlotsAllowed: share,
+          busyRequestsWhenBStarted: busyWhenBStarted,
+          busyRequestsWhenBDone: busyRequests(),
+          backlogAcceptedPerSecond: round(backlogStats.achievedPerSecond),
+        },
+      },
+      snapshot,
+      epochOf(stats.startedAt),
+      usage,
+    );
+    if (backlogStats.errors) run.notes.push(`${backlogStats.errors} of S's events refused or failed, e.g. ${backlogStats.firstError ?? '?'}`);
+    if (busyWhenBStarted < share) run.notes.push(`S held ${busyWhenBStarted} of the ${share} slots it may hold when B started`);
+    await collect(run, sampler);
+    run.database = await hookline.databaseCheck(phase);
+    annotate(run, hookline);
+    logRun(run);
+    return run;
+  } finally {
+    // Ends S's requests still waiting, so that the workers stop at once and the next run starts clean.
+    await Promise.all(slow.map((e) => e.close()));
+    await hookline.stop();
+  }
+}
+
+/** The fairness runs: 2 and 20 busy endpoints, each with 1 worker process and with 2. */
+export const fairness: Scenario = async (ctx) => {
+  const results: RunResult[] = [];
+  // Every run on the same PostgreSQL: the one that two workers' connections fit in.
+  const { postgres, note } = await postgresFor(ctx, 2);
+  for (const endpoints of [2, 20]) {
+    for (const workerCount of [1, 2]) {
+      const run = await fairnessRun(ctx, postgres, endpoints, workerCount);
+      if (note && !run.notes.includes(note)) run.notes.push(note);
+      results.push(run);
+    }
+  }
+  return results;
+};
+
 /**
  * Delivery rate with and without the retention purge running: a burst on
  * top of old history, then the same burst while 1,000,000 rows of history
@@ -762,6 +899,7 @@ export const SCENARIOS: Record<string, Scenario> = {
   baseline,
   throughput,
   isolation,
+  fairness,
   purge,
   steady,
   burst,
