@@ -78,6 +78,7 @@ export function sizes(ctx: Context) {
     // Full size from --scale 0.02 up: the busy tenant's backlog only has to outlast the other's publishes.
     fairnessBacklog: Math.max(100, Math.round(600 * Math.min(1, s * 50))),
     fairnessEvents: Math.max(20, Math.round(40 * Math.min(1, s * 50))),
+    ledgerEvents: Math.max(2_000, Math.round(100_000 * s)),
     historyRows: Math.max(10_000, Math.round(1_000_000 * s)),
     historyBurst: Math.max(500, Math.round(20_000 * s)),
   };
@@ -828,6 +829,136 @@ export const fairness: Scenario = async (ctx) => {
   return results;
 };
 
+/** Events per second of the stream measured beside a backlog in the ledgers scenario. */
+const LEDGERS_MEASURED_RATE = 20;
+/** Events per publishEvents call of the ledgers scenario's backlog: the most one call may carry. */
+const LEDGERS_BATCH = 1_000;
+/**
+ * maxInFlight of both of the ledgers scenario's subscriptions: more than the
+ * share of a worker's slots one endpoint may take, so that the backlog's rate
+ * is the pipeline's, not Hookline's default of 10 in flight per endpoint.
+ */
+const LEDGERS_MAX_IN_FLIGHT = 100;
+
+/**
+ * One stream published at 20/s, one event at a time, for as long as a
+ * backlog of another channel takes to be published (publishEvents, batches
+ * of 1,000, as fast as the API takes them), fanned out and delivered. One
+ * tenant, both subscriptions to the receiver, each stream in a phase of its
+ * own: no account's headroom shelters the measured stream, only the queue
+ * of its own and the engine's shares between endpoints. The table's
+ * deliveries and rate are the backlog's; its publish and receipt latencies
+ * the measured stream's.
+ */
+async function streamBesideBacklog(ctx: Context, run: 'a' | 'b', backlogType: string, measuredType: string): Promise<RunResult> {
+  const { ledgerEvents: events } = sizes(ctx);
+  const label = `ledgers: ${measuredType} at ${LEDGERS_MEASURED_RATE}/s beside ${events} ${backlogType}`;
+  const hookline = await Hookline.start(ctx, `ledgers-${run}`, ctx.options.workers);
+  try {
+    const options = { maxInFlight: LEDGERS_MAX_IN_FLIGHT };
+    // ledgers is an exclusive channel: it needs a subscription of its own.
+    const { tenant } = await setupTenant(ctx, hookline, 1, `lg${run}-`, { ...options, channels: ['ledgers'] });
+    await receiverSubscriptions(ctx, hookline, tenant, 1, `li${run}-`, { ...options, channels: ['invoices'] });
+    const phase = phaseName(label);
+    const backlogPhase = phaseName(`${label} backlog`);
+    await ctx.receiver.phase(phase, backlogPhase);
+    const procs = () => [...hookline.tracked(), receiverProc(ctx), driverProc()];
+    const window = new UsageWindow(procs(), hookline.postmasterPid);
+    const sampler = new ActivitySampler(hookline.db, hookline.statements);
+    log(`${label}: the backlog in batches of ${LEDGERS_BATCH}, ${measuredType} one at a time until it is delivered`);
+    let backlogDelivered = false;
+    const measured = publishOpenLoop(hookline.graphql, tenant.publisherToken, phase, LEDGERS_MEASURED_RATE, () => backlogDelivered, {
+      type: measuredType,
+    });
+    let backlogStats: PublishStats;
+    let backlogSnapshot: ReceiverSnapshot;
+    try {
+      backlogStats = await publishInBatches(
+        hookline.graphql,
+        tenant.publisherToken,
+        backlogPhase,
+        events,
+        LEDGERS_BATCH,
+        BATCHES_IN_FLIGHT,
+        backlogType,
+      );
+      if (backlogStats.count === 0) throw new Error(`every publishEvents of the backlog failed: ${backlogStats.firstError ?? '?'}`);
+      backlogSnapshot = await ctx.receiver.awaitDeliveries(
+        backlogStats.count,
+        ctx.options.stallSeconds,
+        progress(`${label}, backlog`, backlogStats.count),
+        {
+          phase: backlogPhase,
+        },
+      );
+    } finally {
+      // Also when the backlog failed: the measured stream must not outlive the run.
+      backlogDelivered = true;
+    }
+    const stats = await measured;
+    const snapshot = await ctx.receiver.awaitDeliveries(stats.count, ctx.options.stallSeconds);
+    const usage = window.finish(procs());
+    const result = finishRun(
+      {
+        scenario: 'ledgers',
+        label,
+        params: {
+          backlogType,
+          backlogEvents: events,
+          batchSize: LEDGERS_BATCH,
+          measuredType,
+          measuredRate: LEDGERS_MEASURED_RATE,
+          maxInFlight: LEDGERS_MAX_IN_FLIGHT,
+          workers: hookline.workers.length,
+          concurrency: ctx.options.concurrency,
+        },
+        expected: backlogStats.count,
+        publish: publishSummary(stats),
+        receiptLatencyMs: snapshot.latency,
+        extra: {
+          measured: {
+            published: stats.count,
+            delivered: snapshot.unique,
+            missing: Math.max(0, stats.count - snapshot.unique),
+            duplicates: snapshot.duplicates,
+          },
+          backlogAcceptedPerSecond: round(backlogStats.achievedPerSecond),
+          backlogPublishCallMs: backlogStats.latency.summary(),
+          // From each backlog event's publish to its receipt: how long it waited in the pipeline.
+          backlogReceiptLatencyMs: backlogSnapshot.latency,
+        },
+      },
+      backlogSnapshot,
+      epochOf(backlogStats.startedAt),
+      usage,
+    );
+    if (backlogStats.errors) result.notes.push(`${backlogStats.errors} backlog events refused or failed, e.g. ${backlogStats.firstError ?? '?'}`);
+    if (stats.count > snapshot.unique)
+      result.notes.push(
+        `${stats.count - snapshot.unique} of the ${stats.count} ${measuredType} events at ${LEDGERS_MEASURED_RATE}/s had not arrived when the wait ended`,
+      );
+    if (snapshot.duplicates) result.notes.push(`${snapshot.duplicates} duplicate deliveries of the ${measuredType} events`);
+    await collect(result, sampler);
+    result.database = await hookline.databaseCheck(backlogPhase);
+    annotate(result, hookline);
+    logRun(result);
+    log(`${label}: ${stats.count} ${measuredType} published, ${snapshot.unique} received; the backlog delivered at ${result.deliveriesPerSecond}/s`);
+    return result;
+  } finally {
+    await hookline.stop();
+  }
+}
+
+/**
+ * The ledgers channel's queue of its own, both ways: (a) invoices at 20/s
+ * beside a backlog of ledger events, (b) ledger events at 20/s beside a
+ * backlog of invoices; each on a fresh installation.
+ */
+export const ledgers: Scenario = async (ctx) => [
+  await streamBesideBacklog(ctx, 'a', 'ledgers.created', 'invoices.created'),
+  await streamBesideBacklog(ctx, 'b', 'invoices.created', 'ledgers.created'),
+];
+
 /**
  * Delivery rate with and without the retention purge running: a burst on
  * top of old history, then the same burst while 1,000,000 rows of history
@@ -900,6 +1031,7 @@ export const SCENARIOS: Record<string, Scenario> = {
   throughput,
   isolation,
   fairness,
+  ledgers,
   purge,
   steady,
   burst,
