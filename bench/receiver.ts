@@ -31,7 +31,7 @@ export interface ReceiverSnapshot {
   /** Distinct webhook-ids of this phase. */
   unique: number;
   duplicates: number;
-  /** Requests that carried no phase being counted (late deliveries of an earlier scenario) or none. */
+  /** Requests whose data carried none of the phases being counted (late deliveries of an earlier scenario) or no phase. */
   stray: number;
   firstAt: number | null;
   lastAt: number | null;
@@ -47,8 +47,9 @@ export type FromReceiver = { type: 'ready'; port: number } | ReceiverSnapshot;
 const sampleEvery = Math.max(1, Number(process.argv[2] ?? 50));
 
 const secrets = new Map<string, string>();
-type PhaseState = ReturnType<typeof fresh>;
 
+type PhaseState = ReturnType<typeof fresh>;
+/** The phase snapshots are of unless they name another. */
 let phase = '';
 /** The phases being counted, each with its own tallies. */
 let states = new Map<string, PhaseState>();
