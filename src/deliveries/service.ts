@@ -1,4 +1,6 @@
 import { In, type DataSource, type EntityManager } from 'typeorm';
+import { AUDIT_ACTIONS, type AuditActor } from '../audit/actions.js';
+import type { AuditService } from '../audit/service.js';
 import type { CatalogService } from '../catalog/service.js';
 import { channelOf, subscriptionMatches } from '../catalog/rules.js';
 import { DeliveryAttemptEntity, DeliveryEntity, EventEntity, SubscriptionEntity } from '../db/entities/index.js';
@@ -61,6 +63,7 @@ export class DeliveryService {
     private readonly catalog: CatalogService,
     private readonly subscriptions: SubscriptionService,
     private readonly wakeWorkers: () => void,
+    private readonly audit: AuditService,
   ) {
     this.subscriptionColumns = entityColumns(db, SubscriptionEntity, 's');
   }
@@ -173,7 +176,7 @@ export class DeliveryService {
    * schedule starts over. An attempt still in flight is recorded but no
    * longer moves the delivery on.
    */
-  async redeliver(scope: Scope, deliveryId: string): Promise<DeliveryEntity> {
+  async redeliver(scope: Scope, actor: AuditActor, deliveryId: string): Promise<DeliveryEntity> {
     const delivery = await this.get(scope, deliveryId);
     await this.transaction(async (manager) => {
       await manager.query(
@@ -183,6 +186,7 @@ export class DeliveryService {
         [delivery.id],
       );
       this.dueQueued.add(manager);
+      await this.audit.record(manager, scope, actor, { action: AUDIT_ACTIONS.deliveryRedelivered, targetType: 'delivery', targetId: delivery.id });
     });
     return this.get(scope, deliveryId);
   }
@@ -193,7 +197,7 @@ export class DeliveryService {
    * pace following the endpoint's rate limit or in-flight cap. The answer
    * does not wait for any of them to be sent.
    */
-  async replayFailed(scope: Scope, subscriptionId: string, since: Date): Promise<number> {
+  async replayFailed(scope: Scope, actor: AuditActor, subscriptionId: string, since: Date): Promise<number> {
     const subscription = await this.subscriptions.get(scope, subscriptionId);
     const pace = subscription.rateLimitPerSecond ?? (subscription.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT) * REPLAY_PACE_PER_SLOT;
     return this.transaction(async (manager) => {
@@ -209,6 +213,13 @@ export class DeliveryService {
         [subscription.id, since, pace],
       )) as [unknown[], number];
       if (result[1] > 0) this.dueQueued.add(manager);
+      const changes = { since: since.toISOString(), deliveries: result[1] };
+      await this.audit.record(manager, scope, actor, {
+        action: AUDIT_ACTIONS.deliveriesReplayed,
+        targetType: 'subscription',
+        targetId: subscription.id,
+        changes,
+      });
       return result[1];
     });
   }

@@ -1,3 +1,4 @@
+import { systemActor } from '../../src/audit/actions.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { AttemptStore, FIRST_ENDPOINT, type AttemptContext, type AttemptEntry, type ClaimLimits } from '../../src/delivery-engine/attempt-store.js';
@@ -111,7 +112,8 @@ describe('claiming deliveries and recording their attempts', () => {
     const subscriptionId = await pending('bills', 1);
     const [stale] = mine(await store.claim(limits(newId())), subscriptionId);
     // A redelivery (or an expired lease) hands the delivery to a new claim.
-    await t.app.services.deliveries.redeliver({ accountId: stale!.event.accountId, environment: stale!.event.environment }, stale!.delivery.id);
+    const scope = { accountId: stale!.event.accountId, environment: stale!.event.environment };
+    await t.app.services.deliveries.redeliver(scope, systemActor('test'), stale!.delivery.id);
     const [current] = mine(await store.claim(limits(newId())), subscriptionId);
     expect(current!.delivery.leaseToken).not.toBe(stale!.delivery.leaseToken);
 

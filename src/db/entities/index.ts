@@ -6,6 +6,7 @@ import { EventEntity } from './event.js';
 import { SettingEntity } from './setting.js';
 import { SigningSecretEntity, SubscriptionEntity } from './subscription.js';
 import { ConsoleSessionEntity, PortalLinkEntity } from '../../portal/entities.js';
+import { AuditChainHeadEntity, AuditCheckpointEntity, AuditEntryEntity } from '../../audit/entities.js';
 
 export {
   AccountEntity,
@@ -33,4 +34,7 @@ export const entities = [
   SettingEntity,
   PortalLinkEntity,
   ConsoleSessionEntity,
+  AuditEntryEntity,
+  AuditChainHeadEntity,
+  AuditCheckpointEntity,
 ];
