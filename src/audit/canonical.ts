@@ -1,4 +1,4 @@
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, hkdfSync, timingSafeEqual, type Hash } from 'node:crypto';
 import { keyIdOf } from '../secrets/keyring.js';
 
 /**
@@ -100,6 +100,27 @@ export function deriveAuditKeys(masterKey: Buffer): AuditKeys {
 
 export function hmacHex(key: Buffer, message: string): string {
   return createHmac('sha256', key).update(message, 'utf8').digest('hex');
+}
+
+/**
+ * HMAC-SHA256 under one key for many messages: the hash states after the
+ * inner and outer key blocks are computed once and copied per message,
+ * which is several times faster than createHmac per entry when a long
+ * chain is verified. Same result as hmacHex.
+ */
+export class Hmac {
+  private readonly inner: Hash;
+  private readonly outer: Hash;
+
+  constructor(key: Buffer) {
+    const pads = hmacPads(key);
+    this.inner = createHash('sha256').update(pads.inner);
+    this.outer = createHash('sha256').update(pads.outer);
+  }
+
+  hex(message: string): string {
+    return this.outer.copy().update(this.inner.copy().update(message, 'utf8').digest()).digest('hex');
+  }
 }
 
 /**

@@ -16,6 +16,7 @@ import {
   hexEqual,
   hmacHex,
   hmacPads,
+  Hmac,
   ENTRY_DOMAIN,
   type AuditKeys,
 } from './canonical.js';
@@ -53,6 +54,7 @@ export interface AuditVerification {
 export const CHECKPOINT_EVERY = 10_000;
 /** verify spends what is left of this on checking older stretches again (see sweep). */
 export const VERIFY_BUDGET_MS = 1_200;
+const SWEEP_STRETCH_MS = 250;
 /** Entries read per statement while verifying or exporting. */
 const BATCH = 5_000;
 /** Entries deleted per chain and transaction by retention. */
@@ -77,6 +79,8 @@ interface WalkResult {
 export class AuditService {
   /** Keys by master key id, the current one first. */
   private readonly keys = new Map<string, AuditKeys>();
+  /** The entry key of each, ready to hash many entries. */
+  private readonly entryMacs = new Map<string, Hmac>();
   private readonly current: AuditKeys;
   private readonly pads: { inner: Buffer; outer: Buffer };
 
@@ -89,6 +93,7 @@ export class AuditService {
     for (const key of masterKeys) {
       const derived = deriveAuditKeys(key);
       if (!this.keys.has(derived.keyId)) this.keys.set(derived.keyId, derived);
+      if (!this.entryMacs.has(derived.keyId)) this.entryMacs.set(derived.keyId, new Hmac(derived.entry));
     }
     this.current = [...this.keys.values()][0]!;
     this.pads = hmacPads(this.current.entry);
@@ -284,7 +289,8 @@ export class AuditService {
     const segments = valid.map((c, i) => ({ from: i === 0 ? anchor : valid[i - 1]!, to: c }));
     segments.sort((a, b) => a.to.sweptAt.getTime() - b.to.sweptAt.getTime());
     for (const { from, to } of segments) {
-      if (timeLeft() <= 0) break;
+      // A stretch of CHECKPOINT_EVERY entries takes about this long to check.
+      if (timeLeft() < SWEEP_STRETCH_MS) break;
       const result = await this.walk(scope, from, to.seq, false);
       if (result.broken) return result.broken.id;
       if (result.last.seq !== to.seq || !hexEqual(result.last.hash, to.hash)) return this.idAt(scope, to.seq);
@@ -308,16 +314,17 @@ export class AuditService {
     let sinceCheckpoint = 0;
     let count = 0;
     while (previous.seq < to) {
+      // A closed range of places rather than a LIMIT: the planner then reads the chain's index, not the whole table.
       const rows = (await this.db.query(
         `SELECT id, seq::float8 AS seq, at, actor_kind, actor_api_key_id, actor_session_id, actor_name, action, target_type, target_id, changes, key_id, hash
-         FROM audit_log WHERE account_id = $1 AND environment = $2 AND seq > $3 AND seq <= $4 ORDER BY seq LIMIT $5`,
-        [scope.accountId, scope.environment, previous.seq, to, BATCH],
+         FROM audit_log WHERE account_id = $1 AND environment = $2 AND seq > $3 AND seq <= $4 ORDER BY seq`,
+        [scope.accountId, scope.environment, previous.seq, Math.min(to, previous.seq + BATCH)],
       )) as EntryRow[];
-      if (rows.length === 0) return { broken: { id: null, seq: previous.seq + 1 }, last: previous, count };
+      // A whole range missing: the first entry after it is where the chain breaks.
+      if (rows.length === 0) return { broken: { id: await this.idAfter(scope, previous.seq), seq: previous.seq + 1 }, last: previous, count };
       for (const row of rows) {
-        const keys = this.keys.get(row.key_id);
-        const expected =
-          keys && row.seq === previous.seq + 1 ? hmacHex(keys.entry, chainMessage(row.seq, previous.hash, canonicalForm(fromRow(scope, row)))) : '';
+        const mac = this.entryMacs.get(row.key_id);
+        const expected = mac && row.seq === previous.seq + 1 ? mac.hex(chainMessage(row.seq, previous.hash, canonicalForm(fromRow(scope, row)))) : '';
         if (!expected || !hexEqual(expected, row.hash)) return { broken: { id: row.id, seq: row.seq }, last: previous, count };
         previous = { seq: row.seq, hash: row.hash };
         count++;
@@ -381,19 +388,21 @@ export class AuditService {
     let total = 0;
     for (const environment of [Environment.PRODUCTION, Environment.STAGING]) {
       const scope = { accountId, environment };
-      let after = 0;
-      for (;;) {
+      const [bounds] = (await this.db.query(
+        `SELECT min(seq)::float8 AS first, max(seq)::float8 AS last FROM audit_log WHERE account_id = $1 AND environment = $2`,
+        [accountId, environment],
+      )) as Array<{ first: number | null; last: number | null }>;
+      if (bounds?.first == null || bounds.last == null) continue;
+      for (let after = bounds.first - 1; after < bounds.last; after += BATCH) {
         const rows = (await this.db.query(
           `SELECT id, seq::float8 AS seq, at, actor_kind, actor_api_key_id, actor_session_id, actor_name, action, target_type, target_id, changes, key_id, hash
-           FROM audit_log WHERE account_id = $1 AND environment = $2 AND seq > $3 ORDER BY seq LIMIT $4`,
-          [accountId, environment, after, BATCH],
+           FROM audit_log WHERE account_id = $1 AND environment = $2 AND seq > $3 AND seq <= $4 ORDER BY seq`,
+          [accountId, environment, after, after + BATCH],
         )) as EntryRow[];
         for (const row of rows) {
           await write(canonicalJson({ ...canonicalObject(fromRow(scope, row)), seq: row.seq, hash: row.hash, keyId: row.key_id }));
         }
         total += rows.length;
-        if (rows.length < BATCH) break;
-        after = rows[rows.length - 1]!.seq;
       }
     }
     return total;
@@ -460,9 +469,9 @@ export class AuditService {
     if (bounds?.first == null || bounds.last == null) return 0;
     // The oldest entries, in chain order, up to the first one still within retention.
     const oldest = (await this.db.query(
-      `SELECT seq::float8 AS seq, at < $4 AS expired FROM audit_log
-       WHERE account_id = $1 AND environment = $2 AND seq < $3 ORDER BY seq LIMIT $5`,
-      [scope.accountId, scope.environment, bounds.last, cutoff, RETENTION_STEP],
+      `SELECT seq::float8 AS seq, at < $5 AS expired FROM audit_log
+       WHERE account_id = $1 AND environment = $2 AND seq >= $3 AND seq < $4 ORDER BY seq`,
+      [scope.accountId, scope.environment, bounds.first, Math.min(bounds.last, bounds.first + RETENTION_STEP), cutoff],
     )) as Array<{ seq: number; expired: boolean }>;
     const kept = oldest.findIndex((r) => !r.expired);
     const cut = { seq: kept === 0 ? null : (oldest[(kept < 0 ? oldest.length : kept) - 1]?.seq ?? null) };
