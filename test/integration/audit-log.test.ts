@@ -6,6 +6,7 @@ import { canonicalJson, chainMessage, deriveAuditKeys } from '../../src/audit/ca
 import { AuditService } from '../../src/audit/service.js';
 import { Environment } from '../../src/domain.js';
 import { createAccount, createKey, startTestApp, type TestApp } from '../support/app.js';
+import { runCli } from '../support/cli.js';
 import { createSubscription, errorOf, DELETE, REVEAL, ROTATE, UPDATE } from '../support/subscriptions.js';
 
 const MASTER_KEY = Buffer.alloc(32, 7);
@@ -367,6 +368,33 @@ describe('the audit log', () => {
       changes: { reason: '410 Gone', consecutiveFailures: 1, failingSince: failingSince.toISOString(), lastStatus: 410 },
     });
     expect((await verify()).intact).toBe(true);
+  });
+
+  it('exports the account as JSON lines in canonical form, from which an auditor with the key recomputes every hash (hookline audit-export)', async () => {
+    const result = await runCli(['audit-export', '--account', accountId], {
+      DATABASE_URL: t.database.url,
+      HOOKLINE_MASTER_KEY: MASTER_KEY.toString('base64'),
+      LOG_LEVEL: 'silent',
+    });
+    expect(result.code, result.stderr).toBe(0);
+    const lines = result.stdout.trim().split('\n');
+    const [{ count }] = (await sql.query(`SELECT count(*)::int AS count FROM audit_log WHERE account_id = $1`, [accountId])).rows;
+    expect(lines).toHaveLength(count);
+    expect(result.stderr).toContain(`exported ${count} audit entries`);
+    const keys = deriveAuditKeys(MASTER_KEY);
+    const previous = new Map<string, string>();
+    for (const line of lines) {
+      const { seq, hash, keyId, ...entry } = JSON.parse(line) as Record<string, unknown> & { seq: number; hash: string; environment: string };
+      expect(line).toBe(canonicalJson({ ...entry, seq, hash, keyId }));
+      expect(keyId).toBe(keys.keyId);
+      const expected = createHmac('sha256', keys.entry)
+        .update(chainMessage(seq, previous.get(entry.environment as string) ?? '', canonicalJson(entry)))
+        .digest('hex');
+      expect(hash).toBe(expected);
+      previous.set(entry.environment as string, hash);
+    }
+    expect([...previous.keys()].sort()).toEqual(['PRODUCTION', 'STAGING']);
+    expect(previous.get('PRODUCTION')).toBe((await verify()).headHash);
   });
 
   describe('checkpoints and retention', () => {
