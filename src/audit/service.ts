@@ -245,6 +245,8 @@ export class AuditService {
     const entries = bounds!.entries;
     if (!head && entries === 0) return { entries: 0, intact: true, headHash: null, firstBrokenEntryId: null };
     const broken = (id: string | null): AuditVerification => ({ entries, intact: false, headHash: head?.hash ?? null, firstBrokenEntryId: id });
+    // Retention keeps a log's newest entry: a head without entries means they were all removed.
+    if (entries === 0) return broken(null);
 
     const checkpoints = await this.validCheckpoints(scope);
     const first = bounds!.first ?? (head ? head.seq + 1 : 1);

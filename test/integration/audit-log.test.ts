@@ -449,6 +449,15 @@ describe('the audit log', () => {
       await sql.query(`DELETE FROM audit_checkpoints WHERE account_id = $1`, [accountId]);
     });
 
+    it('finds a log whose every entry was removed, checkpoint or not', async () => {
+      const gone = await createAccount(t, 'Gone Co');
+      const goneScope = { accountId: gone.accountId, environment: Environment.PRODUCTION };
+      const audit = new AuditService(t.app.db, [MASTER_KEY], undefined, 1);
+      expect((await audit.verify(goneScope)).intact).toBe(true);
+      await sql.query(`DELETE FROM audit_log WHERE account_id = $1`, [gone.accountId]);
+      expect(await audit.verify(goneScope)).toMatchObject({ entries: 0, intact: false, firstBrokenEntryId: null });
+    });
+
     it('keeps the newest entry of a log whatever its age', async () => {
       const other = await createAccount(t, 'Old Co');
       await createSubscription(t, other.adminToken, {});
