@@ -8,6 +8,7 @@ import { RateLimits1795000000020 } from './1795000000020-rate-limits.js';
 import { SealedHeadersAndSettings1795000000030 } from './1795000000030-sealed-headers-and-settings.js';
 import { PublishIdempotencyAndKeyChanges1795000000040 } from './1795000000040-publish-idempotency-and-key-changes.js';
 import { PortalSessions1795000000050 } from './1795000000050-portal-sessions.js';
+import { EventPipeline1795000000060 } from './1795000000060-event-pipeline.js';
 import { AuditLog1795000000080 } from './1795000000080-audit-log.js';
 import { OperationsChannel1795000000081 } from './1795000000081-operations-channel.js';
 
@@ -23,6 +24,7 @@ export const migrations = [
   SealedHeadersAndSettings1795000000030,
   PublishIdempotencyAndKeyChanges1795000000040,
   PortalSessions1795000000050,
+  EventPipeline1795000000060,
   AuditLog1795000000080,
   OperationsChannel1795000000081,
 ];

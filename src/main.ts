@@ -14,6 +14,7 @@ import { SecretService } from './secrets/service.js';
 import { AuditService } from './audit/service.js';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { DeadLetters } from './fanout/dead-letters.js';
 
 function configOrExit(): Config {
   try {
@@ -108,14 +109,14 @@ async function emitSchema(file: string): Promise<void> {
  * stored secret and header value under the current HOOKLINE_MASTER_KEY
  * (after rotating it, with the old key in HOOKLINE_MASTER_KEY_PREVIOUS).
  */
-async function withDatabase(work: (db: ReturnType<typeof createDataSource>, config: Config) => Promise<void>): Promise<void> {
+async function withDatabase(work: (db: ReturnType<typeof createDataSource>, config: Config, url: string) => Promise<void>): Promise<void> {
   const config = configOrExit();
   const logger = createLogger(config.logLevel);
   const { url, embedded } = await openDatabase(config, logger);
   const db = createDataSource({ url, poolSize: 2 });
   try {
     await db.initialize();
-    await work(db, config);
+    await work(db, config, url);
   } finally {
     await db.destroy().catch(() => undefined);
     await embedded?.stop();
@@ -157,6 +158,42 @@ async function auditExport(options: { account: string; output?: string }): Promi
   });
 }
 
+/** The dead-letter queue of events, for an operator: list them with their reasons, or send them back. */
+async function deadLetters(options: { redrive?: boolean; all?: boolean; json?: boolean; limit: string }, ids: string[]): Promise<void> {
+  await withDatabase(async (db, config, url) => {
+    const boss = await startBoss({
+      url,
+      logger: createLogger('silent'),
+      supervise: false,
+      poolSize: 2,
+      fanOutRetries: config.fanOutRetries,
+      deadLetterRetentionDays: config.retentionDays,
+    });
+    try {
+      const letters = new DeadLetters(db, boss);
+      if (options.redrive) {
+        if (ids.length === 0 && !options.all) throw new StartupError('Name the dead letters to re-drive by id, or pass --all.');
+        const moved = await letters.redrive(options.all ? undefined : ids);
+        console.log(`re-drove ${moved} event${moved === 1 ? '' : 's'} to their queues`);
+        return;
+      }
+      const list = await letters.list(Number(options.limit));
+      if (options.json) {
+        for (const letter of list) console.log(JSON.stringify(letter));
+        return;
+      }
+      if (list.length === 0) console.log('no dead-lettered events');
+      for (const l of list) {
+        console.log(
+          `${l.id}  ${l.deadLetteredAt.toISOString()}  ${l.queue ?? '-'}  ${l.reason.code}${l.reason.field ? ` (${l.reason.field})` : ''}: ${l.reason.message}`,
+        );
+      }
+    } finally {
+      await boss.stop({ graceful: false });
+    }
+  });
+}
+
 const program = new Command()
   .name('hookline')
   .description('Webhook delivery for finance and ERP software: GraphQL API and delivery workers on PostgreSQL');
@@ -188,6 +225,15 @@ program
   .requiredOption('--account <id>', 'the account id')
   .option('--output <file>', 'a new file to write (default: standard output)')
   .action(auditExport);
+program
+  .command('dead-letters')
+  .description('list the events that could not be fanned out, with their reasons; with --redrive, send them back to their queues')
+  .argument('[ids...]', 'with --redrive: the dead letters to send back')
+  .option('--redrive', 'send the named dead letters (or --all) back to their queues, to be checked again')
+  .option('--all', 'with --redrive: every dead letter')
+  .option('--json', 'one JSON object per dead letter')
+  .option('--limit <n>', 'list at most this many', '100')
+  .action((ids: string[], options: { redrive?: boolean; all?: boolean; json?: boolean; limit: string }) => deadLetters(options, ids));
 program
   .command('emit-schema')
   .description('write the GraphQL SDL that the resolvers define')
