@@ -141,9 +141,9 @@ export function deliveryFailed(subscription: OperationsSubscription, figures: He
       windowStart: start.toISOString(),
       windowEnd: end.toISOString(),
     },
+    // No idempotency key: each worker process reports the failures it saw, so
+    // the counts of one subscription's minute add up across its events.
     orderingKey: subscription.id,
-    // Two reports of one subscription's minute (e.g. from two worker processes) are one event.
-    idempotencyKey: `${OPERATIONS_EVENTS.deliveryFailed}:${subscription.id}:${start.toISOString()}`,
   };
 }
 
@@ -152,7 +152,8 @@ export function deliveryFailed(subscription: OperationsSubscription, figures: He
  * subscription and minute, and a minute is reported once it is over, so a
  * thousand failures of one endpoint in a minute are one event with
  * count 1000 and the first ten ids. Failures of operations events are not
- * counted (mayRaiseOperationsEvents). One instance per worker process.
+ * counted (mayRaiseOperationsEvents). One instance per worker process: with
+ * several processes a minute gives one event per process that saw failures.
  */
 export class FailureCoalescer {
   private readonly open = new Map<string, FailureWindow>();
