@@ -195,7 +195,7 @@ export class DeliveryService {
    * sent when due, out of order), and the next one is claimable. Answers how
    * many deliveries of the key were waiting.
    */
-  async unblockOrderingKey(scope: Scope, subscriptionId: string, orderingKey: string): Promise<number> {
+  async unblockOrderingKey(scope: Scope, actor: AuditActor, subscriptionId: string, orderingKey: string): Promise<number> {
     const subscription = await this.subscriptions.get(scope, subscriptionId);
     return this.transaction(async (manager) => {
       await lockNextInLine(manager, [{ subscriptionId: subscription.id, orderingKey }]);
@@ -214,6 +214,13 @@ export class DeliveryService {
         [subscription.id, orderingKey],
       )) as Array<{ started: number; waiting: number }>;
       if (row!.started > 0) this.dueQueued.add(manager);
+      const changes = { orderingKey, released: row!.started > 0, waiting: row!.waiting };
+      await this.audit.record(manager, scope, actor, {
+        action: AUDIT_ACTIONS.orderingKeyUnblocked,
+        targetType: 'subscription',
+        targetId: subscription.id,
+        changes,
+      });
       return row!.waiting;
     });
   }

@@ -158,9 +158,15 @@ describe('the audit log', () => {
       id: subscription.id,
       since: new Date(Date.now() - 3600_000).toISOString(),
     });
-    const [replayed, redelivered] = (await log(admin, { first: 2 })).nodes;
+    await t.ok(admin, 'mutation($id: ID!) { unblockOrderingKey(subscriptionId: $id, orderingKey: "LEDGER-1") }', { id: subscription.id });
+    const [unblocked, replayed, redelivered] = (await log(admin, { first: 3 })).nodes;
     expect(redelivered).toMatchObject({ action: 'delivery.redelivered', targetType: 'delivery', targetId: row!.id });
     expect(replayed).toMatchObject({ action: 'deliveries.replayed', targetId: subscription.id, changes: { deliveries: 1 } });
+    expect(unblocked).toMatchObject({
+      action: 'ordering_key.unblocked',
+      targetId: subscription.id,
+      changes: { orderingKey: 'LEDGER-1', released: false, waiting: 0 },
+    });
   });
 
   it('is read by ADMIN and VIEWER of the environment, newest first, filtered and paged; a PUBLISHER is refused', async () => {

@@ -64,7 +64,7 @@ export class DeliveryResolver {
     @Arg('subscriptionId', () => ID) subscriptionId: string,
     @Arg('orderingKey') orderingKey: string,
   ): Promise<number> {
-    return ctx.services.deliveries.unblockOrderingKey(scopeOf(ctx), subscriptionId, orderingKey);
+    return ctx.services.deliveries.unblockOrderingKey(scopeOf(ctx), actorOfContext(ctx), subscriptionId, orderingKey);
   }
 
   @FieldResolver(() => Event)
