@@ -231,17 +231,27 @@ export class AttemptStore {
    * the deliveries are counted and leased in a statement of its own.
    */
   async claim(limits: ClaimLimits): Promise<AttemptContext[]> {
-    if (limits.limit <= 0) return [];
+    return (await this.claimAndTell(limits)).claimed;
+  }
+
+  /**
+   * claim, and whether endpoints with due deliveries were left out because
+   * this worker's share of their account or of the endpoint was full: a slot
+   * that frees up here is then worth another claim.
+   */
+  async claimAndTell(limits: ClaimLimits): Promise<{ claimed: AttemptContext[]; heldBack: boolean }> {
+    if (limits.limit <= 0) return { claimed: [], heldBack: false };
     const client = await this.pool().connect();
     try {
       await client.query('BEGIN');
-      const endpoints = (
+      const found = (
         await client.query<{ id: string; account_id: string; cap: number }>({
           name: 'hookline_claim_endpoints',
           text: this.endpointsSql,
           values: [limits.defaultMaxInFlight],
         })
-      ).rows.filter(
+      ).rows;
+      const endpoints = found.filter(
         (e) =>
           (limits.inFlightByEndpoint.get(e.id) ?? 0) < limits.maxInFlightPerEndpoint &&
           (limits.inFlightByAccount.get(e.account_id) ?? 0) < limits.maxInFlightPerAccount,
@@ -270,7 +280,10 @@ export class AttemptStore {
         ).rows;
       }
       await client.query('COMMIT');
-      return rows.map((row) => ({ delivery: this.delivery.read(row), event: this.event.read(row), subscription: this.subscription.read(row) }));
+      return {
+        claimed: rows.map((row) => ({ delivery: this.delivery.read(row), event: this.event.read(row), subscription: this.subscription.read(row) })),
+        heldBack: endpoints.length < found.length,
+      };
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;

@@ -101,8 +101,9 @@ export class DeliveryEngine {
         this.woken = false;
         const limit = Math.min(free, MAX_CLAIM);
         let claimed: AttemptContext[];
+        let heldBack: boolean;
         try {
-          claimed = await this.deps.store.claim({
+          ({ claimed, heldBack } = await this.deps.store.claimAndTell({
             owner: this.owner,
             limit,
             leaseSeconds,
@@ -111,14 +112,14 @@ export class DeliveryEngine {
             maxInFlightPerAccount: this.perAccountInWorker,
             inFlightByEndpoint: this.inFlightByEndpoint,
             inFlightByAccount: this.inFlightByAccount,
-          });
+          }));
         } catch (error) {
           this.deps.logger.warn({ err: error }, 'could not claim deliveries');
           await this.pause(CLAIM_ERROR_PAUSE_MS);
           continue;
         }
-        // An endpoint at its cap may have more due: a freed slot is worth another claim.
-        this.moreDue = claimed.length > 0;
+        // An endpoint or account at its share may have more due: a freed slot is worth another claim.
+        this.moreDue = claimed.length > 0 || heldBack;
         if (claimed.length > 0) await this.dispatch(claimed);
         if (claimed.length === limit && this.inFlight < this.options.concurrency) continue;
       }

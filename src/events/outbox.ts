@@ -8,12 +8,18 @@ import { EVENT_JOB_VERSION, eventQueueFor, type StoredEventJob } from '../queue/
  * (the outbox property: an event and its job commit together): one insert
  * statement per queue that the events touch. Returns how many were queued.
  */
-export async function sendEventJobs(boss: PgBoss, sql: Sql, events: readonly EventEntity[], options: { startAfter?: Date } = {}): Promise<number> {
+export async function sendEventJobs(
+  boss: PgBoss,
+  sql: Sql,
+  events: readonly EventEntity[],
+  options: { startAfter?: Date; deferrals?: ReadonlyMap<string, number> } = {},
+): Promise<number> {
   const byQueue = new Map<string, StoredEventJob[]>();
   for (const event of events) {
     const queue = eventQueueFor(event.type);
     const jobs = byQueue.get(queue) ?? [];
-    jobs.push({ version: EVENT_JOB_VERSION, eventId: event.id });
+    const deferrals = options.deferrals?.get(event.id);
+    jobs.push(deferrals ? { version: EVENT_JOB_VERSION, eventId: event.id, deferrals } : { version: EVENT_JOB_VERSION, eventId: event.id });
     byQueue.set(queue, jobs);
   }
   for (const [queue, jobs] of byQueue) {

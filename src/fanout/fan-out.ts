@@ -31,6 +31,12 @@ export interface FanOutResult {
 
 /** A keyed event whose predecessor has not been fanned out yet is looked at again this much later. */
 const DEFER_MS = 250;
+/**
+ * After this many looks (about five minutes), an event stops waiting for an
+ * earlier event of its key that never comes (one that was dead-lettered):
+ * the key goes on without it rather than stopping for ever.
+ */
+const MAX_DEFERRALS = 1200;
 
 /** Where a refused item's fields are, in the job's own terms. */
 const JOB_PATHS = { data: 'data', idempotencyKey: 'idempotencyKey', orderingKey: 'orderingKey', type: 'type' };
@@ -67,12 +73,15 @@ export class FanOut {
     const letters: RefusedEventLetter[] = [];
     const refuse = (job: FanOutJob, reason: DeadLetterReason) => letters.push({ version: EVENT_JOB_VERSION, queue, reason, job: job.data });
     const storedIds: string[] = [];
+    const deferrals = new Map<string, number>();
     const toPublish = new Map<string, { accountId: string; environment: Environment; items: Array<{ job: FanOutJob; input: PublishInput }> }>();
     for (const job of jobs) {
       const parsed = parseJob(job.data);
       if ('reason' in parsed) refuse(job, parsed.reason);
-      else if ('eventId' in parsed) storedIds.push(parsed.eventId);
-      else {
+      else if ('eventId' in parsed) {
+        storedIds.push(parsed.eventId);
+        if (parsed.deferrals > 0) deferrals.set(parsed.eventId, parsed.deferrals);
+      } else {
         const scopeKey = `${parsed.accountId}/${parsed.environment}`;
         const group = toPublish.get(scopeKey) ?? { accountId: parsed.accountId, environment: parsed.environment, items: [] };
         group.items.push({ job, input: parsed.input });
@@ -111,9 +120,14 @@ export class FanOut {
       events.push(...rows.map((row) => this.eventColumns.read(row)));
     }
 
-    const { ready, deferred } = await this.gate(sql, events);
+    const { ready, deferred } = await this.gate(sql, events, deferrals);
     const deliveries = await this.fanOut(sql, ready);
-    if (deferred.length > 0) await sendEventJobs(this.boss, sql, deferred, { startAfter: new Date(Date.now() + DEFER_MS) });
+    if (deferred.length > 0) {
+      await sendEventJobs(this.boss, sql, deferred, {
+        startAfter: new Date(Date.now() + DEFER_MS),
+        deferrals: new Map(deferred.map((e) => [e.id, (deferrals.get(e.id) ?? 0) + 1])),
+      });
+    }
     if (letters.length > 0)
       await this.boss.insert(
         QUEUES.deadLetters,
@@ -134,7 +148,11 @@ export class FanOut {
    * that must wait; events without a key always go. The keys' rows are
    * locked, in one order, until commit.
    */
-  private async gate(sql: Sql, events: readonly EventEntity[]): Promise<{ ready: EventEntity[]; deferred: EventEntity[] }> {
+  private async gate(
+    sql: Sql,
+    events: readonly EventEntity[],
+    deferrals: ReadonlyMap<string, number>,
+  ): Promise<{ ready: EventEntity[]; deferred: EventEntity[] }> {
     const keyed = events.filter((e) => e.orderingKey !== null && e.sequence !== null);
     if (keyed.length === 0) return { ready: [...events], deferred: [] };
     const keys = new Map<string, { accountId: string; environment: string; orderingKey: string }>();
@@ -152,7 +170,7 @@ export class FanOut {
       rows.map((r) => [`${r.account_id}/${r.environment}/${r.ordering_key}`, { fannedOutThrough: r.fanned_out_through }]),
     );
     const decision = orderingGate(
-      keyed.map((e) => ({ event: e, key: keyOf(e), sequence: e.sequence! })),
+      keyed.map((e) => ({ event: e, key: keyOf(e), sequence: e.sequence!, force: (deferrals.get(e.id) ?? 0) >= MAX_DEFERRALS })),
       progress,
     );
     const moved = [...decision.fannedOutThrough].map(([key, through]) => ({ ...keys.get(key)!, through }));
@@ -292,7 +310,8 @@ function keyOf(event: EventEntity): string {
   return `${event.accountId}/${event.environment}/${event.orderingKey}`;
 }
 
-type ParsedJob = { eventId: string } | { accountId: string; environment: Environment; input: PublishInput } | { reason: DeadLetterReason };
+type ParsedJob =
+  { eventId: string; deferrals: number } | { accountId: string; environment: Environment; input: PublishInput } | { reason: DeadLetterReason };
 
 const ENVIRONMENTS = new Set<string>(Object.values(Environment));
 
@@ -304,7 +323,8 @@ export function parseJob(data: unknown): ParsedJob {
   if (job.version !== EVENT_JOB_VERSION)
     return malformed(`Unknown job format version ${JSON.stringify(job.version)}; this worker reads version ${EVENT_JOB_VERSION}`, 'version');
   if ('eventId' in job) {
-    return typeof job.eventId === 'string' && isUuid(job.eventId) ? { eventId: job.eventId } : malformed('eventId must be a UUID', 'eventId');
+    if (typeof job.eventId !== 'string' || !isUuid(job.eventId)) return malformed('eventId must be a UUID', 'eventId');
+    return { eventId: job.eventId, deferrals: typeof job.deferrals === 'number' ? job.deferrals : 0 };
   }
   if (typeof job.accountId !== 'string' || !isUuid(job.accountId)) return malformed('accountId must be a UUID', 'accountId');
   if (typeof job.environment !== 'string' || !ENVIRONMENTS.has(job.environment))

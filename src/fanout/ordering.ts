@@ -14,6 +14,8 @@ export interface KeyedItem<T> {
   /** The key's identity: account, environment and ordering key. */
   key: string;
   sequence: number;
+  /** It has waited long enough for earlier events of its key that never came: it goes, past them. */
+  force?: boolean;
 }
 
 export interface GateDecision<T> {
@@ -29,7 +31,8 @@ export interface GateDecision<T> {
  * An event goes when every earlier event of its key has gone: its sequence
  * is one past the key's mark, or it follows one of this batch that is.
  * An event at or below the mark was fanned out already (its job came twice)
- * and is dropped.
+ * and is dropped. An event forced through (its predecessors never came, e.g.
+ * one was dead-lettered) moves the mark past them.
  */
 export function orderingGate<T>(items: ReadonlyArray<KeyedItem<T>>, progress: ReadonlyMap<string, KeyProgress>): GateDecision<T> {
   const byKey = new Map<string, Array<KeyedItem<T>>>();
@@ -45,7 +48,7 @@ export function orderingGate<T>(items: ReadonlyArray<KeyedItem<T>>, progress: Re
     let through = start;
     for (const item of list) {
       if (item.sequence <= through) continue;
-      if (item.sequence === through + 1) {
+      if (item.sequence === through + 1 || item.force) {
         decision.ready.push(item);
         through = item.sequence;
       } else {

@@ -43,6 +43,8 @@ export function eventQueueFor(type: string): EventQueueName {
 export interface StoredEventJob {
   version: typeof EVENT_JOB_VERSION;
   eventId: string;
+  /** Times the fan-out sent it back to wait for an earlier event of its ordering key. */
+  deferrals?: number;
 }
 
 /**

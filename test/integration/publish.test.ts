@@ -2,8 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { WAKE_CHANNEL } from '../../src/queue/wakeup.js';
 import { createKey, startTestApp, type TestApp } from '../support/app.js';
+import { fanOutNow } from '../support/fan-out.js';
 import { tenant, type Tenant } from '../support/scenario.js';
 
+const PUBLISH_RETURNING_ID = 'mutation($input: PublishEventInput!) { publishEvent(input: $input) { event { id } } }';
 const PUBLISH =
   'mutation($input: PublishEventInput!) { publishEvent(input: $input) { event { id type data idempotencyKey environment } duplicate } }';
 const INVOICE_PAID = {
@@ -40,11 +42,16 @@ describe('publishing events (API only, no workers)', () => {
     return rows as Array<{ subscriptionId: string; due: boolean }>;
   }
 
-  it('stores the event together with its deliveries, each due at once', async () => {
+  it('stores the event with its job; fanned out, it has a delivery per matching subscription, each due at once', async () => {
     const first = await acme.subscribe({ url: 'http://127.0.0.1:9/a', channels: ['invoices'] });
     const second = await acme.subscribe({ url: 'http://127.0.0.1:9/b', channels: ['invoices', 'clients'] });
     await acme.subscribe({ url: 'http://127.0.0.1:9/c', channels: ['clients'] });
-    const { event } = await acme.publish('invoices.created', { invoiceId: 'INV-1' });
+    const { publishEvent } = await t.ok<{ publishEvent: { event: { id: string } } }>(acme.adminToken, PUBLISH_RETURNING_ID, {
+      input: { type: 'invoices.created', data: { invoiceId: 'INV-1' } },
+    });
+    const event = publishEvent.event;
+    expect(await queuedDeliveries(event.id)).toEqual([]);
+    expect(await fanOutNow(t)).toBe(2);
     const queued = await queuedDeliveries(event.id);
     expect(queued).toEqual([first.id, second.id].sort().map((subscriptionId) => ({ subscriptionId, due: true })));
   });
