@@ -464,6 +464,18 @@ describe('the audit log', () => {
       expect(await audit.verify(goneScope)).toMatchObject({ entries: 0, intact: false, firstBrokenEntryId: null });
     });
 
+    it('leaves checkpoints in maintenance for every log that grew past the last one', async () => {
+      const grown = await createAccount(t, 'Grown Co');
+      for (let i = 0; i < 6; i++) await createSubscription(t, grown.adminToken, {});
+      const checkpoints = async () =>
+        (await sql.query(`SELECT seq FROM audit_checkpoints WHERE account_id = $1 ORDER BY seq`, [grown.accountId])).rows.map((r: { seq: string }) =>
+          Number(r.seq),
+        );
+      expect(await checkpoints()).toEqual([]);
+      await service().maintain(400, 10_000);
+      expect(await checkpoints()).toEqual([5]);
+    });
+
     it('keeps the newest entry of a log whatever its age', async () => {
       const other = await createAccount(t, 'Old Co');
       await createSubscription(t, other.adminToken, {});
