@@ -55,6 +55,8 @@ export const CHECKPOINT_EVERY = 10_000;
 /** verify spends what is left of this on checking older stretches again (see sweep). */
 export const VERIFY_BUDGET_MS = 1_200;
 const SWEEP_STRETCH_MS = 250;
+/** What one maintenance run spends at most on re-checking one log's older stretches. */
+const MAINTENANCE_SWEEP_MS = 5_000;
 /** Entries read per statement while verifying or exporting. */
 const BATCH = 5_000;
 /** Entries deleted per chain and transaction by retention. */
@@ -106,6 +108,13 @@ export class AuditService {
    * order and the chain cannot fork) and inserts the entry with the hash the
    * database computed from the head's previous hash. Call it last in the
    * transaction, so that the head is held as briefly as possible.
+   *
+   * The entry key reaches the database as the statement's HMAC blocks
+   * (never stored): someone who can turn on the server's statement logging
+   * with parameters could learn it and rewrite entries newer than the newest
+   * checkpoint. Checkpoints are sealed with a key that never leaves this
+   * process, and maintenance checkpoints every log that grew each run, so
+   * that such a rewrite reaches back no further than that.
    */
   async record(manager: EntityManager, scope: Scope, actor: AuditActor, record: AuditRecord): Promise<void> {
     // Through JSON once, so that what is hashed is what jsonb gives back.
@@ -232,7 +241,7 @@ export class AuditService {
    * that a change behind a checkpoint is found too: by this call when the
    * budget reaches it, by maintenance or later calls otherwise.
    */
-  async verify(scope: Scope, budgetMs = VERIFY_BUDGET_MS): Promise<AuditVerification> {
+  async verify(scope: Scope, budgetMs = VERIFY_BUDGET_MS, { checkpointHead = false } = {}): Promise<AuditVerification> {
     const started = performance.now();
     const [bounds] = (await this.db.query(
       `SELECT count(*)::int AS entries, min(seq)::float8 AS first, max(seq)::float8 AS last FROM audit_log WHERE account_id = $1 AND environment = $2`,
@@ -272,6 +281,8 @@ export class AuditService {
       return broken(head && head.seq < tail.last.seq ? await this.idAt(scope, head.seq + 1) : null);
     }
 
+    if (checkpointHead && tail.last.seq > start.seq) await this.moveHeadCheckpoint(scope, tail.last, start, anchor);
+
     const swept = await this.sweep(scope, anchor, () => budgetMs - (performance.now() - started));
     if (swept) return broken(swept);
     return { entries, intact: true, headHash: head.hash, firstBrokenEntryId: null };
@@ -309,11 +320,10 @@ export class AuditService {
    * Recomputes the chain after `from` up to `to`; the first entry that does
    * not match (a changed row, or one whose place shows a row inserted or
    * deleted before it). With checkpointing, an intact stretch leaves a
-   * checkpoint every CHECKPOINT_EVERY entries.
+   * checkpoint at every multiple of CHECKPOINT_EVERY.
    */
   private async walk(scope: Scope, from: Point, to: number, checkpointing: boolean): Promise<WalkResult> {
     let previous = from;
-    let sinceCheckpoint = 0;
     let count = 0;
     while (previous.seq < to) {
       // A closed range of places rather than a LIMIT: the planner then reads the chain's index, not the whole table.
@@ -330,13 +340,28 @@ export class AuditService {
         if (!expected || !hexEqual(expected, row.hash)) return { broken: { id: row.id, seq: row.seq }, last: previous, count };
         previous = { seq: row.seq, hash: row.hash };
         count++;
-        if (checkpointing && ++sinceCheckpoint >= this.checkpointEvery) {
-          await this.writeCheckpoint(scope, previous);
-          sinceCheckpoint = 0;
-        }
+        if (checkpointing && row.seq % this.checkpointEvery === 0) await this.writeCheckpoint(scope, previous);
       }
     }
     return { broken: null, last: previous, count };
+  }
+
+  /**
+   * A checkpoint at the verified head, replacing the previous one of its
+   * kind (one that is neither on a CHECKPOINT_EVERY boundary nor retention's
+   * anchor), so that a log has one such checkpoint beside its regular ones.
+   */
+  private async moveHeadCheckpoint(scope: Scope, head: Point, previous: Point, anchor: Point): Promise<void> {
+    await this.db.transaction(async (manager) => {
+      await this.writeCheckpoint(scope, head, manager);
+      if (previous.seq > anchor.seq && previous.seq % this.checkpointEvery !== 0) {
+        await manager.query(`DELETE FROM audit_checkpoints WHERE account_id = $1 AND environment = $2 AND seq = $3`, [
+          scope.accountId,
+          scope.environment,
+          previous.seq,
+        ]);
+      }
+    });
   }
 
   private checkpointValid(c: { accountId: string; environment: string; seq: number; hash: string; keyId: string; mac: string }): boolean {
@@ -411,9 +436,12 @@ export class AuditService {
   }
 
   /**
-   * Maintenance: retention, then a checkpoint for every chain whose stretch
-   * past its newest checkpoint has grown to CHECKPOINT_EVERY entries, so
-   * that verify stays within its time whatever the log's length.
+   * Maintenance: retention, then every chain that grew since its newest
+   * checkpoint is verified and checkpointed at its head, so that verify
+   * stays within its time whatever the log's length, and so that entries
+   * older than the last maintenance run are vouched for by a checkpoint,
+   * whose key never leaves this process (the entry key goes to the database
+   * with each appending statement; see record).
    */
   async maintain(retentionDays: number, budgetMs: number, shouldStop: () => boolean = () => false, now = new Date()): Promise<void> {
     const until = Date.now() + budgetMs;
@@ -421,13 +449,13 @@ export class AuditService {
     await this.purge(retentionDays, timeLeft, now);
     const chains = (await this.db.query(
       `SELECT h.account_id, h.environment FROM audit_chain_heads h
-       WHERE h.seq - coalesce((SELECT max(c.seq) FROM audit_checkpoints c WHERE c.account_id = h.account_id AND c.environment = h.environment), 0) >= $1`,
-      [this.checkpointEvery],
+       WHERE h.seq > coalesce((SELECT max(c.seq) FROM audit_checkpoints c WHERE c.account_id = h.account_id AND c.environment = h.environment), 0)`,
     )) as Array<{ account_id: string; environment: Environment }>;
     for (const chain of chains) {
       if (!timeLeft()) break;
       const scope = { accountId: chain.account_id, environment: chain.environment };
-      const result = await this.verify(scope, 0);
+      // The time left (up to a share per log) also re-checks older stretches, least recently checked first.
+      const result = await this.verify(scope, Math.min(MAINTENANCE_SWEEP_MS, until - Date.now()), { checkpointHead: true });
       if (!result.intact) this.logger?.warn({ ...scope, firstBrokenEntryId: result.firstBrokenEntryId }, 'the audit log does not verify');
     }
   }
