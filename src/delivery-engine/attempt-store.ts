@@ -280,15 +280,16 @@ export class AttemptStore {
         ).rows;
       }
       await client.query('COMMIT');
+      client.release();
       return {
         claimed: rows.map((row) => ({ delivery: this.delivery.read(row), event: this.event.read(row), subscription: this.subscription.read(row) })),
         heldBack: endpoints.length < found.length,
       };
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
+      // A connection that failed mid-claim (the database restarted) is closed, not handed to the next claim.
+      client.release(error instanceof Error ? error : true);
       throw error;
-    } finally {
-      client.release();
     }
   }
 

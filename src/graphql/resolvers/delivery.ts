@@ -99,7 +99,7 @@ export class SubscriptionHistoryResolver {
   async blockedOrderingKeys(
     @Ctx() ctx: GraphQLContext,
     @Root() subscription: WebhookSubscription,
-    @Arg('first', () => Int, { defaultValue: 50 }) first: number,
+    @Arg('first', () => Int, { defaultValue: 50, nullable: true }) first: number | null,
   ): Promise<BlockedOrderingKey[]> {
     const blocked = await ctx.services.deliveries.blockedOrderingKeys(
       scopeOf(ctx),
