@@ -4,8 +4,12 @@
 // entry and leaves checkpoints), the next one (from the newest checkpoint,
 // plus the sweep of older stretches within its budget), and one after a new
 // entry. Drops the database at the end.
-//   npm run build && npx tsc -p tsconfig.json --outDir /tmp/hookline-scripts && \
-//   DATABASE_URL=postgres://… node /tmp/hookline-scripts/scripts/audit-verify-timing.js --entries 1000000
+// tsx would drop the entities' decorator metadata, so compile it with tsc
+// into a folder that resolves this project's packages, and run it on the
+// project's Node (npx node):
+//   npx tsc -p tsconfig.json --outDir /tmp/hookline-scripts && cp package.json /tmp/hookline-scripts/ && \
+//   ln -s "$PWD/node_modules" /tmp/hookline-scripts/node_modules && \
+//   DATABASE_URL=postgres://… npx node /tmp/hookline-scripts/scripts/audit-verify-timing.js --entries 1000000
 import 'reflect-metadata';
 import pg from 'pg';
 import { AUDIT_ACTIONS, AuditActorKind, systemActor } from '../src/audit/actions.js';
