@@ -46,6 +46,8 @@ export interface Config {
   dnsTimeoutMs: number;
   /** Events, their deliveries and attempts older than this many days are deleted. */
   retentionDays: number;
+  /** Audit entries older than this many days are deleted, oldest first (the newest of each log is always kept). */
+  auditRetentionDays: number;
   /** Unset: pretty on a terminal, JSON lines otherwise. */
   logFormat: 'pretty' | 'json' | undefined;
   /** A PostgreSQL installation (bin/, lib/, share/) for the embedded database; unset: the packaged one. */
@@ -121,6 +123,7 @@ const variables = {
   HOOKLINE_DEFAULT_MAX_IN_FLIGHT: integerString(1, 1000),
   HOOKLINE_DNS_TIMEOUT_MS: integerString(100, 60_000),
   HOOKLINE_RETENTION_DAYS: integerString(1, 3650),
+  HOOKLINE_AUDIT_RETENTION_DAYS: integerString(1, 36500),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'must be a pino log level'),
   // API request limits and the metrics route
   HOOKLINE_RATE_LIMIT_PER_KEY: integerString(1, 1_000_000_000),
@@ -205,5 +208,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     defaultMaxInFlight: v.HOOKLINE_DEFAULT_MAX_IN_FLIGHT ?? 10,
     dnsTimeoutMs: v.HOOKLINE_DNS_TIMEOUT_MS ?? 5_000,
     retentionDays: v.HOOKLINE_RETENTION_DAYS ?? 30,
+    auditRetentionDays: v.HOOKLINE_AUDIT_RETENTION_DAYS ?? 400,
   };
 }

@@ -1,4 +1,6 @@
 import { In, IsNull, type DataSource } from 'typeorm';
+import { AUDIT_ACTIONS, actorOf } from '../audit/actions.js';
+import type { AuditService } from '../audit/service.js';
 import { AccountEntity, ApiKeyEntity } from '../db/entities/index.js';
 import { entityColumns, type EntityColumns } from '../db/row-mapping.js';
 import { Environment, Role } from '../domain.js';
@@ -34,6 +36,16 @@ function checkName(field: string, name: string): string {
   return trimmed;
 }
 
+/**
+ * What an entry shows of a key, never its token or hash: for a new key its
+ * fields as { before: null, after }, for a revoked one which key it was.
+ */
+function keyFields(before: ApiKeyEntity | null, after: ApiKeyEntity): Record<string, unknown> {
+  const view = { name: after.name, role: after.role, environment: after.environment, prefix: after.prefix };
+  if (before) return { key: view };
+  return Object.fromEntries(Object.entries(view).map(([field, value]) => [field, { before: null, after: value }]));
+}
+
 function lastUseIsStale(lastUsedAt: Date | null): boolean {
   return !lastUsedAt || Date.now() - lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS;
 }
@@ -64,8 +76,17 @@ export class AccountService {
   private readonly keyColumns: EntityColumns<ApiKeyEntity>;
   private keyCache: ApiKeyCache | undefined;
 
-  constructor(private readonly db: DataSource) {
+  /** Without it (the operator commands of the CLI) only operator keys, which no account's log records, can be made. */
+  constructor(
+    private readonly db: DataSource,
+    private readonly audit?: AuditService,
+  ) {
     this.keyColumns = entityColumns(db, ApiKeyEntity, 'k');
+  }
+
+  private requireAudit(): AuditService {
+    if (!this.audit) throw new Error('AccountService needs the audit log to change an account');
+    return this.audit;
   }
 
   /**
@@ -131,8 +152,9 @@ export class AccountService {
   }
 
   /** A new account with a PRODUCTION ADMIN key. */
-  async createAccount(name: string): Promise<{ account: AccountEntity; adminToken: string }> {
+  async createAccount(caller: Principal, name: string): Promise<{ account: AccountEntity; adminToken: string }> {
     const accountName = checkName('name', name);
+    const audit = this.requireAudit();
     return this.db.transaction(async (manager) => {
       const account = manager.create(AccountEntity, { id: newId(), name: accountName });
       await manager.insert(AccountEntity, account);
@@ -141,6 +163,12 @@ export class AccountService {
         name: 'Initial admin key',
         role: Role.ADMIN,
         environment: Environment.PRODUCTION,
+      });
+      await audit.record(manager, { accountId: account.id, environment: Environment.PRODUCTION }, actorOf(caller), {
+        action: AUDIT_ACTIONS.accountCreated,
+        targetType: 'account',
+        targetId: account.id,
+        changes: { name: { before: null, after: accountName }, initialAdminKeyPrefix: { before: null, after: visiblePrefix(token) } },
       });
       return { account: await manager.findOneByOrFail(AccountEntity, { id: account.id }), adminToken: token };
     });
@@ -174,7 +202,19 @@ export class AccountService {
     }
     const environment = input.environment ?? caller.environment;
     requireManageable(caller, environment);
-    return this.insertKey(this.db.getRepository(ApiKeyEntity), { accountId: caller.accountId, name, role: input.role, environment });
+    const accountId = caller.accountId;
+    const audit = this.requireAudit();
+    return this.db.transaction(async (manager) => {
+      const created = await this.insertKey(manager.getRepository(ApiKeyEntity), { accountId, name, role: input.role, environment });
+      // In the caller's log: a PRODUCTION ADMIN's STAGING key is its act.
+      await audit.record(manager, { accountId, environment: caller.environment }, actorOf(caller), {
+        action: AUDIT_ACTIONS.apiKeyCreated,
+        targetType: 'api_key',
+        targetId: created.apiKey.id,
+        changes: keyFields(null, created.apiKey),
+      });
+      return created;
+    });
   }
 
   /**
@@ -201,8 +241,23 @@ export class AccountService {
     if (!key) throw new NotFoundError('API key', id);
     if (caller.accountId !== null) requireManageable(caller, key.environment);
     if (!key.revokedAt) {
+      const before = { ...key };
       key.revokedAt = new Date();
-      await repo.update({ id: key.id }, { revokedAt: key.revokedAt });
+      const accountId = caller.accountId;
+      if (accountId === null) {
+        await repo.update({ id: key.id }, { revokedAt: key.revokedAt });
+      } else {
+        const audit = this.requireAudit();
+        await this.db.transaction(async (manager) => {
+          await manager.getRepository(ApiKeyEntity).update({ id: key.id }, { revokedAt: key.revokedAt });
+          await audit.record(manager, { accountId, environment: caller.environment }, actorOf(caller), {
+            action: AUDIT_ACTIONS.apiKeyRevoked,
+            targetType: 'api_key',
+            targetId: key.id,
+            changes: { ...keyFields(before, key), revokedAt: { before: null, after: key.revokedAt!.toISOString() } },
+          });
+        });
+      }
     }
     return key;
   }

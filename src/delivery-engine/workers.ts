@@ -106,7 +106,7 @@ export class Workers {
   }
 
   async start(): Promise<void> {
-    const { boss, config, logger, metrics } = this.deps;
+    const { boss, config, logger, metrics, services } = this.deps;
     if (this.deps.serveHttp) {
       this.server = new WorkerHttpServer({ db: this.deps.db, metrics, logger, ready: () => !this.stopping });
       this.port = await this.server.start(config.workerPort);
@@ -116,6 +116,7 @@ export class Workers {
     await this.listener.start();
     this.maintenanceWorkId = await boss.work(QUEUES.maintenance, { pollingIntervalSeconds: 30 }, async () => {
       await this.purge.run(MAINTENANCE_BUDGET_MS, () => this.stopping);
+      await services.audit.maintain(config.auditRetentionDays, MAINTENANCE_BUDGET_MS, () => this.stopping);
     });
     await boss.schedule(QUEUES.maintenance, MAINTENANCE_CRON);
     this.statistics.start();

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import type { Principal } from '../accounts/service.js';
+import { AUDIT_ACTIONS, AuditActorKind, actorOf } from '../audit/actions.js';
+import type { AuditService } from '../audit/service.js';
 import { hashesEqual, hashToken } from '../accounts/tokens.js';
 import { Role } from '../domain.js';
 import { AppError, InputError } from '../errors.js';
@@ -36,6 +38,7 @@ export class PortalService {
   constructor(
     private readonly db: DataSource,
     masterKey: Buffer,
+    private readonly audit: AuditService,
   ) {
     this.signingKey = portalSigningKey(masterKey);
   }
@@ -65,7 +68,15 @@ export class PortalService {
       expiresAt,
       usedAt: null,
     });
-    await this.db.getRepository(PortalLinkEntity).insert(link);
+    await this.db.transaction(async (manager) => {
+      await manager.getRepository(PortalLinkEntity).insert(link);
+      await this.audit.record(manager, { accountId: link.accountId, environment: link.environment }, actorOf(caller), {
+        action: AUDIT_ACTIONS.portalSessionCreated,
+        targetType: 'portal_link',
+        targetId: link.id,
+        changes: { readOnly: link.readOnly, expiresAt: expiresAt.toISOString() },
+      });
+    });
     const token = signLink(this.signingKey, {
       linkId: link.id,
       accountId: link.accountId,
@@ -106,8 +117,9 @@ export class PortalService {
       }
       const sessionToken = SESSION_TOKEN_PREFIX + randomBytes(32).toString('base64url');
       const expiresAt = new Date(Date.now() + SESSION_SECONDS * 1000);
+      const sessionId = newId();
       await manager.getRepository(ConsoleSessionEntity).insert({
-        id: newId(),
+        id: sessionId,
         tokenHash: hashToken(sessionToken),
         portalLinkId: link.id,
         accountId: claims.accountId,
@@ -116,6 +128,17 @@ export class PortalService {
         apiKeyId: link.api_key_id,
         expiresAt,
       });
+      await this.audit.record(
+        manager,
+        { accountId: claims.accountId, environment: claims.environment },
+        { kind: AuditActorKind.CONSOLE_SESSION, apiKeyId: link.api_key_id, sessionId, name: null },
+        {
+          action: AUDIT_ACTIONS.consoleSignedIn,
+          targetType: 'console_session',
+          targetId: sessionId,
+          changes: { portalLinkId: link.id, role: link.read_only ? Role.VIEWER : Role.ADMIN, expiresAt: expiresAt.toISOString() },
+        },
+      );
       return { ok: true, sessionToken, expiresAt, readOnly: link.read_only } as const;
     });
   }
