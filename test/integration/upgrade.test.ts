@@ -47,10 +47,8 @@ describe('upgrading with deliveries pending', () => {
       const undo = names.length - names.indexOf(PIPELINE_MIGRATION);
       expect(undo).toBeGreaterThan(0);
       for (let i = 0; i < undo; i++) await db.undoLastMigration({ transaction: 'each' });
-      const [{ pending }] = (await db.query(`SELECT count(*)::int AS pending FROM deliveries WHERE status = 'PENDING'`)) as Array<{
-        pending: number;
-      }>;
-      expect(pending).toBe(3);
+      const pending = (await db.query(`SELECT id FROM deliveries WHERE status = 'PENDING'`)) as unknown[];
+      expect(pending).toHaveLength(3);
     } finally {
       await db.destroy();
     }
