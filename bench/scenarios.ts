@@ -711,13 +711,6 @@ const FAIRNESS_MAX_IN_FLIGHT = 500;
 /** Events per publishEvents call of the busy tenant's backlog. */
 const FAIRNESS_BATCH = 100;
 
-/** The engine's own rule for the slots of a worker one account may hold, from Hookline's build (npm run bench builds it first). */
-async function engineAccountShare(): Promise<(concurrency: number) => number> {
-  const modulePath = pathToFileURL(path.join(ROOT, 'dist', 'src', 'delivery-engine', 'engine.js')).href;
-  const { accountShare } = (await import(modulePath)) as { accountShare: (concurrency: number) => number };
-  return accountShare;
-}
-
 /**
  * Fair shares between accounts: tenant S publishes a backlog to `endpoints`
  * endpoints that answer after 5 s, more than all the slots an account may
@@ -763,7 +756,8 @@ async function fairnessRun(ctx: Context, postgres: Postgres, endpoints: number, 
     // S's slots are full once it has as many requests waiting as the workers let one account
     // hold; none is answered before 5 s. A worker busy fanning out may claim late: B starts
     // anyway 1 s before S's first answers, and the run says how full S's slots were.
-    const share = hookline.workers.length * (await engineAccountShare())(ctx.options.concurrency);
+    // One account may fill a worker's concurrency; the headroom above it is the other accounts'.
+    const share = hookline.workers.length * ctx.options.concurrency;
     await waitFor(hookline.api, "S's first requests", () => busyRequests() > 0, 120_000);
     const firstRequestAt = performance.now();
     while (busyRequests() < share && performance.now() - firstRequestAt < FAIRNESS_DELAY_MS - 1_000) await sleep(20);

@@ -39,9 +39,9 @@ const CLAIM_ERROR_PAUSE_MS = 1_000;
  *
  * Slots are shared fairly: a claim serves the accounts with the fewest of
  * this worker's slots first, then within an account its least busy
- * endpoints. An account alone may use every slot but a small headroom,
- * kept so that another account's deliveries start at once instead of
- * waiting for a slow endpoint's slots to free up.
+ * endpoints. An account may hold `concurrency` slots; a headroom of a tenth
+ * more is kept for the other accounts, so that their deliveries start at
+ * once instead of waiting for a slow endpoint's slots to free up.
  *
  * A claim is a lease: a worker that dies leaves its deliveries to be
  * claimed again when their leases expire, so nothing is lost (at least
@@ -59,7 +59,8 @@ export class DeliveryEngine {
   private readonly attempts = new Set<Promise<void>>();
   private readonly pollIntervalMs: number;
   private readonly perEndpointInWorker: number;
-  private readonly perAccountInWorker: number;
+  /** Deliveries in flight at most: `concurrency` for one account, and a headroom that only the others may use. */
+  private readonly slots: number;
   private readonly claimThreshold: number;
   /** This worker's deliveries in flight, by subscription and by account: the claim's fair shares. */
   private readonly inFlightByEndpoint = new Map<string, number>();
@@ -72,7 +73,7 @@ export class DeliveryEngine {
     this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     // Half of the slots at most for one endpoint, so that one endpoint with a high cap never starves the others here.
     this.perEndpointInWorker = Math.max(1, Math.ceil(options.concurrency / 2));
-    this.perAccountInWorker = accountShare(options.concurrency);
+    this.slots = workerSlots(options.concurrency);
     // Slots freed one by one are claimed for together, so that a claim serves several deliveries.
     this.claimThreshold = Math.max(1, Math.floor(options.concurrency / 10));
   }
@@ -96,7 +97,7 @@ export class DeliveryEngine {
   private async run(): Promise<void> {
     const leaseSeconds = (this.options.deliveryTimeoutMs + LEASE_MARGIN_MS) / 1000;
     while (this.running) {
-      const free = this.options.concurrency - this.inFlight;
+      const free = this.slots - this.inFlight;
       if (free > 0) {
         this.woken = false;
         const limit = Math.min(free, MAX_CLAIM);
@@ -109,7 +110,7 @@ export class DeliveryEngine {
             leaseSeconds,
             defaultMaxInFlight: this.options.defaultMaxInFlight,
             maxInFlightPerEndpoint: this.perEndpointInWorker,
-            maxInFlightPerAccount: this.perAccountInWorker,
+            maxInFlightPerAccount: this.options.concurrency,
             inFlightByEndpoint: this.inFlightByEndpoint,
             inFlightByAccount: this.inFlightByAccount,
           }));
@@ -121,11 +122,11 @@ export class DeliveryEngine {
         // An endpoint or account at its share may have more due: a freed slot is worth another claim.
         this.moreDue = claimed.length > 0 || heldBack;
         if (claimed.length > 0) await this.dispatch(claimed);
-        if (claimed.length === limit && this.inFlight < this.options.concurrency) continue;
+        if (claimed.length === limit && this.inFlight < this.slots) continue;
       }
       if (!this.running) break;
       // With every slot busy, only a finished attempt (which wakes the loop) makes room.
-      if (this.woken && this.inFlight < this.options.concurrency) continue;
+      if (this.woken && this.inFlight < this.slots) continue;
       this.woken = false;
       await this.pause(this.pollIntervalMs);
     }
@@ -161,7 +162,7 @@ export class DeliveryEngine {
           this.inFlight -= 1;
           this.count(context, -1);
           this.deps.metrics.deliveriesInFlight.set(this.inFlight);
-          if (this.moreDue && this.options.concurrency - this.inFlight >= this.claimThreshold) this.wake();
+          if (this.moreDue && this.slots - this.inFlight >= this.claimThreshold) this.wake();
         });
       this.attempts.add(attempt);
     }
@@ -203,10 +204,12 @@ function bump(counts: Map<string, number>, key: string, by: number): void {
 }
 
 /**
- * The slots of a worker one account may hold: all but a tenth (at least
- * one), so that a busy account's slow endpoints never hold every slot and
- * another account's delivery starts without waiting for one to free up.
+ * The slots of a worker: `concurrency`, which one account alone may fill,
+ * and a tenth more (at least one) that only the other accounts may use, so
+ * that a busy account's slow endpoints never hold every slot and another
+ * account's delivery starts without waiting for one to free up, while an
+ * account alone loses nothing of its concurrency.
  */
-export function accountShare(concurrency: number): number {
-  return Math.max(1, concurrency - Math.max(1, Math.ceil(concurrency / 10)));
+export function workerSlots(concurrency: number): number {
+  return concurrency + Math.max(1, Math.ceil(concurrency / 10));
 }

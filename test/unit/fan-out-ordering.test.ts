@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accountShare } from '../../src/delivery-engine/engine.js';
+import { workerSlots } from '../../src/delivery-engine/engine.js';
 import { parseJob } from '../../src/fanout/fan-out.js';
 import { orderingGate, sequenceDeliveries, type PairToSequence } from '../../src/fanout/ordering.js';
 
@@ -105,11 +105,11 @@ describe('parseJob', () => {
   });
 });
 
-describe('accountShare', () => {
-  it('leaves a tenth of the slots (at least one) to the other accounts, and one slot to a worker of one', () => {
-    expect(accountShare(50)).toBe(45);
-    expect(accountShare(10)).toBe(9);
-    expect(accountShare(5)).toBe(4);
-    expect(accountShare(1)).toBe(1);
+describe('workerSlots', () => {
+  it('adds a tenth (at least one) to what one account may hold, for the other accounts', () => {
+    expect(workerSlots(50)).toBe(55);
+    expect(workerSlots(10)).toBe(11);
+    expect(workerSlots(5)).toBe(6);
+    expect(workerSlots(1)).toBe(2);
   });
 });
