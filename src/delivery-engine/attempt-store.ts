@@ -205,13 +205,15 @@ export class AttemptStore {
       ), accounts AS (
         SELECT * FROM unnest($8::uuid[], $9::int[]) AS a(account_id, mine)
       ), candidates AS (
-        SELECT c.id, en.account_id, c.pos + en.mine AS endpoint_level
+        -- Positions are numbered outside the scan, so that it stops at its limit (a window function over the
+        -- index scan would read every row sharing the last one's due time, which a batch's rows all do).
+        SELECT c.id, en.account_id, en.mine + row_number() OVER (PARTITION BY en.id ORDER BY c.next_attempt_at) AS endpoint_level
         FROM en LEFT JOIN busy b ON b.id = en.id
         CROSS JOIN LATERAL (
-          SELECT d.id, row_number() OVER (ORDER BY d.next_attempt_at, d.id) AS pos FROM deliveries d
+          SELECT d.id, d.next_attempt_at FROM deliveries d
           WHERE d.subscription_id = en.id AND d.${CLAIMABLE} AND d.next_attempt_at <= now()
             AND (d.lease_token IS NULL OR d.lease_expires_at <= now())
-          ORDER BY d.next_attempt_at, d.id
+          ORDER BY d.next_attempt_at
           LIMIT GREATEST(0, LEAST(en.cap - COALESCE(b.fleet, 0), $10 - en.mine, $2))
         ) c
       ), levelled AS (
