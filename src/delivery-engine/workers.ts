@@ -14,7 +14,7 @@ import { AttemptRecorder } from './attempt-recorder.js';
 import { AttemptStore } from './attempt-store.js';
 import { Deliverer } from './deliverer.js';
 import { DeliveryDns } from './dns.js';
-import { DeliveryEngine } from './engine.js';
+import { DeliveryEngine, workerSlots } from './engine.js';
 import { DeliveryHttpClient } from './http-client.js';
 import { RetentionPurge } from './retention.js';
 import { WorkerHttpServer } from './worker-http.js';
@@ -76,7 +76,8 @@ export class Workers {
       timeoutMs: config.deliveryTimeoutMs,
       allowPrivate: config.allowPrivateUrls,
       userAgent,
-      connections: config.workerConcurrency,
+      // Every slot may hold a connection, the other accounts' headroom included, also when endpoints share a host.
+      connections: workerSlots(config.workerConcurrency),
       resolve: (hostname, options) => dns.resolve(hostname, options),
     });
     this.reporter = new OperationsReporter({ db, events: services.events, audit: services.audit, logger });
