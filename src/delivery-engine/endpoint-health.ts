@@ -8,6 +8,12 @@
  * that many failed in a row; the workers claim none of its deliveries (so
  * they spend no attempts) except one probe at nextProbeAt, and a successful
  * attempt makes it HEALTHY again.
+ *
+ * The probe schedule counts probes, not failures: the first probe waits
+ * FIRST_PROBE_DELAY_MS after the hold however many attempts were in flight
+ * when it began (their failures land in the hold but were not probes), and
+ * each failed probe waits as long again as the endpoint has been held, which
+ * doubles the wait from one probe to the next.
  */
 export enum EndpointHealthState {
   HEALTHY = 'HEALTHY',
@@ -17,7 +23,7 @@ export enum EndpointHealthState {
 
 /** Consecutive failed attempts after which an endpoint is held. */
 export const HOLD_AFTER_FAILURES = 5;
-/** The wait before the first probe of a held endpoint; it doubles with each failed probe. */
+/** The wait before the first probe of a held endpoint; it about doubles with each failed probe. */
 export const FIRST_PROBE_DELAY_MS = 5_000;
 export const MAX_PROBE_DELAY_MS = 10 * 60_000;
 
@@ -46,10 +52,23 @@ export const HEALTHY: EndpointHealth = {
   failingSince: null,
 };
 
-/** The wait before the next probe after `consecutiveFailures` failures in a row (at least HOLD_AFTER_FAILURES). */
-export function probeDelayMs(consecutiveFailures: number): number {
-  const failedProbes = Math.max(0, consecutiveFailures - HOLD_AFTER_FAILURES);
-  return Math.min(MAX_PROBE_DELAY_MS, FIRST_PROBE_DELAY_MS * 2 ** Math.min(failedProbes, 20));
+/**
+ * The wait before the next probe, after a failed probe that ended `heldForMs`
+ * after the hold began: as long as the endpoint has been held, so that probe
+ * n waits about FIRST_PROBE_DELAY_MS × 2^(n−1), within the first delay and
+ * the cap.
+ */
+export function probeDelayMs(heldForMs: number): number {
+  return Math.min(MAX_PROBE_DELAY_MS, Math.max(FIRST_PROBE_DELAY_MS, heldForMs));
+}
+
+/**
+ * Whether a failed attempt of a held endpoint was its probe: the workers
+ * claim a held endpoint's delivery only once its probe is due, so an attempt
+ * that started before then was already in flight when the hold began.
+ */
+function wasProbe(current: EndpointHealth, attempt: AttemptResult): boolean {
+  return current.nextProbeAt !== null && attempt.startedAt.getTime() >= current.nextProbeAt.getTime();
 }
 
 /** The health after one more attempt. */
@@ -59,13 +78,29 @@ export function healthAfterAttempt(current: EndpointHealth, attempt: AttemptResu
     return { ...HEALTHY, since: attempt.endedAt };
   }
   const consecutiveFailures = current.consecutiveFailures + 1;
-  const state = consecutiveFailures >= HOLD_AFTER_FAILURES ? EndpointHealthState.HELD : EndpointHealthState.FAILING;
+  const failingSince = current.failingSince ?? attempt.startedAt;
+  if (current.state === EndpointHealthState.HELD) {
+    // An attempt in flight when the hold began moves no probe; a failed probe puts the next one further off.
+    const nextProbeAt = wasProbe(current, attempt)
+      ? new Date(attempt.endedAt.getTime() + probeDelayMs(attempt.endedAt.getTime() - (current.since ?? attempt.endedAt).getTime()))
+      : current.nextProbeAt;
+    return { ...current, consecutiveFailures, nextProbeAt, failingSince };
+  }
+  if (consecutiveFailures >= HOLD_AFTER_FAILURES) {
+    return {
+      state: EndpointHealthState.HELD,
+      since: attempt.endedAt,
+      consecutiveFailures,
+      nextProbeAt: new Date(attempt.endedAt.getTime() + FIRST_PROBE_DELAY_MS),
+      failingSince,
+    };
+  }
   return {
-    state,
-    since: state === current.state ? current.since : attempt.endedAt,
+    state: EndpointHealthState.FAILING,
+    since: current.state === EndpointHealthState.FAILING ? current.since : attempt.endedAt,
     consecutiveFailures,
-    nextProbeAt: state === EndpointHealthState.HELD ? new Date(attempt.endedAt.getTime() + probeDelayMs(consecutiveFailures)) : null,
-    failingSince: current.failingSince ?? attempt.startedAt,
+    nextProbeAt: null,
+    failingSince,
   };
 }
 

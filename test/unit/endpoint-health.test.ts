@@ -40,10 +40,45 @@ describe('endpoint health', () => {
       nextProbeAt: new Date(last.getTime() + FIRST_PROBE_DELAY_MS),
       failingSince: at(0),
     });
-    // A failed probe keeps it held and doubles the wait; the state's start stays.
-    const probeFailed = healthAfterAttempt(held, failed(100));
+    // A failed probe keeps it held; the state's start stays.
+    const probe = { startedAt: held.nextProbeAt!, endedAt: new Date(held.nextProbeAt!.getTime() + 1000), succeeded: false };
+    const probeFailed = healthAfterAttempt(held, probe);
     expect(probeFailed).toMatchObject({ state: EndpointHealthState.HELD, since: last, consecutiveFailures: HOLD_AFTER_FAILURES + 1 });
-    expect(probeFailed.nextProbeAt).toEqual(new Date(at(101).getTime() + 2 * FIRST_PROBE_DELAY_MS));
+  });
+
+  it('waits the first probe delay after a hold however many failures in flight landed in it', () => {
+    // Eight attempts sent together, all failing: the fifth holds the endpoint, the other three were not probes.
+    for (const inFlight of [HOLD_AFTER_FAILURES, HOLD_AFTER_FAILURES + 3, HOLD_AFTER_FAILURES + 50]) {
+      const attempts = Array.from({ length: inFlight }, (_, i) => ({ startedAt: at(0), endedAt: at(1 + i / 100), succeeded: false }));
+      const held = healthAfterAttempts(HEALTHY, attempts);
+      expect(held.state).toBe(EndpointHealthState.HELD);
+      expect(held.consecutiveFailures).toBe(inFlight);
+      expect(held.nextProbeAt!.getTime() - held.since!.getTime()).toBe(FIRST_PROBE_DELAY_MS);
+    }
+    // A failure that started after the hold but before its probe was due (claimed earlier, sent late) is no probe either.
+    const held = healthAfterAttempts(
+      HEALTHY,
+      Array.from({ length: HOLD_AFTER_FAILURES }, (_, i) => failed(i)),
+    );
+    const late = { startedAt: new Date(held.since!.getTime() + 1), endedAt: new Date(held.since!.getTime() + 2), succeeded: false };
+    expect(healthAfterAttempt(held, late).nextProbeAt).toEqual(held.nextProbeAt);
+  });
+
+  it('doubles the wait with each failed probe, counting probes, up to the cap', () => {
+    let health = healthAfterAttempts(
+      HEALTHY,
+      Array.from({ length: HOLD_AFTER_FAILURES }, (_, i) => failed(i)),
+    );
+    const waits: number[] = [];
+    for (let probe = 0; probe < 12; probe += 1) {
+      // Each probe is sent when due and fails at once.
+      const sent = health.nextProbeAt!;
+      health = healthAfterAttempt(health, { startedAt: sent, endedAt: sent, succeeded: false });
+      waits.push(health.nextProbeAt!.getTime() - sent.getTime());
+    }
+    expect(waits.slice(0, 5)).toEqual([1, 2, 4, 8, 16].map((n) => n * FIRST_PROBE_DELAY_MS));
+    expect(Math.max(...waits)).toBe(MAX_PROBE_DELAY_MS);
+    expect(waits.at(-1)).toBe(MAX_PROBE_DELAY_MS);
   });
 
   it('is released by one success', () => {
@@ -59,9 +94,9 @@ describe('endpoint health', () => {
     expect(after).toMatchObject({ state: EndpointHealthState.FAILING, consecutiveFailures: 1, failingSince: at(30) });
   });
 
-  it('caps the probe delay', () => {
-    expect(probeDelayMs(HOLD_AFTER_FAILURES)).toBe(FIRST_PROBE_DELAY_MS);
-    expect(probeDelayMs(HOLD_AFTER_FAILURES + 3)).toBe(8 * FIRST_PROBE_DELAY_MS);
-    expect(probeDelayMs(HOLD_AFTER_FAILURES + 1000)).toBe(MAX_PROBE_DELAY_MS);
+  it('bounds the probe delay', () => {
+    expect(probeDelayMs(0)).toBe(FIRST_PROBE_DELAY_MS);
+    expect(probeDelayMs(3 * FIRST_PROBE_DELAY_MS)).toBe(3 * FIRST_PROBE_DELAY_MS);
+    expect(probeDelayMs(10 * MAX_PROBE_DELAY_MS)).toBe(MAX_PROBE_DELAY_MS);
   });
 });
