@@ -17,8 +17,15 @@ export const SESSION_TOKEN_PREFIX = 'hkc_';
 /** Where the console serves portal links; the link token is the last path segment. */
 export const PORTAL_PATH = '/console/portal/';
 
-export type OpenedLink =
-  { ok: true; sessionToken: string; expiresAt: Date; readOnly: boolean } | { ok: false; reason: 'invalid' | 'expired' | 'used' };
+export type LinkRefusal = 'invalid' | 'expired' | 'used';
+
+export type OpenedLink = { ok: true; sessionToken: string; expiresAt: Date; readOnly: boolean } | { ok: false; reason: LinkRefusal };
+
+/** What a link would open, read without using it up. */
+export type InspectedLink = { ok: true; expiresAt: Date; readOnly: boolean } | { ok: false; reason: LinkRefusal };
+
+/** Rows deleted per statement by the background purge, so that each stays short. */
+const PURGE_BATCH = 1_000;
 
 export function isConsoleSessionToken(token: string): boolean {
   return token.startsWith(SESSION_TOKEN_PREFIX);
@@ -77,6 +84,27 @@ export class PortalService {
   }
 
   /**
+   * What a link would open, without using it up or starting a session: the
+   * page a GET of the link shows. Mail scanners and link previews fetch
+   * links; only the person's POST (openLink) may use it.
+   */
+  async inspectLink(token: string): Promise<InspectedLink> {
+    const check = verifyLink(this.signingKey, token, Date.now() / 1000);
+    if (!check.ok) return check;
+    const { claims } = check;
+    const [row] = (await this.db.query(
+      `SELECT l.used_at, l.expires_at, l.read_only, k.revoked_at
+       FROM portal_links l JOIN api_keys k ON k.id = l.api_key_id
+       WHERE l.id = $1 AND l.account_id = $2 AND l.environment = $3`,
+      [claims.linkId, claims.accountId, claims.environment],
+    )) as Array<{ used_at: Date | null; expires_at: Date; read_only: boolean; revoked_at: Date | null }>;
+    if (!row || row.revoked_at) return { ok: false, reason: 'invalid' };
+    if (row.used_at) return { ok: false, reason: 'used' };
+    if (row.expires_at.getTime() <= Date.now()) return { ok: false, reason: 'expired' };
+    return { ok: true, expiresAt: row.expires_at, readOnly: row.read_only };
+  }
+
+  /**
    * Opens a link: checks its signature and expiry, marks it used and starts
    * a console session, in one transaction so that two browsers opening the
    * same link at once get one session between them.
@@ -120,6 +148,13 @@ export class PortalService {
     });
   }
 
+  /** Ends a console session (signing out): its token is refused from the next request. False when it was unknown. */
+  async endSession(token: string): Promise<boolean> {
+    if (!isConsoleSessionToken(token)) return false;
+    const result = (await this.db.query(`DELETE FROM console_sessions WHERE token_hash = $1`, [hashToken(token)])) as [unknown[], number];
+    return result[1] > 0;
+  }
+
   /** Resolves a console session token to its principal, or throws UNAUTHENTICATED. */
   async authenticate(token: string): Promise<Principal> {
     const hash = hashToken(token);
@@ -134,4 +169,30 @@ export class PortalService {
     }
     return { apiKeyId: row.api_key_id, accountId: row.account_id, role: row.role, environment: row.environment, consoleSessionId: row.id };
   }
+}
+
+/**
+ * Deletes expired console sessions, then expired links that no session
+ * needs any more (a session belongs to its link), in short statements.
+ * Run in the background by the maintenance job. An expired link that was
+ * deleted still shows "expired": its signed expiry says so before any row
+ * is read.
+ */
+export async function purgeExpiredPortalRows(db: DataSource): Promise<{ sessions: number; links: number }> {
+  const step = async (sql: string): Promise<number> => {
+    let total = 0;
+    for (;;) {
+      const deleted = ((await db.query(sql, [PURGE_BATCH])) as [unknown[], number])[1];
+      total += deleted;
+      if (deleted < PURGE_BATCH) return total;
+    }
+  };
+  const sessions = await step(`DELETE FROM console_sessions WHERE id IN (SELECT id FROM console_sessions WHERE expires_at <= now() LIMIT $1)`);
+  const links = await step(
+    `DELETE FROM portal_links WHERE id IN (
+       SELECT l.id FROM portal_links l
+       WHERE l.expires_at <= now() AND NOT EXISTS (SELECT 1 FROM console_sessions s WHERE s.portal_link_id = l.id)
+       LIMIT $1)`,
+  );
+  return { sessions, links };
 }
