@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import type { Metrics } from './metrics/metrics.js';
 import type { Logger } from './logger.js';
 import { DeliveryService } from './deliveries/service.js';
+import { DeliveryDns } from './delivery-engine/dns.js';
 import { EventService } from './events/service.js';
 import { Keyring } from './secrets/keyring.js';
 import { StatsSeriesService } from './deliveries/stats-series.js';
@@ -41,11 +42,16 @@ export interface Services {
 export function createServices(deps: ServiceDeps): Services {
   const catalog = new CatalogService(deps.db, { maxEventTypes: deps.config.maxEventTypes, schemaCheckMs: deps.config.schemaCheckMs });
   const secrets = new SecretService(deps.db, deps.masterKey);
+  const dns = new DeliveryDns({ timeoutMs: deps.config.dnsTimeoutMs, servers: deps.config.dnsServers });
   const subscriptions = new SubscriptionService(
     deps.db,
     catalog,
     secrets,
-    { allowPrivate: deps.config.allowPrivateUrls },
+    // The delivery workers' resolver and deadline, so that a name is judged on save as it will be on delivery.
+    {
+      allowPrivate: deps.config.allowPrivateUrls,
+      resolve: (host) => dns.resolve(host),
+    },
     {
       maxSubscriptions: deps.config.maxSubscriptions,
     },
