@@ -58,7 +58,7 @@ export function createServices(deps: ServiceDeps): Services {
   );
   const deliveries = new DeliveryService(deps.db, catalog, subscriptions, deps.wakeWorkers);
   return {
-    accounts: new AccountService(deps.db),
+    accounts: new AccountService(deps.db, { rateLimitPerKeyCeiling: deps.config.api.rateLimitPerKeyCeiling }),
     catalog,
     secrets,
     subscriptions,

@@ -16,6 +16,13 @@ export interface Principal {
   environment: Environment;
   /** Set when the caller is a console session opened by a portal link rather than an API key. */
   consoleSessionId?: string;
+  /** The key's own request budget; null or absent: the installation's default. */
+  rateLimitPerSecond?: number | null;
+}
+
+export interface AccountSettings {
+  /** The most requests per second an ADMIN may give a key. */
+  rateLimitPerKeyCeiling: number;
 }
 
 export interface AccountScopedPrincipal extends Principal {
@@ -64,7 +71,10 @@ export class AccountService {
   private readonly keyColumns: EntityColumns<ApiKeyEntity>;
   private keyCache: ApiKeyCache | undefined;
 
-  constructor(private readonly db: DataSource) {
+  constructor(
+    private readonly db: DataSource,
+    private readonly settings: AccountSettings = { rateLimitPerKeyCeiling: 1_000 },
+  ) {
     this.keyColumns = entityColumns(db, ApiKeyEntity, 'k');
   }
 
@@ -114,7 +124,13 @@ export class AccountService {
       lastUsedAt = new Date();
       await this.db.getRepository(ApiKeyEntity).update({ id: key.id }, { lastUsedAt });
     }
-    const principal: Principal = { apiKeyId: key.id, accountId: key.accountId, role: key.role, environment: key.environment };
+    const principal: Principal = {
+      apiKeyId: key.id,
+      accountId: key.accountId,
+      role: key.role,
+      environment: key.environment,
+      rateLimitPerSecond: key.rateLimitPerSecond,
+    };
     this.keyCache?.remember(generation, cacheKey, { principal, lastUsedAt });
     return { principal, cached: false };
   }
@@ -154,9 +170,10 @@ export class AccountService {
    */
   async createApiKey(
     caller: Principal,
-    input: { name: string; role: Role; environment?: Environment | null },
+    input: { name: string; role: Role; environment?: Environment | null; rateLimitPerSecond?: number | null },
   ): Promise<{ apiKey: ApiKeyEntity; token: string }> {
     const name = checkName('name', input.name);
+    const rateLimitPerSecond = this.checkRateLimit(input.rateLimitPerSecond);
     if (input.role === Role.OPERATOR) {
       if (caller.role !== Role.OPERATOR) throw new AppError('FORBIDDEN', 'Only an operator can create OPERATOR keys');
       if (input.environment && input.environment !== Environment.PRODUCTION) {
@@ -167,6 +184,7 @@ export class AccountService {
         name,
         role: Role.OPERATOR,
         environment: Environment.PRODUCTION,
+        rateLimitPerSecond,
       });
     }
     if (caller.accountId === null) {
@@ -174,7 +192,47 @@ export class AccountService {
     }
     const environment = input.environment ?? caller.environment;
     requireManageable(caller, environment);
-    return this.insertKey(this.db.getRepository(ApiKeyEntity), { accountId: caller.accountId, name, role: input.role, environment });
+    return this.insertKey(this.db.getRepository(ApiKeyEntity), {
+      accountId: caller.accountId,
+      name,
+      role: input.role,
+      environment,
+      rateLimitPerSecond,
+    });
+  }
+
+  /**
+   * Gives a key the caller manages its own request budget, up to the
+   * operator's ceiling; null returns it to the installation's default. Every
+   * API process's key cache hears of the change, so it counts from the next
+   * request on.
+   */
+  async setApiKeyRateLimit(caller: Principal, id: string, rateLimitPerSecond: number | null): Promise<ApiKeyEntity> {
+    const budget = this.checkRateLimit(rateLimitPerSecond);
+    const key = await this.managedKey(caller, id);
+    if (key.rateLimitPerSecond !== budget) {
+      await this.db.getRepository(ApiKeyEntity).update({ id: key.id }, { rateLimitPerSecond: budget });
+      key.rateLimitPerSecond = budget;
+    }
+    return key;
+  }
+
+  private checkRateLimit(value: number | null | undefined): number | null {
+    if (value === undefined || value === null) return null;
+    const ceiling = this.settings.rateLimitPerKeyCeiling;
+    if (!Number.isInteger(value) || value < 1 || value > ceiling) {
+      throw InputError.field('rateLimitPerSecond', `must be a whole number between 1 and ${ceiling} (the installation's ceiling), or null`);
+    }
+    return value;
+  }
+
+  /** A key the caller manages: another account's is NOT_FOUND, one of an environment the caller does not manage FORBIDDEN. */
+  private async managedKey(caller: Principal, id: string): Promise<ApiKeyEntity> {
+    const where = caller.accountId === null ? keyScope(caller) : { accountId: caller.accountId };
+    const key = isUuid(id) ? await this.db.getRepository(ApiKeyEntity).findOneBy({ id, ...where }) : null;
+    if (!key) throw new NotFoundError('API key', id);
+    if (caller.accountId !== null) requireManageable(caller, key.environment);
+    return key;
   }
 
   /**
@@ -196,10 +254,7 @@ export class AccountService {
    */
   async revokeApiKey(caller: Principal, id: string): Promise<ApiKeyEntity> {
     const repo = this.db.getRepository(ApiKeyEntity);
-    const where = caller.accountId === null ? keyScope(caller) : { accountId: caller.accountId };
-    const key = isUuid(id) ? await repo.findOneBy({ id, ...where }) : null;
-    if (!key) throw new NotFoundError('API key', id);
-    if (caller.accountId !== null) requireManageable(caller, key.environment);
+    const key = await this.managedKey(caller, id);
     if (!key.revokedAt) {
       key.revokedAt = new Date();
       await repo.update({ id: key.id }, { revokedAt: key.revokedAt });
@@ -251,7 +306,7 @@ export class AccountService {
 
   private async insertKey(
     repo: ReturnType<DataSource['getRepository']>,
-    fields: { accountId: string | null; name: string; role: Role; environment: Environment },
+    fields: { accountId: string | null; name: string; role: Role; environment: Environment; rateLimitPerSecond?: number | null },
     presetToken?: string,
   ): Promise<{ apiKey: ApiKeyEntity; token: string }> {
     const token = presetToken ?? generateToken();

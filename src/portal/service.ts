@@ -159,15 +159,31 @@ export class PortalService {
   async authenticate(token: string): Promise<Principal> {
     const hash = hashToken(token);
     const [row] = (await this.db.query(
-      `SELECT s.id, s.token_hash, s.account_id, s.environment, s.role, s.api_key_id
+      `SELECT s.id, s.token_hash, s.account_id, s.environment, s.role, s.api_key_id, k.rate_limit_per_second
        FROM console_sessions s JOIN api_keys k ON k.id = s.api_key_id
        WHERE s.token_hash = $1 AND s.expires_at > now() AND k.revoked_at IS NULL`,
       [hash],
-    )) as Array<{ id: string; token_hash: Buffer; account_id: string; environment: Principal['environment']; role: Role; api_key_id: string }>;
+    )) as Array<{
+      id: string;
+      token_hash: Buffer;
+      account_id: string;
+      environment: Principal['environment'];
+      role: Role;
+      api_key_id: string;
+      rate_limit_per_second: number | null;
+    }>;
     if (!row || !hashesEqual(row.token_hash, hash)) {
       throw new AppError('UNAUTHENTICATED', 'The console session is unknown or has expired; open a new portal link');
     }
-    return { apiKeyId: row.api_key_id, accountId: row.account_id, role: row.role, environment: row.environment, consoleSessionId: row.id };
+    // A session counts against the budget of the key that made its link.
+    return {
+      apiKeyId: row.api_key_id,
+      accountId: row.account_id,
+      role: row.role,
+      environment: row.environment,
+      consoleSessionId: row.id,
+      rateLimitPerSecond: row.rate_limit_per_second,
+    };
   }
 }
 
