@@ -10,7 +10,7 @@ import type { PgBoss } from 'pg-boss';
 import type { DataSource } from 'typeorm';
 import type { ApiSettings } from '../config.js';
 import { MAX_REQUEST_BYTES } from '../events/limits.js';
-import { createContext, type GraphQLContext } from '../graphql/context.js';
+import { admitRequest, createContext, type GraphQLContext } from '../graphql/context.js';
 import { createErrorFormatter } from '../graphql/errors.js';
 import { keyCheckPlugin } from '../graphql/key-check.js';
 import { operationLimitsPlugin, parseOptions, queryLimitRules } from '../graphql/limits.js';
@@ -20,6 +20,7 @@ import type { Services } from '../services.js';
 import { ideRouter } from './ide.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { consoleRouter } from './console.js';
+import { jsonBody } from './json-body.js';
 import { securityHeaders } from './security-headers.js';
 import { metricsHandler } from './metrics-route.js';
 
@@ -87,15 +88,13 @@ export class HttpServer {
     }
     app.use(ideRouter(settings.frameAncestors));
     app.use(consoleRouter(services.portal, { frameAncestors: settings.frameAncestors }));
+    const rateLimiter = new RequestRateLimiter(this.deps.db, settings, logger, (by) => metrics.rateLimited.inc({ by }));
     app.use(
       '/graphql',
-      express.json({ limit: MAX_REQUEST_BYTES }),
-      expressMiddleware(apollo, {
-        context: createContext({
-          services,
-          rateLimiter: new RequestRateLimiter(this.deps.db, settings, logger, (by) => metrics.rateLimited.inc({ by })),
-        }),
-      }),
+      // Key and rate limit first: a request over its limit is refused before its body is read or inflated.
+      admitRequest({ services, rateLimiter }),
+      jsonBody(MAX_REQUEST_BYTES),
+      expressMiddleware(apollo, { context: createContext({ services }) }),
     );
     app.use(requestErrorHandler(logger));
 
