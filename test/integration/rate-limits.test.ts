@@ -141,7 +141,15 @@ describe('rate limits', () => {
       });
     // Each request that never sends its body still spends the address's budget...
     const pending = Array.from({ length: PER_ADDRESS }, () => unfinished({}).catch(() => undefined));
-    await new Promise((r) => setTimeout(r, 500));
+    await expect
+      .poll(
+        async () =>
+          ((await t.app.db.query(`SELECT points FROM rate_limits WHERE key = 'address:127.0.0.2'`)) as Array<{ points: number }>)[0]?.points,
+        {
+          timeout: 10_000,
+        },
+      )
+      .toBe(PER_ADDRESS);
     // ...so the next one is refused at once, with or without a made-up key, its body unread.
     const attempts: Array<Record<string, string>> = [{}, { authorization: 'Bearer hkl_made-up-token-that-is-long-enough-to-look-real' }];
     for (const headers of attempts) {
@@ -188,18 +196,19 @@ describe('rate limits', () => {
         },
       );
       req.on('error', (error) => (answered ? undefined : reject(error)));
-      // Sent slowly, in 16 KiB pieces, so that the answer can arrive before the rest is sent.
-      const step = () => {
-        if (answered || sent >= zipped.length) return;
-        const piece = zipped.subarray(sent, sent + 16 * 1024);
-        sent += piece.length;
-        req.write(piece, () => setTimeout(step, 20));
-      };
-      step();
+      // The first 64 KiB inflate far past the limit; the rest is sent only if no answer came within 20 s.
+      sent = 64 * 1024;
+      req.write(zipped.subarray(0, sent));
+      setTimeout(() => {
+        if (answered) return;
+        sent = zipped.length;
+        req.end(zipped.subarray(64 * 1024));
+      }, 20_000).unref();
     });
     expect(answer.status).toBe(413);
     expect(JSON.parse(answer.body)).toMatchObject({ errors: [{ extensions: { code: 'BAD_USER_INPUT', fields: [{ field: 'body' }] } }] });
-    expect(answer.sent).toBeLessThan(zipped.length / 2);
+    expect(answer.sent).toBe(64 * 1024);
+    expect(zipped.length).toBeGreaterThan(512 * 1024);
 
     // A gzip body within the limit is read as any other.
     const small = await fetch(t.url, {
