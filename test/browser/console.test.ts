@@ -1,5 +1,7 @@
 /// <reference lib="dom" />
-import type { Page } from 'playwright-core';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Page, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKey, startTestApp, type TestApp } from '../support/app.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
@@ -327,6 +329,42 @@ describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('the console in Chromiu
     expect(await admin.getByRole('link', { name: 'API keys' }).count()).toBe(0);
     await admin.close();
     await page.close();
+  });
+
+  it('lets its own pages frame the console, and no other site', async () => {
+    const framingPage = `<!doctype html><iframe name="console" src="${origin}/console/"></iframe>`;
+    /** A page at `at` that frames the console: whether the console came up inside the frame, and why not. */
+    const framed = async (at: string, serve: (route: Route) => Promise<void>): Promise<{ shown: boolean; refused: string | undefined }> => {
+      const page = await browser.newPage();
+      let refused: string | undefined;
+      page.on('requestfailed', (request) => {
+        if (request.url() === `${origin}/console/`) refused = request.failure()?.errorText;
+      });
+      await page.route(at, serve);
+      await page.goto(at);
+      const shown = await page
+        .frameLocator('iframe[name="console"]')
+        .getByLabel('API key')
+        .waitFor({ timeout: 5_000 })
+        .then(() => true)
+        .catch(() => false);
+      await page.close();
+      return { shown, refused };
+    };
+    const own = await framed(`${origin}/framing-page`, (route) => route.fulfill({ contentType: 'text/html', body: framingPage }));
+    expect(own).toEqual({ shown: true, refused: undefined });
+    // A page of another origin on this machine (another port), as a clickjacking page would be: the server
+    // answers the frame's request, and the browser refuses to show the answer in the frame.
+    const elsewhere = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(framingPage));
+    await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const { port } = elsewhere.address() as AddressInfo;
+      const other = await framed(`http://127.0.0.1:${port}/framing-page`, (route) => route.continue());
+      expect(other).toEqual({ shown: false, refused: 'net::ERR_BLOCKED_BY_RESPONSE' });
+    } finally {
+      elsewhere.closeAllConnections();
+      await new Promise((resolve) => elsewhere.close(resolve));
+    }
   });
 
   it('edits, disables, enables, rotates, filters, replays and deletes', async () => {
