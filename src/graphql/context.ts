@@ -50,10 +50,11 @@ export function admitRequest({ services, rateLimiter }: ContextDeps): RequestHan
       const extensions = error instanceof GraphQLError ? error.extensions : undefined;
       if (extensions?.code !== 'RATE_LIMITED') return next(error);
       const retryAfterSeconds = extensions.retryAfterSeconds as number;
-      // The body is left unread; the connection closes after the answer rather than read it.
+      // The body is left unread: unless it has all arrived anyway, the connection closes after the answer rather than read it.
+      if (!req.complete) res.set('connection', 'close');
       res
         .status(429)
-        .set({ 'retry-after': String(retryAfterSeconds), connection: 'close' })
+        .set('retry-after', String(retryAfterSeconds))
         .json({ errors: [{ message: (error as GraphQLError).message, extensions: { code: 'RATE_LIMITED', retryAfterSeconds } }] });
     }
   };
