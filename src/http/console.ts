@@ -61,14 +61,16 @@ function page(title: string, body: string): string {
 
 /**
  * Whether a POST came from a page of this server: a browser says so in
- * Sec-Fetch-Site, or at least in Origin. A request with neither is not a
- * browser's, so no one's browser was made to send it (login CSRF).
+ * Sec-Fetch-Site, or at least in Origin (compared by host, as a proxy that
+ * ends TLS may hide the scheme). A request with neither is not a browser's,
+ * so no one's browser was made to send it (login CSRF).
  */
 function fromThisSite(req: Request): boolean {
   const site = req.get('sec-fetch-site');
   if (site) return site === 'same-origin';
   const origin = req.get('origin');
-  return origin === undefined || origin === `${req.protocol}://${req.get('host')}`;
+  if (origin === undefined) return true;
+  return URL.canParse(origin) && new URL(origin).host === req.get('host');
 }
 
 export interface ConsoleSettings {
