@@ -8,6 +8,7 @@ import { RateLimits1795000000020 } from './1795000000020-rate-limits.js';
 import { SealedHeadersAndSettings1795000000030 } from './1795000000030-sealed-headers-and-settings.js';
 import { PublishIdempotencyAndKeyChanges1795000000040 } from './1795000000040-publish-idempotency-and-key-changes.js';
 import { PortalSessions1795000000050 } from './1795000000050-portal-sessions.js';
+import { EventPipeline1795000000060 } from './1795000000060-event-pipeline.js';
 import { ApiKeyRateLimits1795000000070 } from './1795000000070-api-key-rate-limits.js';
 
 /** Every migration, oldest first. A new migration is added here as well as in its own file. */
@@ -22,5 +23,6 @@ export const migrations = [
   SealedHeadersAndSettings1795000000030,
   PublishIdempotencyAndKeyChanges1795000000040,
   PortalSessions1795000000050,
+  EventPipeline1795000000060,
   ApiKeyRateLimits1795000000070,
 ];

@@ -82,6 +82,8 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       logger,
       supervise: role !== 'api',
       monitorSeconds: config.queueMonitorSeconds,
+      fanOutRetries: config.fanOutRetries,
+      deadLetterRetentionDays: config.retentionDays,
       // An API process only sends jobs, inside its own transactions.
       poolSize: role === 'api' ? 3 : 10,
     });
@@ -91,7 +93,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     stack.push(() => waker.close());
 
     const metrics = new Metrics();
-    const services = createServices({ db, boss, config, logger, masterKey, metrics, wakeWorkers: () => waker.wake() });
+    const services = createServices({ db, boss, config, logger, masterKey, metrics, wakeWorkers: (topic) => waker.wake(topic) });
     stack.push(() => services.catalog.stop());
     const operatorToken = role === 'worker' ? undefined : await services.accounts.bootstrapOperator(config.bootstrapToken);
 

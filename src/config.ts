@@ -37,6 +37,8 @@ export interface Config {
   deliveryTimeoutMs: number;
   /** How often the queue looks for jobs of crashed workers (their heartbeats stopped) to run them again. */
   queueMonitorSeconds: number;
+  /** Retries of an event that failed to fan out before it is dead-lettered. */
+  fanOutRetries: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   // Delivery engine.
   /** Port of a worker process's /healthz, /readyz and /metrics; 0 picks a free one. */
@@ -154,6 +156,7 @@ const variables = {
   HOOKLINE_WORKER_CONCURRENCY: integerString(1, 1000),
   HOOKLINE_DELIVERY_TIMEOUT_MS: integerString(100, 300_000),
   HOOKLINE_QUEUE_MONITOR_SECONDS: integerString(1, 3600),
+  HOOKLINE_FANOUT_RETRIES: integerString(0, 100),
   HOOKLINE_WORKER_PORT: integerString(0, 65535),
   HOOKLINE_DEFAULT_MAX_IN_FLIGHT: integerString(1, 1000),
   HOOKLINE_DNS_TIMEOUT_MS: integerString(100, 60_000),
@@ -238,6 +241,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerConcurrency: v.HOOKLINE_WORKER_CONCURRENCY ?? 50,
     deliveryTimeoutMs: v.HOOKLINE_DELIVERY_TIMEOUT_MS ?? 15_000,
     queueMonitorSeconds: v.HOOKLINE_QUEUE_MONITOR_SECONDS ?? 15,
+    fanOutRetries: v.HOOKLINE_FANOUT_RETRIES ?? 5,
     logLevel: v.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info'),
     api: {
       rateLimitPerKey: v.HOOKLINE_RATE_LIMIT_PER_KEY ?? 100,

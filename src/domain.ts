@@ -26,6 +26,12 @@ export enum DeliveryStatus {
   CANCELLED = 'CANCELLED',
 }
 
+/** How deliveries of events that share an ordering key reach one subscription. */
+export enum DeliveryOrdering {
+  NONE = 'NONE',
+  PER_KEY = 'PER_KEY',
+}
+
 /** The tenant that every account-scoped query takes (docs/ARCHITECTURE.md, Where each rule lives). */
 export interface Scope {
   accountId: string;

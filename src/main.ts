@@ -11,6 +11,7 @@ import { startBoss } from './queue/boss.js';
 import { StartupError, errorCode } from './startup-error.js';
 import { resolveMasterKey } from './db/master-key.js';
 import { SecretService } from './secrets/service.js';
+import { DeadLetters } from './fanout/dead-letters.js';
 
 function configOrExit(): Config {
   try {
@@ -113,14 +114,14 @@ async function emitSchema(file: string): Promise<void> {
  * stored secret and header value under the current HOOKLINE_MASTER_KEY
  * (after rotating it, with the old key in HOOKLINE_MASTER_KEY_PREVIOUS).
  */
-async function withDatabase(work: (db: ReturnType<typeof createDataSource>, config: Config) => Promise<void>): Promise<void> {
+async function withDatabase(work: (db: ReturnType<typeof createDataSource>, config: Config, url: string) => Promise<void>): Promise<void> {
   const config = configOrExit();
   const logger = createLogger(config.logLevel);
   const { url, embedded } = await openDatabase(config, logger);
   const db = createDataSource({ url, poolSize: 2 });
   try {
     await db.initialize();
-    await work(db, config);
+    await work(db, config, url);
   } finally {
     await db.destroy().catch(() => undefined);
     await embedded?.stop();
@@ -141,6 +142,42 @@ async function reencryptSecrets(): Promise<void> {
     console.log(
       `re-encrypted under key ${keyring.keyIds[0]}: ${counts.secrets} signing secrets, the headers of ${counts.subscriptions} subscriptions`,
     );
+  });
+}
+
+/** The dead-letter queue of events, for an operator: list them with their reasons, or send them back. */
+async function deadLetters(options: { redrive?: boolean; all?: boolean; json?: boolean; limit: string }, ids: string[]): Promise<void> {
+  await withDatabase(async (db, config, url) => {
+    const boss = await startBoss({
+      url,
+      logger: createLogger('silent'),
+      supervise: false,
+      poolSize: 2,
+      fanOutRetries: config.fanOutRetries,
+      deadLetterRetentionDays: config.retentionDays,
+    });
+    try {
+      const letters = new DeadLetters(db, boss);
+      if (options.redrive) {
+        if (ids.length === 0 && !options.all) throw new StartupError('Name the dead letters to re-drive by id, or pass --all.');
+        const moved = await letters.redrive(options.all ? undefined : ids);
+        console.log(`re-drove ${moved} event${moved === 1 ? '' : 's'} to their queues`);
+        return;
+      }
+      const list = await letters.list(Number(options.limit));
+      if (options.json) {
+        for (const letter of list) console.log(JSON.stringify(letter));
+        return;
+      }
+      if (list.length === 0) console.log('no dead-lettered events');
+      for (const l of list) {
+        console.log(
+          `${l.id}  ${l.deadLetteredAt.toISOString()}  ${l.queue ?? '-'}  ${l.reason.code}${l.reason.field ? ` (${l.reason.field})` : ''}: ${l.reason.message}`,
+        );
+      }
+    } finally {
+      await boss.stop({ graceful: false });
+    }
   });
 }
 
@@ -169,6 +206,15 @@ program
   .command('reencrypt-secrets')
   .description('re-encrypt every signing secret and header value under HOOKLINE_MASTER_KEY (old keys in HOOKLINE_MASTER_KEY_PREVIOUS)')
   .action(reencryptSecrets);
+program
+  .command('dead-letters')
+  .description('list the events that could not be fanned out, with their reasons; with --redrive, send them back to their queues')
+  .argument('[ids...]', 'with --redrive: the dead letters to send back')
+  .option('--redrive', 'send the named dead letters (or --all) back to their queues, to be checked again')
+  .option('--all', 'with --redrive: every dead letter')
+  .option('--json', 'one JSON object per dead letter')
+  .option('--limit <n>', 'list at most this many', '100')
+  .action((ids: string[], options: { redrive?: boolean; all?: boolean; json?: boolean; limit: string }) => deadLetters(options, ids));
 program
   .command('emit-schema')
   .description('write the GraphQL SDL that the resolvers define')

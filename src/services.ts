@@ -13,6 +13,7 @@ import { StatsSeriesService } from './deliveries/stats-series.js';
 import { PortalService } from './portal/service.js';
 import { SecretService } from './secrets/service.js';
 import { SubscriptionService } from './subscriptions/service.js';
+import type { WakeTopic } from './queue/wakeup.js';
 
 /** What the domain services are built from. */
 export interface ServiceDeps {
@@ -23,8 +24,8 @@ export interface ServiceDeps {
   /** Encrypts signing secrets and header values at rest. */
   masterKey: Keyring | Buffer;
   metrics: Metrics;
-  /** Wakes the delivery workers; called after a commit that queued deliveries. */
-  wakeWorkers: () => void;
+  /** Wakes the workers; called after a commit that queued event jobs or made deliveries due. */
+  wakeWorkers: (topic: WakeTopic) => void;
 }
 
 /** The domain services; resolvers and workers reach the rules only through these. */
@@ -62,7 +63,7 @@ export function createServices(deps: ServiceDeps): Services {
     catalog,
     secrets,
     subscriptions,
-    events: new EventService(deps.db, catalog, deliveries),
+    events: new EventService(deps.db, catalog, deps.boss, deps.wakeWorkers),
     deliveries,
     statsSeries: new StatsSeriesService(deps.db),
     // Portal links are signed with a key derived from the current master key.

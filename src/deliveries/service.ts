@@ -1,10 +1,8 @@
 import { In, type DataSource, type EntityManager } from 'typeorm';
 import type { CatalogService } from '../catalog/service.js';
-import { channelOf, subscriptionMatches } from '../catalog/rules.js';
-import { DeliveryAttemptEntity, DeliveryEntity, EventEntity, SubscriptionEntity } from '../db/entities/index.js';
-import { entityColumns, type EntityColumns } from '../db/row-mapping.js';
+import { DeliveryAttemptEntity, DeliveryEntity, EventEntity } from '../db/entities/index.js';
 import { DEFAULT_MAX_IN_FLIGHT } from '../delivery-engine/limits.js';
-import { TEST_EVENT_TYPE } from '../delivery-engine/attempt-store.js';
+import { TEST_EVENT_TYPE, lockNextInLine } from '../delivery-engine/attempt-store.js';
 import { DeliveryStatus, type Scope } from '../domain.js';
 import { NotFoundError } from '../errors.js';
 import { isUuid, newId } from '../ids.js';
@@ -21,6 +19,13 @@ export interface DeliveryFilter {
   until?: Date | null;
 }
 
+export interface BlockedOrderingKey {
+  orderingKey: string;
+  failedDeliveryId: string;
+  since: Date;
+  waiting: number;
+}
+
 export interface DeliveryStats {
   total: number;
   succeeded: number;
@@ -33,11 +38,6 @@ export interface DeliveryStats {
   lastFailureAt: Date | null;
 }
 
-/** Events of one account, environment and type have the same candidate subscriptions. */
-function fanOutKind(event: EventEntity): string {
-  return `${event.accountId}/${event.environment}/${event.type}`;
-}
-
 /**
  * Deliveries requeued by a replay start this many per second per unit of
  * the endpoint's in-flight cap (a rate limit, when set, is the pace), so
@@ -46,13 +46,13 @@ function fanOutKind(event: EventEntity): string {
 const REPLAY_PACE_PER_SLOT = 20;
 
 /**
- * Deliveries as the API sees them: fan-out at publish time, the operations
- * that queue deliveries again (test events, redelivery, replay) and the
- * reads. The worker's side (claiming and recording attempts) is
- * src/delivery-engine/attempt-store.ts.
+ * Deliveries as the API sees them: the operations that queue deliveries
+ * (test events, redelivery, replay, unblocking an ordering key) and the
+ * reads. Deliveries of published events are created by the fan-out workers
+ * (src/fanout/); the delivery engine's side (claiming and recording
+ * attempts) is src/delivery-engine/attempt-store.ts.
  */
 export class DeliveryService {
-  private readonly subscriptionColumns: EntityColumns<SubscriptionEntity>;
   /** The transactions (by their manager) that made deliveries due at once. */
   private readonly dueQueued = new WeakSet<EntityManager>();
 
@@ -60,59 +60,16 @@ export class DeliveryService {
     private readonly db: DataSource,
     private readonly catalog: CatalogService,
     private readonly subscriptions: SubscriptionService,
-    private readonly wakeWorkers: () => void,
-  ) {
-    this.subscriptionColumns = entityColumns(db, SubscriptionEntity, 's');
-  }
+    private readonly wakeWorkers: (topic: 'deliveries') => void,
+  ) {}
 
-  // ---------------------------------------------------------------- fan-out
-
-  /**
-   * Creates one delivery per event and subscription that the channel rules
-   * choose, due at once, in the caller's transaction: publishing does this
-   * in the transaction that stores the events, so an accepted event already
-   * has its deliveries (the deliveries table is the workers' queue). Running
-   * it twice for an event adds nothing (one delivery per event and
-   * subscription). A batch of events costs one read of candidate
-   * subscriptions and one insert.
-   */
-  async fanOutInTransaction(manager: EntityManager, events: readonly EventEntity[]): Promise<number> {
-    if (events.length === 0) return 0;
-    // The distinct (account, environment, type) of the batch, each read once.
-    const kinds = new Map<string, { accountId: string; environment: string; type: string }>();
-    for (const e of events) kinds.set(fanOutKind(e), { accountId: e.accountId, environment: e.environment, type: e.type });
-    const list = [...kinds.values()];
-    const rows = (await manager.query(
-      `SELECT k.ord, ${this.subscriptionColumns.select}
-       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS k(account_id, environment, channel, type, ord)
-       JOIN webhook_subscriptions s ON s.account_id = k.account_id AND s.environment = k.environment
-         AND s.enabled AND s.deleted_at IS NULL
-         AND k.channel = ANY(s.channels) AND (cardinality(s.events) = 0 OR k.type = ANY(s.events))`,
-      [list.map((k) => k.accountId), list.map((k) => k.environment), list.map((k) => channelOf(k.type)), list.map((k) => k.type)],
-    )) as Array<Record<string, unknown>>;
-    if (rows.length === 0) return 0;
-    const keys = [...kinds.keys()];
-    const candidates = new Map<string, SubscriptionEntity[]>();
-    for (const row of rows) {
-      const key = keys[Number(row.ord) - 1]!;
-      candidates.set(key, [...(candidates.get(key) ?? []), this.subscriptionColumns.read(row)]);
-    }
-    // Only built-in channels are exclusive, so one set serves every event of the batch.
-    const exclusive = await this.catalog.exclusiveChannels({ accountId: events[0]!.accountId, environment: events[0]!.environment });
-    const pairs: Array<{ event: EventEntity; subscriptionId: string }> = [];
-    for (const event of events) {
-      for (const s of candidates.get(fanOutKind(event)) ?? []) {
-        if (subscriptionMatches(s, event, exclusive)) pairs.push({ event, subscriptionId: s.id });
-      }
-    }
-    return (await this.insertDeliveries(manager, pairs)).length;
-  }
+  // ---------------------------------------------------------------- queueing
 
   /**
    * A transaction in which deliveries may be queued. Once it has committed,
    * the delivery workers are woken if it made a delivery due now (see
-   * src/queue/wakeup.ts). Every writer of due deliveries goes through here,
-   * publishing included.
+   * src/queue/wakeup.ts). Every writer of due deliveries in the API goes
+   * through here.
    */
   async transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     let wake = false;
@@ -121,7 +78,7 @@ export class DeliveryService {
       wake = this.dueQueued.has(manager);
       return value;
     });
-    if (wake) this.wakeWorkers();
+    if (wake) this.wakeWorkers('deliveries');
     return result;
   }
 
@@ -170,16 +127,24 @@ export class DeliveryService {
   /**
    * Queues the delivery again under the same id (the webhook-id receivers
    * de-duplicate on), due now. Its attempt numbers continue; the retry
-   * schedule starts over. An attempt still in flight is recorded but no
-   * longer moves the delivery on.
+   * schedule starts over. A delivery with an attempt in flight keeps its
+   * lease (so that its endpoint's cap still counts it) and goes again as soon
+   * as that attempt is recorded. A FAILED delivery that blocks its ordering
+   * key goes first: the later ones of its key still wait behind it.
    */
   async redeliver(scope: Scope, deliveryId: string): Promise<DeliveryEntity> {
     const delivery = await this.get(scope, deliveryId);
     await this.transaction(async (manager) => {
       await manager.query(
-        `UPDATE deliveries SET status = 'PENDING', next_attempt_at = now(), schedule_offset = attempt_count, slot_reserved = false,
-                lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, updated_at = now()
-         WHERE id = $1`,
+        `UPDATE deliveries
+         SET redeliver_requested = in_flight,
+             status = CASE WHEN in_flight THEN status ELSE 'PENDING' END,
+             next_attempt_at = CASE WHEN in_flight THEN next_attempt_at ELSE now() END,
+             schedule_offset = CASE WHEN in_flight THEN schedule_offset ELSE attempt_count END,
+             slot_reserved = CASE WHEN in_flight THEN slot_reserved ELSE false END,
+             updated_at = now()
+         FROM (SELECT id, lease_token IS NOT NULL AND lease_expires_at > now() AS in_flight FROM deliveries WHERE id = $1 FOR UPDATE) AS current
+         WHERE deliveries.id = current.id`,
         [delivery.id],
       );
       this.dueQueued.add(manager);
@@ -204,13 +169,60 @@ export class DeliveryService {
          )
          UPDATE deliveries d
          SET status = 'PENDING', next_attempt_at = now() + make_interval(secs => chosen.n / $3::float8),
-             schedule_offset = d.attempt_count, slot_reserved = false, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, updated_at = now()
-         FROM chosen WHERE d.id = chosen.id`,
+             schedule_offset = d.attempt_count, slot_reserved = false, updated_at = now()
+         FROM chosen WHERE d.id = chosen.id AND d.status = 'FAILED'`,
         [subscription.id, since, pace],
       )) as [unknown[], number];
       if (result[1] > 0) this.dueQueued.add(manager);
       return result[1];
     });
+  }
+
+  /**
+   * Lets the deliveries of a key that wait behind a FAILED one go on
+   * without it: the failed one no longer blocks (a later redelivery of it is
+   * sent when due, out of order), and the next one is claimable. Answers how
+   * many deliveries of the key were waiting.
+   */
+  async unblockOrderingKey(scope: Scope, subscriptionId: string, orderingKey: string): Promise<number> {
+    const subscription = await this.subscriptions.get(scope, subscriptionId);
+    return this.transaction(async (manager) => {
+      await lockNextInLine(manager, [{ subscriptionId: subscription.id, orderingKey }]);
+      const [row] = (await manager.query(
+        `WITH released AS (
+           UPDATE deliveries SET order_released = true, updated_at = now()
+           WHERE subscription_id = $1 AND ordering_key = $2 AND status = 'FAILED' AND NOT order_released
+           RETURNING sequence
+         ), next_in_line AS (
+           UPDATE deliveries w SET order_wait = false, updated_at = now() FROM released r
+           WHERE w.subscription_id = $1 AND w.ordering_key = $2 AND w.order_wait AND w.sequence = r.sequence + 1
+           RETURNING w.id
+         )
+         SELECT (SELECT count(*) FROM next_in_line)::int AS started,
+                (SELECT count(*) FROM deliveries WHERE subscription_id = $1 AND ordering_key = $2 AND status IN ('PENDING', 'RETRYING'))::int AS waiting`,
+        [subscription.id, orderingKey],
+      )) as Array<{ started: number; waiting: number }>;
+      if (row!.started > 0) this.dueQueued.add(manager);
+      return row!.waiting;
+    });
+  }
+
+  /** The keys of a PER_KEY subscription held back by a FAILED delivery, the longest blocked first. */
+  async blockedOrderingKeys(scope: Scope, subscriptionId: string, first: number): Promise<BlockedOrderingKey[]> {
+    const rows = (await this.db.query(
+      `SELECT DISTINCT ON (f.ordering_key) f.ordering_key, f.id, f.updated_at AS since,
+              (SELECT count(*) FROM deliveries w WHERE w.subscription_id = f.subscription_id AND w.ordering_key = f.ordering_key
+                 AND w.status IN ('PENDING', 'RETRYING') AND w.sequence > f.sequence)::int AS waiting
+       FROM deliveries f JOIN webhook_subscriptions s ON s.id = f.subscription_id
+       WHERE f.subscription_id = $1 AND s.account_id = $2 AND s.environment = $3 AND s.ordering = 'PER_KEY'
+         AND f.ordering_key IS NOT NULL AND f.status = 'FAILED' AND NOT f.order_released
+       ORDER BY f.ordering_key, f.sequence`,
+      [subscriptionId, scope.accountId, scope.environment],
+    )) as Array<{ ordering_key: string; id: string; since: Date; waiting: number }>;
+    return rows
+      .sort((x, y) => x.since.getTime() - y.since.getTime())
+      .slice(0, first)
+      .map((r) => ({ orderingKey: r.ordering_key, failedDeliveryId: r.id, since: r.since, waiting: r.waiting }));
   }
 
   // ---------------------------------------------------------------- reads

@@ -38,7 +38,7 @@ export interface AttemptEntry {
 }
 
 export interface ClaimLimits {
-  /** The worker process claiming: its leases count against its own per-endpoint share. */
+  /** The worker process claiming. */
   owner: string;
   /** Deliveries to claim at most. */
   limit: number;
@@ -46,20 +46,24 @@ export interface ClaimLimits {
   /** Fleet-wide cap per endpoint when the subscription sets none. */
   defaultMaxInFlight: number;
   /** Cap per endpoint within this worker, so that no endpoint takes all of its slots. */
-  maxInFlightPerWorker: number;
-  /** The subscription id after which the round robin over endpoints starts. */
-  cursor: string;
+  maxInFlightPerEndpoint: number;
+  /** Cap per account within this worker: the rest is headroom for the other accounts. */
+  maxInFlightPerAccount: number;
+  /** This worker's deliveries in flight, per subscription and per account. */
+  inFlightByEndpoint: ReadonlyMap<string, number>;
+  inFlightByAccount: ReadonlyMap<string, number>;
 }
 
-/** A cursor before every subscription id. */
-export const FIRST_ENDPOINT = '00000000-0000-0000-0000-000000000000';
-
-const ACTIVE = `status IN ('PENDING', 'RETRYING')`;
+/** Active and not waiting behind an earlier delivery of its ordering key: the due index's predicate. */
+const CLAIMABLE = `status IN ('PENDING', 'RETRYING') AND NOT order_wait`;
 
 /**
  * A group of attempts: the attempts, the deliveries' new state with their
  * leases given back (only under the current lease; a success settles in any
- * case), and the endpoints whose health changed.
+ * case; a redelivery asked for meanwhile makes the delivery due again), the
+ * next delivery of each key that now may go, and the endpoints' health:
+ * those whose health the caller worked out, and those where a success
+ * clears failures recorded since the claim.
  */
 const RECORD_SQL = `WITH u AS (
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::timestamptz[],
@@ -68,24 +72,36 @@ const RECORD_SQL = `WITH u AS (
        ), settled AS (
          UPDATE deliveries d
          SET attempt_count = d.attempt_count + 1,
-             status = CASE WHEN d.lease_token = u.token THEN u.status WHEN u.succeeded THEN 'SUCCEEDED' ELSE d.status END,
-             next_attempt_at = CASE WHEN d.lease_token = u.token THEN u.next_attempt_at WHEN u.succeeded THEN NULL ELSE d.next_attempt_at END,
+             status = CASE WHEN d.redeliver_requested THEN 'PENDING' WHEN d.lease_token = u.token THEN u.status WHEN u.succeeded THEN 'SUCCEEDED' ELSE d.status END,
+             next_attempt_at = CASE WHEN d.redeliver_requested THEN now() WHEN d.lease_token = u.token THEN u.next_attempt_at WHEN u.succeeded THEN NULL ELSE d.next_attempt_at END,
+             schedule_offset = CASE WHEN d.redeliver_requested THEN d.attempt_count + 1 ELSE d.schedule_offset END,
+             redeliver_requested = false,
              lease_owner = CASE WHEN d.lease_token = u.token OR u.succeeded THEN NULL ELSE d.lease_owner END,
              lease_expires_at = CASE WHEN d.lease_token = u.token OR u.succeeded THEN NULL ELSE d.lease_expires_at END,
              lease_token = CASE WHEN d.lease_token = u.token OR u.succeeded THEN NULL ELSE d.lease_token END,
              slot_reserved = false, last_attempt_at = u.started_at, updated_at = now()
          FROM u WHERE d.id = u.id
-         RETURNING d.id, d.attempt_count
+         RETURNING d.id, d.attempt_count, d.status, d.subscription_id, d.ordering_key, d.sequence
        ), attempts AS (
          INSERT INTO delivery_attempts (id, delivery_id, subscription_id, number, started_at, duration_ms, response_status, response_body, error, succeeded)
          SELECT u.attempt_id, u.id, u.subscription_id, settled.attempt_count, u.started_at, u.duration_ms, u.response_status, u.response_body, u.error, u.succeeded
          FROM u JOIN settled ON settled.id = u.id
+       ), next_in_line AS (
+         UPDATE deliveries w SET order_wait = false, updated_at = now()
+         FROM settled
+         WHERE settled.status = 'SUCCEEDED' AND settled.ordering_key IS NOT NULL AND w.order_wait
+           AND w.subscription_id = settled.subscription_id AND w.ordering_key = settled.ordering_key AND w.sequence = settled.sequence + 1
        ), health AS (
          UPDATE webhook_subscriptions s
          SET health_state = h.state, health_since = h.since, consecutive_failures = h.failures, next_probe_at = h.next_probe_at, failing_since = h.failing_since
          FROM unnest($13::uuid[], $14::text[], $15::timestamptz[], $16::int[], $17::timestamptz[], $18::timestamptz[])
            AS h(id, state, since, failures, next_probe_at, failing_since)
          WHERE s.id = h.id
+       ), recovered AS (
+         UPDATE webhook_subscriptions s
+         SET health_state = 'HEALTHY', health_since = now(), consecutive_failures = 0, next_probe_at = NULL, failing_since = NULL
+         WHERE s.id IN (SELECT subscription_id FROM u WHERE u.succeeded) AND NOT s.id = ANY($13::uuid[])
+           AND (s.health_state <> 'HEALTHY' OR s.consecutive_failures > 0)
        )
        SELECT count(*)::int AS settled FROM settled`;
 
@@ -110,6 +126,30 @@ function healthOf(s: {
 }
 
 /**
+ * Locks the delivery-sequence counters of the deliveries' subscriptions and
+ * keys before the statement that lets the next delivery of each key go. The
+ * fan-out holds the same lock while it numbers and inserts a key's new
+ * deliveries, and looks at the previous one only after taking it; so either
+ * the fan-out sees this delivery settled and its next one does not wait, or
+ * the statement after this lock sees the next one and lets it go. Without
+ * the lock, both could miss each other and the key would wait for ever.
+ */
+export async function lockNextInLine(
+  manager: EntityManager,
+  deliveries: ReadonlyArray<{ subscriptionId: string; orderingKey: string | null }>,
+): Promise<void> {
+  const keyed = deliveries.filter((d) => d.orderingKey !== null);
+  if (keyed.length === 0) return;
+  await manager.query(
+    `SELECT 1 FROM delivery_sequences q
+     JOIN unnest($1::uuid[], $2::text[]) AS k(subscription_id, ordering_key) ON q.subscription_id = k.subscription_id AND q.ordering_key = k.ordering_key
+     ORDER BY q.subscription_id, q.ordering_key
+     FOR UPDATE OF q`,
+    [keyed.map((d) => d.subscriptionId), keyed.map((d) => d.orderingKey)],
+  );
+}
+
+/**
  * The delivery worker's side of the database: claiming due deliveries under
  * a lease, and recording attempts with what follows from them. The
  * deliveries table is the dispatch queue; every statement here works on
@@ -119,6 +159,7 @@ export class AttemptStore {
   private readonly delivery: EntityColumns<DeliveryEntity>;
   private readonly event: EntityColumns<EventEntity>;
   private readonly subscription: EntityColumns<SubscriptionEntity>;
+  private readonly endpointsSql: string;
   private readonly claimSql: string;
 
   constructor(
@@ -129,66 +170,131 @@ export class AttemptStore {
     this.delivery = entityColumns(db, DeliveryEntity, 'd');
     this.event = entityColumns(db, EventEntity, 'e');
     this.subscription = entityColumns(db, SubscriptionEntity, 's');
-    // 1. The endpoints with active deliveries, by a skip scan of the due index (one probe per endpoint,
-    //    however long its backlog), round robin: from the one after the cursor (the last endpoint this
-    //    worker served) on, then from the first, and only as far as the claim needs. 2. Those that may be sent to now: not held, or held with a probe due;
-    //    their rows are locked so that two workers claiming at once do not both fill the same endpoint's
-    //    cap (each skips the endpoints the other is claiming for). 3. Leases in flight per endpoint, in the
-    //    fleet and in this worker. 4. Per endpoint, its oldest due deliveries up to what its caps leave.
+    // The endpoints with claimable deliveries, by a skip scan of the due index (one probe per endpoint,
+    // however long its backlog), that may be sent to now (not held, or held with a probe due), locked
+    // until the claim commits: a worker claiming at the same time skips them, so that two claims never
+    // count an endpoint's deliveries in flight at once and both fill its cap.
+    this.endpointsSql = `
+      WITH RECURSIVE pending(id) AS (
+        (SELECT subscription_id FROM deliveries WHERE ${CLAIMABLE} ORDER BY subscription_id LIMIT 1)
+        UNION ALL
+        SELECT (SELECT d.subscription_id FROM deliveries d WHERE d.${CLAIMABLE} AND d.subscription_id > p.id ORDER BY d.subscription_id LIMIT 1)
+        FROM pending p WHERE p.id IS NOT NULL
+      )
+      SELECT s.id, s.account_id, CASE WHEN s.health_state = 'HELD' THEN 1 ELSE COALESCE(s.max_in_flight, $1) END AS cap
+      FROM pending p JOIN webhook_subscriptions s ON s.id = p.id
+      WHERE s.health_state <> 'HELD' OR s.next_probe_at <= now()
+      FOR NO KEY UPDATE OF s SKIP LOCKED`;
+    // Run after the endpoints are locked, in a snapshot of its own, so that it sees every lease given
+    // before. Per endpoint: its oldest due deliveries, as many as its fleet-wide cap and this worker's
+    // per-endpoint share leave. Then fair shares: each candidate's level is how many of its account's
+    // deliveries this worker would have in flight with it (interleaving the account's endpoints, the
+    // least busy first); the lowest levels go first, so an account with nothing in flight is served
+    // ahead of a busy one, and no account passes its cap in this worker.
     this.claimSql = `
-      WITH RECURSIVE after_cursor(id) AS (
-        (SELECT subscription_id FROM deliveries WHERE ${ACTIVE} AND subscription_id > $6 ORDER BY subscription_id LIMIT 1)
-        UNION ALL
-        SELECT (SELECT d.subscription_id FROM deliveries d WHERE d.${ACTIVE} AND d.subscription_id > p.id ORDER BY d.subscription_id LIMIT 1)
-        FROM after_cursor p WHERE p.id IS NOT NULL
-      ), up_to_cursor(id) AS (
-        (SELECT subscription_id FROM deliveries WHERE ${ACTIVE} AND subscription_id <= $6 ORDER BY subscription_id LIMIT 1)
-        UNION ALL
-        SELECT (SELECT d.subscription_id FROM deliveries d WHERE d.${ACTIVE} AND d.subscription_id > p.id AND d.subscription_id <= $6 ORDER BY d.subscription_id LIMIT 1)
-        FROM up_to_cursor p WHERE p.id IS NOT NULL
-      ), pending(id) AS (
-        SELECT id FROM after_cursor WHERE id IS NOT NULL UNION ALL SELECT id FROM up_to_cursor WHERE id IS NOT NULL
-      ), endpoints AS (
-        SELECT s.id, CASE WHEN s.health_state = 'HELD' THEN 1 ELSE COALESCE(s.max_in_flight, $4) END AS cap
-        FROM pending p JOIN webhook_subscriptions s ON s.id = p.id
-        WHERE s.health_state <> 'HELD' OR s.next_probe_at <= now()
-        FOR NO KEY UPDATE OF s SKIP LOCKED
+      WITH en AS (
+        SELECT * FROM unnest($4::uuid[], $5::uuid[], $6::int[], $7::int[]) AS en(id, account_id, cap, mine)
       ), busy AS (
-        SELECT d.subscription_id AS id, count(*) AS fleet, count(*) FILTER (WHERE d.lease_owner = $1) AS mine
-        FROM deliveries d
-        WHERE d.lease_token IS NOT NULL AND d.lease_expires_at > now() AND d.subscription_id IN (SELECT id FROM endpoints)
+        SELECT d.subscription_id AS id, count(*)::int AS fleet FROM deliveries d
+        WHERE d.subscription_id = ANY($4::uuid[]) AND d.lease_token IS NOT NULL AND d.lease_expires_at > now()
         GROUP BY d.subscription_id
-      ), picked AS (
-        SELECT c.id FROM endpoints en LEFT JOIN busy b ON b.id = en.id
+      ), accounts AS (
+        SELECT * FROM unnest($8::uuid[], $9::int[]) AS a(account_id, mine)
+      ), candidates AS (
+        SELECT c.id, en.account_id, c.pos + en.mine AS endpoint_level
+        FROM en LEFT JOIN busy b ON b.id = en.id
         CROSS JOIN LATERAL (
-          SELECT d.id FROM deliveries d
-          WHERE d.subscription_id = en.id AND d.${ACTIVE} AND d.next_attempt_at <= now()
+          SELECT d.id, row_number() OVER (ORDER BY d.next_attempt_at, d.id) AS pos FROM deliveries d
+          WHERE d.subscription_id = en.id AND d.${CLAIMABLE} AND d.next_attempt_at <= now()
             AND (d.lease_token IS NULL OR d.lease_expires_at <= now())
-          ORDER BY d.next_attempt_at
-          LIMIT GREATEST(0, LEAST(en.cap - COALESCE(b.fleet, 0), $5 - COALESCE(b.mine, 0)))
-          FOR UPDATE OF d SKIP LOCKED
+          ORDER BY d.next_attempt_at, d.id
+          LIMIT GREATEST(0, LEAST(en.cap - COALESCE(b.fleet, 0), $10 - en.mine, $2))
         ) c
-        LIMIT $2
+      ), levelled AS (
+        SELECT c.id, COALESCE(a.mine, 0) + row_number() OVER (PARTITION BY c.account_id ORDER BY c.endpoint_level, random()) AS level
+        FROM candidates c LEFT JOIN accounts a ON a.account_id = c.account_id
+      ), picked AS (
+        SELECT id FROM levelled WHERE level <= $11 ORDER BY level, random() LIMIT $2
       )
       UPDATE deliveries d
       SET lease_owner = $1, lease_token = gen_random_uuid(), lease_expires_at = now() + make_interval(secs => $3)
       FROM picked, events e, webhook_subscriptions s
       WHERE d.id = picked.id AND e.id = d.event_id AND s.id = d.subscription_id
+        AND d.${CLAIMABLE} AND (d.lease_token IS NULL OR d.lease_expires_at <= now())
       RETURNING ${this.delivery.select}, ${this.event.select}, ${this.subscription.select}`;
   }
 
-  /** Claims due deliveries within the per-endpoint caps, each under a new lease. */
+  /**
+   * Claims due deliveries fairly between accounts, then between an
+   * account's endpoints, within the per-endpoint caps, each under a new
+   * lease. One short transaction: the endpoints' rows are locked first, then
+   * the deliveries are counted and leased in a statement of its own.
+   */
   async claim(limits: ClaimLimits): Promise<AttemptContext[]> {
-    if (limits.limit <= 0) return [];
-    const rows = await this.prepared<Record<string, unknown>>('hookline_claim', this.claimSql, [
-      limits.owner,
-      limits.limit,
-      limits.leaseSeconds,
-      limits.defaultMaxInFlight,
-      limits.maxInFlightPerWorker,
-      limits.cursor,
-    ]);
-    return rows.map((row) => ({ delivery: this.delivery.read(row), event: this.event.read(row), subscription: this.subscription.read(row) }));
+    return (await this.claimAndTell(limits)).claimed;
+  }
+
+  /**
+   * claim, and whether endpoints with due deliveries were left out because
+   * this worker's share of their account or of the endpoint was full: a slot
+   * that frees up here is then worth another claim.
+   */
+  async claimAndTell(limits: ClaimLimits): Promise<{ claimed: AttemptContext[]; heldBack: boolean }> {
+    if (limits.limit <= 0) return { claimed: [], heldBack: false };
+    const client = await this.pool().connect();
+    try {
+      await client.query('BEGIN');
+      const found = (
+        await client.query<{ id: string; account_id: string; cap: number }>({
+          name: 'hookline_claim_endpoints',
+          text: this.endpointsSql,
+          values: [limits.defaultMaxInFlight],
+        })
+      ).rows;
+      const endpoints = found.filter(
+        (e) =>
+          (limits.inFlightByEndpoint.get(e.id) ?? 0) < limits.maxInFlightPerEndpoint &&
+          (limits.inFlightByAccount.get(e.account_id) ?? 0) < limits.maxInFlightPerAccount,
+      );
+      let rows: Array<Record<string, unknown>> = [];
+      if (endpoints.length > 0) {
+        const accounts = [...new Set(endpoints.map((e) => e.account_id))];
+        rows = (
+          await client.query<Record<string, unknown>>({
+            name: 'hookline_claim',
+            text: this.claimSql,
+            values: [
+              limits.owner,
+              limits.limit,
+              limits.leaseSeconds,
+              endpoints.map((e) => e.id),
+              endpoints.map((e) => e.account_id),
+              endpoints.map((e) => e.cap),
+              endpoints.map((e) => limits.inFlightByEndpoint.get(e.id) ?? 0),
+              accounts,
+              accounts.map((a) => limits.inFlightByAccount.get(a) ?? 0),
+              limits.maxInFlightPerEndpoint,
+              limits.maxInFlightPerAccount,
+            ],
+          })
+        ).rows;
+      }
+      await client.query('COMMIT');
+      client.release();
+      return {
+        claimed: rows.map((row) => ({ delivery: this.delivery.read(row), event: this.event.read(row), subscription: this.subscription.read(row) })),
+        heldBack: endpoints.length < found.length,
+      };
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      // A connection that failed mid-claim (the database restarted) is closed, not handed to the next claim.
+      client.release(error instanceof Error ? error : true);
+      throw error;
+    }
+  }
+
+  private pool(): pg.Pool {
+    return (this.db.driver as unknown as { master: pg.Pool }).master;
   }
 
   /**
@@ -197,8 +303,7 @@ export class AttemptStore {
    * connection instead of on every call.
    */
   private async prepared<T>(name: string, text: string, values: unknown[]): Promise<T[]> {
-    const pool = (this.db.driver as unknown as { master: pg.Pool }).master;
-    return (await pool.query({ name, text, values })).rows as T[];
+    return (await this.pool().query({ name, text, values })).rows as T[];
   }
 
   /** Whether the subscription should still receive the delivery. A test event goes to its one subscription whatever its channels. */
@@ -210,13 +315,22 @@ export class AttemptStore {
     return subscriptionMatches(subscription, event, exclusive);
   }
 
-  /** Ends a delivery that is no longer wanted, without an attempt. */
+  /** Ends a delivery that is no longer wanted, without an attempt; the next one of its key may go. */
   async cancel(context: AttemptContext): Promise<void> {
-    await this.db.query(
-      `UPDATE deliveries SET status = 'CANCELLED', next_attempt_at = NULL, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, updated_at = now()
-       WHERE id = $1 AND lease_token = $2`,
-      [context.delivery.id, context.delivery.leaseToken],
-    );
+    await this.db.transaction(async (manager) => {
+      await lockNextInLine(manager, [context.delivery]);
+      await manager.query(
+        `WITH cancelled AS (
+           UPDATE deliveries SET status = 'CANCELLED', next_attempt_at = NULL, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, updated_at = now()
+           WHERE id = $1 AND lease_token = $2
+           RETURNING subscription_id, ordering_key, sequence
+         )
+         UPDATE deliveries w SET order_wait = false, updated_at = now() FROM cancelled c
+         WHERE c.ordering_key IS NOT NULL AND w.order_wait
+           AND w.subscription_id = c.subscription_id AND w.ordering_key = c.ordering_key AND w.sequence = c.sequence + 1`,
+        [context.delivery.id, context.delivery.leaseToken],
+      );
+    });
   }
 
   /**
@@ -266,12 +380,15 @@ export class AttemptStore {
           e.context.subscription.consecutiveFailures > 0),
     );
     const disables = ordered.filter((e) => e.outcome.kind === 'failed' && e.outcome.disableReason);
-    if (touchesHealth.length === 0 && disables.length === 0) {
+    // A success of a keyed delivery lets the next one of its key go: see lockNextInLine.
+    const keyedSuccesses = ordered.filter((e) => e.attempt.succeeded && e.context.delivery.orderingKey !== null);
+    if (touchesHealth.length === 0 && disables.length === 0 && keyedSuccesses.length === 0) {
       await this.write(undefined, ordered, []);
       return;
     }
     await this.db.transaction(async (manager) => {
-      const ids = [...new Set(touchesHealth.map((e) => e.context.subscription.id))].sort();
+      // Every endpoint of the group that was attempted, so that a success also clears failures recorded since its claim.
+      const ids = [...new Set(ordered.filter((e) => !e.unsent).map((e) => e.context.subscription.id))].sort();
       const locked = (await manager.query(
         `SELECT id, health_state, health_since, consecutive_failures, next_probe_at, failing_since FROM webhook_subscriptions
          WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`,
@@ -290,6 +407,10 @@ export class AttemptStore {
         const next = healthAfterAttempts(current, attempts);
         if (healthChanged(current, next)) health.push({ id: row.id, health: next });
       }
+      await lockNextInLine(
+        manager,
+        keyedSuccesses.map((e) => e.context.delivery),
+      );
       await this.write(manager, ordered, health);
       for (const { context, outcome } of disables) {
         if (outcome.kind === 'failed' && outcome.disableReason)
@@ -332,7 +453,7 @@ export class AttemptStore {
   /** Due deliveries (the queue depth) and held endpoints, for the worker's metrics. */
   async backlog(): Promise<{ due: number; held: number }> {
     const [row] = (await this.db.query(
-      `SELECT (SELECT count(*) FROM deliveries WHERE ${ACTIVE} AND next_attempt_at <= now())::int AS due,
+      `SELECT (SELECT count(*) FROM deliveries WHERE ${CLAIMABLE} AND next_attempt_at <= now())::int AS due,
               (SELECT count(*) FROM webhook_subscriptions WHERE health_state = 'HELD' AND deleted_at IS NULL)::int AS held`,
     )) as Array<{ due: number; held: number }>;
     return row ?? { due: 0, held: 0 };

@@ -92,6 +92,8 @@ export class Deliverer {
       environment: event.environment,
       timestamp: event.createdAt,
       data: event.data,
+      orderingKey: delivery.orderingKey,
+      sequence: delivery.sequence,
     });
     const timestamp = Math.floor(Date.now() / 1000);
     const headers: Record<string, string> = {
@@ -102,6 +104,11 @@ export class Deliverer {
       'webhook-timestamp': String(timestamp),
       'webhook-signature': signatureHeader({ id: delivery.id, timestamp, body, secrets }),
     };
+    // Every format carries the key and sequence as headers too, so that a receiver can detect a gap.
+    if (delivery.orderingKey !== null) {
+      headers['hookline-ordering-key'] = delivery.orderingKey;
+      headers['hookline-sequence'] = String(delivery.sequence);
+    }
     return { body, headers };
   }
 

@@ -1,8 +1,7 @@
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { newId } from '../ids.js';
-import { WakeListener } from '../queue/wakeup.js';
-import { FIRST_ENDPOINT, type AttemptContext, type AttemptStore } from './attempt-store.js';
+import type { AttemptContext, AttemptStore } from './attempt-store.js';
 import type { Deliverer } from './deliverer.js';
 
 export interface EngineOptions {
@@ -11,8 +10,6 @@ export interface EngineOptions {
   /** Per attempt, connect to last byte: a lease lasts this long plus a margin. */
   deliveryTimeoutMs: number;
   defaultMaxInFlight: number;
-  /** For the wake-up listener's own connection. */
-  databaseUrl: string;
   /** Milliseconds between claims while nothing wakes the engine (retries falling due). */
   pollIntervalMs?: number;
 }
@@ -40,9 +37,15 @@ const CLAIM_ERROR_PAUSE_MS = 1_000;
  * never a batch. Finished attempts go to the group-commit recorder.
  * Claiming, sending and recording overlap.
  *
+ * Slots are shared fairly: a claim serves the accounts with the fewest of
+ * this worker's slots first, then within an account its least busy
+ * endpoints. An account alone may use every slot but a small headroom,
+ * kept so that another account's deliveries start at once instead of
+ * waiting for a slow endpoint's slots to free up.
+ *
  * A claim is a lease: a worker that dies leaves its deliveries to be
  * claimed again when their leases expire, so nothing is lost (at least
- * once). A wake-up after a publish commits, a freed slot while more were
+ * once). A wake-up when a fan-out commits, a freed slot while more were
  * due, and a short poll (for retries that fall due) start the next claim.
  */
 export class DeliveryEngine {
@@ -54,12 +57,13 @@ export class DeliveryEngine {
   private woken = false;
   private moreDue = false;
   private readonly attempts = new Set<Promise<void>>();
-  private listener: WakeListener | undefined;
   private readonly pollIntervalMs: number;
   private readonly perEndpointInWorker: number;
+  private readonly perAccountInWorker: number;
   private readonly claimThreshold: number;
-  /** Where the next claim's round robin over endpoints starts. */
-  private cursor = FIRST_ENDPOINT;
+  /** This worker's deliveries in flight, by subscription and by account: the claim's fair shares. */
+  private readonly inFlightByEndpoint = new Map<string, number>();
+  private readonly inFlightByAccount = new Map<string, number>();
 
   constructor(
     private readonly options: EngineOptions,
@@ -68,6 +72,7 @@ export class DeliveryEngine {
     this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     // Half of the slots at most for one endpoint, so that one endpoint with a high cap never starves the others here.
     this.perEndpointInWorker = Math.max(1, Math.ceil(options.concurrency / 2));
+    this.perAccountInWorker = accountShare(options.concurrency);
     // Slots freed one by one are claimed for together, so that a claim serves several deliveries.
     this.claimThreshold = Math.max(1, Math.floor(options.concurrency / 10));
   }
@@ -79,12 +84,10 @@ export class DeliveryEngine {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    this.listener = new WakeListener(this.options.databaseUrl, this.deps.logger, () => this.wake());
-    await this.listener.start();
     this.loop = this.run();
   }
 
-  /** Claims now (called on a wake-up notification). */
+  /** Claims now (called on a wake-up notification, when a fan-out committed deliveries). */
   wake(): void {
     this.woken = true;
     this.wakeUp?.();
@@ -98,23 +101,25 @@ export class DeliveryEngine {
         this.woken = false;
         const limit = Math.min(free, MAX_CLAIM);
         let claimed: AttemptContext[];
+        let heldBack: boolean;
         try {
-          claimed = await this.deps.store.claim({
+          ({ claimed, heldBack } = await this.deps.store.claimAndTell({
             owner: this.owner,
             limit,
             leaseSeconds,
             defaultMaxInFlight: this.options.defaultMaxInFlight,
-            maxInFlightPerWorker: this.perEndpointInWorker,
-            cursor: this.cursor,
-          });
+            maxInFlightPerEndpoint: this.perEndpointInWorker,
+            maxInFlightPerAccount: this.perAccountInWorker,
+            inFlightByEndpoint: this.inFlightByEndpoint,
+            inFlightByAccount: this.inFlightByAccount,
+          }));
         } catch (error) {
           this.deps.logger.warn({ err: error }, 'could not claim deliveries');
           await this.pause(CLAIM_ERROR_PAUSE_MS);
           continue;
         }
-        this.cursor = nextCursor(this.cursor, claimed);
-        // An endpoint at its cap may have more due: a freed slot is worth another claim.
-        this.moreDue = claimed.length > 0;
+        // An endpoint or account at its share may have more due: a freed slot is worth another claim.
+        this.moreDue = claimed.length > 0 || heldBack;
         if (claimed.length > 0) await this.dispatch(claimed);
         if (claimed.length === limit && this.inFlight < this.options.concurrency) continue;
       }
@@ -128,6 +133,7 @@ export class DeliveryEngine {
 
   private async dispatch(claimed: AttemptContext[]): Promise<void> {
     this.inFlight += claimed.length;
+    for (const c of claimed) this.count(c, 1);
     this.deps.metrics.deliveriesInFlight.set(this.inFlight);
     let secrets: Awaited<ReturnType<Deliverer['secretsFor']>>;
     try {
@@ -136,6 +142,7 @@ export class DeliveryEngine {
       // The database is away: the leases run out and the deliveries are claimed again.
       this.deps.logger.warn({ err: error }, 'could not read signing secrets');
       this.inFlight -= claimed.length;
+      for (const c of claimed) this.count(c, -1);
       return;
     }
     for (const context of claimed) {
@@ -152,11 +159,17 @@ export class DeliveryEngine {
         .finally(() => {
           this.attempts.delete(attempt);
           this.inFlight -= 1;
+          this.count(context, -1);
           this.deps.metrics.deliveriesInFlight.set(this.inFlight);
           if (this.moreDue && this.options.concurrency - this.inFlight >= this.claimThreshold) this.wake();
         });
       this.attempts.add(attempt);
     }
+  }
+
+  private count(context: AttemptContext, by: 1 | -1): void {
+    bump(this.inFlightByEndpoint, context.subscription.id, by);
+    bump(this.inFlightByAccount, context.subscription.accountId, by);
   }
 
   private pause(ms: number): Promise<void> {
@@ -178,20 +191,22 @@ export class DeliveryEngine {
     if (!this.running) return;
     this.running = false;
     this.wakeUp?.();
-    await this.listener?.stop();
     await this.loop;
     await Promise.allSettled([...this.attempts]);
   }
 }
 
+function bump(counts: Map<string, number>, key: string, by: number): void {
+  const next = (counts.get(key) ?? 0) + by;
+  if (next > 0) counts.set(key, next);
+  else counts.delete(key);
+}
+
 /**
- * The last endpoint a claim served in its round robin: the highest id after
- * the cursor, or, when the claim wrapped around, the highest before it.
+ * The slots of a worker one account may hold: all but a tenth (at least
+ * one), so that a busy account's slow endpoints never hold every slot and
+ * another account's delivery starts without waiting for one to free up.
  */
-export function nextCursor(cursor: string, claimed: readonly AttemptContext[]): string {
-  if (claimed.length === 0) return cursor;
-  const ids = claimed.map((c) => c.subscription.id);
-  const after = ids.filter((id) => id > cursor);
-  const candidates = after.length > 0 && after.length === ids.length ? after : ids.filter((id) => id <= cursor);
-  return candidates.length > 0 ? candidates.reduce((x, y) => (x > y ? x : y)) : cursor;
+export function accountShare(concurrency: number): number {
+  return Math.max(1, concurrency - Math.max(1, Math.ceil(concurrency / 10)));
 }

@@ -18,6 +18,9 @@ export interface PayloadInput {
   timestamp: Date;
   /** The event's data: any JSON value. */
   data: unknown;
+  /** The event's ordering key and the delivery's sequence within it; both absent without a key. */
+  orderingKey?: string | null;
+  sequence?: number | null;
 }
 
 export interface Payload {
@@ -51,6 +54,7 @@ function envelope(input: PayloadInput) {
     idempotency_key: input.idempotencyKey,
     environment: input.environment.toLowerCase(),
     timestamp: input.timestamp.toISOString(),
+    ...(input.orderingKey == null ? {} : { ordering_key: input.orderingKey, sequence: input.sequence ?? null }),
     data: jsonData(input.data),
   };
 }
@@ -188,6 +192,7 @@ function xml(input: PayloadInput): string {
     ...elements('idempotency_key', fields.idempotency_key, 0),
     ...elements('environment', fields.environment, 0),
     ...elements('timestamp', fields.timestamp, 0),
+    ...('ordering_key' in fields ? [...elements('ordering_key', fields.ordering_key, 0), ...elements('sequence', fields.sequence, 0)] : []),
     ...elements('data', data, 0),
   ];
   return builder.build([{ '?xml': [{ '#text': '' }], ':@': { '@_version': '1.0', '@_encoding': 'UTF-8' } }, { webhook }]) as string;

@@ -3,8 +3,11 @@ import type { DataSource } from 'typeorm';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { MAINTENANCE_CRON, QUEUES } from '../queue/jobs.js';
+import { FanOut } from '../fanout/fan-out.js';
+import { FanOutWorkers } from '../fanout/workers.js';
+import { EVENT_QUEUES, MAINTENANCE_CRON, QUEUES } from '../queue/jobs.js';
 import { QueueStatistics } from '../queue/statistics.js';
+import { WakeListener } from '../queue/wakeup.js';
 import type { Services } from '../services.js';
 import { AttemptRecorder } from './attempt-recorder.js';
 import { AttemptStore } from './attempt-store.js';
@@ -31,18 +34,27 @@ export interface WorkerDeps {
 
 /** How often the queue depth and held endpoints are sampled for the metrics. */
 const BACKLOG_SAMPLE_MS = 5_000;
+/** Event jobs fanned out in one transaction. */
+const FAN_OUT_BATCH = 100;
+/** Seconds between fetches of event jobs while no wake-up comes (a lost NOTIFY, a job sent by another service). */
+const FAN_OUT_POLL_SECONDS = 2;
+/** The queues whose depth and oldest job /metrics shows. */
+const OBSERVED_QUEUES = [...EVENT_QUEUES, QUEUES.deadLetters];
 /** A maintenance run stops after this long; the next one goes on where it stopped. */
 const MAINTENANCE_BUDGET_MS = 45_000;
 
 /**
- * The delivery side of a process: the delivery engine with its recorder,
- * the maintenance job (retention purge), the planner statistics of the
- * deliveries table, the backlog gauges and, in a worker process, its HTTP
- * port.
+ * The worker side of a process: the fan-out workers that turn event jobs
+ * into deliveries, the delivery engine with its recorder, the wake-up
+ * listener of both, the maintenance job (retention purge), the planner
+ * statistics of the deliveries table, the backlog and queue gauges and, in
+ * a worker process, its HTTP port.
  */
 export class Workers {
   readonly store: AttemptStore;
   readonly engine: DeliveryEngine;
+  readonly fanOut: FanOutWorkers;
+  private readonly listener: WakeListener;
   readonly purge: RetentionPurge;
   private readonly http: DeliveryHttpClient;
   private readonly recorder: AttemptRecorder;
@@ -81,10 +93,14 @@ export class Workers {
         concurrency: config.workerConcurrency,
         deliveryTimeoutMs: config.deliveryTimeoutMs,
         defaultMaxInFlight: config.defaultMaxInFlight,
-        databaseUrl: deps.databaseUrl,
       },
       { store: this.store, deliverer, logger, metrics },
     );
+    this.fanOut = new FanOutWorkers(
+      { batchSize: FAN_OUT_BATCH, pollingIntervalSeconds: FAN_OUT_POLL_SECONDS },
+      { boss: deps.boss, fanOut: new FanOut(db, services.events, services.catalog, deps.boss), logger, metrics },
+    );
+    this.listener = new WakeListener(deps.databaseUrl, logger, (topic) => (topic === 'events' ? this.fanOut.wake() : this.engine.wake()));
     this.purge = new RetentionPurge(db, logger, config.retentionDays);
     this.statistics = new QueueStatistics(db, logger);
   }
@@ -96,6 +112,8 @@ export class Workers {
       this.port = await this.server.start(config.workerPort, config.api.metricsBindAddress);
     }
     await this.engine.start();
+    await this.fanOut.start();
+    await this.listener.start();
     this.maintenanceWorkId = await boss.work(QUEUES.maintenance, { pollingIntervalSeconds: 30 }, async () => {
       await this.purge.run(MAINTENANCE_BUDGET_MS, () => this.stopping);
     });
@@ -109,15 +127,30 @@ export class Workers {
         },
         (error: unknown) => logger.debug({ err: error }, 'could not sample the delivery backlog'),
       );
+      this.sampleQueues().catch((error: unknown) => logger.debug({ err: error }, 'could not sample the queues'));
     }, BACKLOG_SAMPLE_MS);
     this.sampler.unref();
     logger.info({ concurrency: config.workerConcurrency, owner: this.engine.owner, port: this.port }, 'delivery workers started');
   }
 
-  /** Stops claiming, waits for the attempts in flight and their records, then closes the HTTP agent. */
+  /** Jobs waiting per queue and the age of the oldest, from pg-boss's own counts and its oldest job. */
+  private async sampleQueues(): Promise<void> {
+    const { boss, metrics } = this.deps;
+    const queues = await boss.getQueues([...OBSERVED_QUEUES]);
+    for (const queue of queues) {
+      metrics.queueDepth.set({ queue: queue.name }, queue.queuedCount);
+      const [oldest] = await boss.findJobs(queue.name, { queued: true, limit: 1 });
+      const age = oldest ? Math.max(0, (Date.now() - new Date(oldest.createdOn).getTime()) / 1000) : 0;
+      metrics.queueOldestJobAge.set({ queue: queue.name }, age);
+    }
+  }
+
+  /** Stops fetching and claiming, waits for the attempts in flight and their records, then closes the HTTP agent. */
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.sampler);
+    await this.listener.stop();
+    await this.fanOut.stop();
     await this.statistics.stop();
     if (this.maintenanceWorkId) await this.deps.boss.offWork(QUEUES.maintenance, { id: this.maintenanceWorkId, wait: true });
     await this.engine.stop();

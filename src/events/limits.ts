@@ -2,6 +2,7 @@
 
 export const MAX_EVENT_DATA_BYTES = 256 * 1024;
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+export const MAX_ORDERING_KEY_LENGTH = 255;
 export const MAX_BATCH_ITEMS = 1000;
 /**
  * The data of all items of one publishEvents call together. ERP events are

@@ -1,26 +1,34 @@
-import { In, type DataSource, type EntityManager } from 'typeorm';
+import type { PgBoss } from 'pg-boss';
+import { In, type DataSource } from 'typeorm';
 import type { CatalogService } from '../catalog/service.js';
 import { EventEntity, type EventTypeEntity } from '../db/entities/index.js';
 import { entityColumns, type EntityColumns } from '../db/row-mapping.js';
 import type { Scope } from '../domain.js';
 import { AppError, InputError, NotFoundError, type FieldError } from '../errors.js';
 import { isUuid, newId } from '../ids.js';
-import type { DeliveryService } from '../deliveries/service.js';
 import { keysetPage, type Page } from '../pagination.js';
+import { sqlOfManager, type Sql } from '../db/sql.js';
+import type { WakeTopic } from '../queue/wakeup.js';
 import { idempotencyHash } from './idempotency.js';
-import { MAX_BATCH_DATA_BYTES, MAX_BATCH_ITEMS, MAX_EVENT_DATA_BYTES, MAX_IDEMPOTENCY_KEY_LENGTH } from './limits.js';
+import { MAX_BATCH_DATA_BYTES, MAX_BATCH_ITEMS, MAX_EVENT_DATA_BYTES, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_ORDERING_KEY_LENGTH } from './limits.js';
+import { sendEventJobs } from './outbox.js';
 
-export { MAX_EVENT_DATA_BYTES, MAX_IDEMPOTENCY_KEY_LENGTH } from './limits.js';
+export { MAX_EVENT_DATA_BYTES, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_ORDERING_KEY_LENGTH } from './limits.js';
 
-/** Who publishes: the scope of the events, and the API key whose validity the storing statement checks. */
+/**
+ * Who publishes: the scope of the events, and the API key whose validity the
+ * storing statement checks (null for an event that a service sent straight
+ * into the queue, which the database's own access control let in).
+ */
 export interface Publisher extends Scope {
-  apiKeyId: string;
+  apiKeyId: string | null;
 }
 
 export interface PublishInput {
   type: string;
   data: unknown;
   idempotencyKey?: string | null;
+  orderingKey?: string | null;
 }
 
 export interface PublishResult {
@@ -34,6 +42,7 @@ export interface ItemPaths {
   /** The data object: `input.data`, `inputs.3.data`, or `input` for a typed mutation whose fields are the data. */
   data: string;
   idempotencyKey: string;
+  orderingKey: string;
   /** Null where the type is not an input (a typed mutation). */
   type: string | null;
 }
@@ -68,7 +77,11 @@ interface CheckedItem {
   json: string;
   key: string | null;
   hash: string | null;
+  orderingKey: string | null;
 }
+
+/** Printable ASCII, not starting or ending with a space. */
+const ORDERING_KEY_PATTERN = /^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/;
 
 const KEY_REUSED_MESSAGE = 'This idempotency key was already used with another type or other data; use a new key for a new event';
 
@@ -92,10 +105,13 @@ export class EventService {
   private readonly insertSql: string;
   private readonly byKeysSql: string;
 
+  private readonly sequenceSql: string;
+
   constructor(
     private readonly db: DataSource,
     private readonly catalog: CatalogService,
-    private readonly deliveries: DeliveryService,
+    private readonly boss: PgBoss,
+    private readonly wake: (topic: WakeTopic) => void,
   ) {
     this.eventColumns = entityColumns(db, EventEntity, 'e');
     // ON CONFLICT makes racing publishers of one key agree: the later one
@@ -106,12 +122,14 @@ export class EventService {
     // insert uses: a key revoked before it ran stores nothing, however the
     // caller was authenticated (the key cache of this process may not have
     // heard of the revocation yet). It answers one row with caller_live even
-    // when nothing was inserted.
-    this.insertSql = `WITH caller AS (SELECT EXISTS (SELECT 1 FROM api_keys k WHERE k.id = $8 AND k.revoked_at IS NULL) AS live),
+    // when nothing was inserted. Without a key ($8 null: an event from the
+    // queue) there is nothing to check.
+    this.insertSql = `WITH caller AS (SELECT $8::uuid IS NULL OR EXISTS (SELECT 1 FROM api_keys k WHERE k.id = $8 AND k.revoked_at IS NULL) AS live),
       stored AS (
-        INSERT INTO events AS e (id, account_id, environment, type, data, idempotency_key, idempotency_hash)
-        SELECT i.id, $1, $2, i.type, i.data::jsonb, i.key, i.hash
-        FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS i(id, type, data, key, hash, ord), caller
+        INSERT INTO events AS e (id, account_id, environment, type, data, idempotency_key, idempotency_hash, ordering_key)
+        SELECT i.id, $1, $2, i.type, i.data::jsonb, i.key, i.hash, i.ordering_key
+        FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $9::text[])
+          WITH ORDINALITY AS i(id, type, data, key, hash, ordering_key, ord), caller
         WHERE caller.live
         ORDER BY i.ord
         ON CONFLICT (account_id, environment, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
@@ -120,18 +138,37 @@ export class EventService {
       SELECT caller.live AS caller_live, stored.* FROM caller LEFT JOIN stored ON true`;
     this.byKeysSql = `SELECT ${this.eventColumns.select} FROM events e
       WHERE e.account_id = $1 AND e.environment = $2 AND e.idempotency_key = ANY($3::text[])`;
+    // Sequences for the new events of each ordering key, in input order. The
+    // counter row of a key stays locked until commit, so a later publish of
+    // the key waits for this one: sequence order is commit order. Counters
+    // are taken in key order, so that batches with overlapping keys cannot
+    // deadlock.
+    this.sequenceSql = `WITH counts AS (
+        SELECT k AS ordering_key, count(*)::int AS n FROM unnest($3::text[]) AS k GROUP BY k
+      ), counters AS (
+        INSERT INTO ordering_keys AS o (account_id, environment, ordering_key, last_sequence)
+        SELECT $1, $2, ordering_key, n FROM counts ORDER BY ordering_key
+        ON CONFLICT (account_id, environment, ordering_key) DO UPDATE SET last_sequence = o.last_sequence + EXCLUDED.last_sequence
+        RETURNING o.ordering_key, o.last_sequence
+      ), numbered AS (
+        SELECT i.id, c.last_sequence - counts.n + i.rank AS sequence
+        FROM unnest($4::uuid[], $3::text[], $5::int[]) AS i(id, ordering_key, rank)
+        JOIN counters c ON c.ordering_key = i.ordering_key JOIN counts ON counts.ordering_key = i.ordering_key
+      )
+      UPDATE events e SET sequence = numbered.sequence FROM numbered WHERE e.id = numbered.id
+      RETURNING e.id, e.sequence`;
   }
 
   /**
-   * Checks the event against the catalog, then stores it and its deliveries
-   * in one transaction: it answers only after commit, so an
-   * accepted event is durable and always has its deliveries queued (the
-   * outbox property). A refused event throws its error.
+   * Checks the event against the catalog, then stores it and its pg-boss job
+   * in one transaction: it answers only after commit, so an accepted event
+   * is durable and always on its way to the fan-out workers (the outbox
+   * property). A refused event throws its error.
    */
   async publish(
     scope: Publisher,
     input: PublishInput,
-    paths: ItemPaths = { data: 'input.data', idempotencyKey: 'input.idempotencyKey', type: 'input.type' },
+    paths: ItemPaths = { data: 'input.data', idempotencyKey: 'input.idempotencyKey', orderingKey: 'input.orderingKey', type: 'input.type' },
   ): Promise<PublishResult> {
     const [result] = await this.publishItems(scope, [input], () => paths);
     if (result!.error) throw toAppError(result!.error);
@@ -151,11 +188,36 @@ export class EventService {
     return this.publishItems(scope, inputs, (index) => ({
       data: `inputs.${index}.data`,
       idempotencyKey: `inputs.${index}.idempotencyKey`,
+      orderingKey: `inputs.${index}.orderingKey`,
       type: `inputs.${index}.type`,
     }));
   }
 
   private async publishItems(scope: Publisher, inputs: readonly PublishInput[], pathsOf: (index: number) => ItemPaths): Promise<ItemResult[]> {
+    let queued = false;
+    const results = await this.acceptItems(scope, inputs, pathsOf, async (store) => {
+      await this.db.transaction(async (manager) => {
+        const sql = sqlOfManager(manager);
+        const created = await store(sql);
+        queued = (await sendEventJobs(this.boss, sql, created)) > 0;
+      });
+    });
+    if (queued) this.wake('events');
+    return results;
+  }
+
+  /**
+   * Checks items and stores the accepted ones through `run`, which opens
+   * the transaction (or is given one) and hands the stored events on. The
+   * fan-out uses it too, for events sent straight into the queue, so that
+   * those are checked exactly as a publish is.
+   */
+  async acceptItems(
+    scope: Publisher,
+    inputs: readonly PublishInput[],
+    pathsOf: (index: number) => ItemPaths,
+    run: (store: (sql: Sql) => Promise<EventEntity[]>) => Promise<void>,
+  ): Promise<ItemResult[]> {
     const results: Array<ItemResult | undefined> = new Array(inputs.length);
     const types = await this.catalog.getEventTypes(
       scope,
@@ -195,11 +257,10 @@ export class EventService {
     }
 
     if (toStore.length > 0) {
-      await this.deliveries.transaction(async (manager) => {
-        const stored = await this.store(manager, scope, toStore);
+      await run(async (sql) => {
+        const stored = await this.store(sql, scope, toStore);
         for (const [item, result] of stored) results[item.index] = result;
-        const created = [...stored.values()].filter((r) => r.error === null && !r.duplicate).map((r) => r.event!);
-        await this.deliveries.fanOutInTransaction(manager, created);
+        return [...stored.values()].filter((r) => r.error === null && !r.duplicate).map((r) => r.event!);
       });
     }
     for (const { item, leader } of followers) {
@@ -220,8 +281,16 @@ export class EventService {
     types: ReadonlyMap<string, EventTypeEntity>,
   ): Promise<CheckedItem | { error: ItemError }> {
     const key = input.idempotencyKey ?? null;
-    if (key !== null && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
+    if (key !== null && (typeof key !== 'string' || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
       return { error: itemError('BAD_USER_INPUT', `must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`, paths.idempotencyKey) };
+    }
+    const orderingKey = input.orderingKey ?? null;
+    if (orderingKey !== null && (typeof orderingKey !== 'string' || orderingKey.length === 0 || orderingKey.length > MAX_ORDERING_KEY_LENGTH)) {
+      return { error: itemError('BAD_USER_INPUT', `must be 1 to ${MAX_ORDERING_KEY_LENGTH} characters`, paths.orderingKey) };
+    }
+    // The key travels as the hookline-ordering-key header, whose value must be plain visible text.
+    if (orderingKey !== null && !ORDERING_KEY_PATTERN.test(orderingKey)) {
+      return { error: itemError('BAD_USER_INPUT', 'must be printable ASCII (letters, digits, punctuation and spaces)', paths.orderingKey) };
     }
     const eventType = types.get(input.type);
     if (!eventType) {
@@ -262,18 +331,27 @@ export class EventService {
         },
       };
     }
-    return { index, paths, type: eventType.name, json, key, hash: key === null ? null : idempotencyHash(eventType.name, input.data) };
+    return {
+      index,
+      paths,
+      type: eventType.name,
+      json,
+      key,
+      hash: key === null ? null : idempotencyHash(eventType.name, input.data),
+      orderingKey,
+    };
   }
 
   /**
    * Inserts the items in one statement; an item whose key is already taken
    * (by an earlier call, or by a racing one that committed first) is answered
    * with that event when it is the same type and data, and refused otherwise.
+   * New events with an ordering key get their sequence.
    */
-  private async store(manager: EntityManager, scope: Publisher, items: CheckedItem[]): Promise<Map<CheckedItem, ItemResult>> {
+  private async store(sql: Sql, scope: Publisher, items: CheckedItem[]): Promise<Map<CheckedItem, ItemResult>> {
     const ordered = [...items].sort((x, y) => (x.key === y.key ? 0 : x.key === null ? 1 : y.key === null ? -1 : x.key < y.key ? -1 : 1));
     const ids = ordered.map(() => newId());
-    const rows = (await manager.query(this.insertSql, [
+    const rows = await sql.query(this.insertSql, [
       scope.accountId,
       scope.environment,
       ids,
@@ -282,7 +360,8 @@ export class EventService {
       ordered.map((i) => i.key),
       ordered.map((i) => i.hash),
       scope.apiKeyId,
-    ])) as Array<Record<string, unknown>>;
+      ordered.map((i) => i.orderingKey),
+    ]);
     // Thrown inside the transaction, so that nothing of the call is kept.
     if (rows[0]?.caller_live !== true) throw new AppError('UNAUTHENTICATED', 'The API key is missing, unknown or revoked');
     const inserted = new Map(
@@ -298,11 +377,17 @@ export class EventService {
       if (event) results.set(item, { index: item.index, event, duplicate: false, error: null });
       else taken.push(item);
     });
+    // Numbered in input order, which is the order of item.index.
+    const keyed = items.flatMap((item) => {
+      const result = results.get(item);
+      return result?.event && item.orderingKey !== null ? [{ event: result.event, orderingKey: item.orderingKey }] : [];
+    });
+    if (keyed.length > 0) await this.assignSequences(sql, scope, keyed);
     if (taken.length === 0) return results;
 
-    const existing = (
-      (await manager.query(this.byKeysSql, [scope.accountId, scope.environment, taken.map((i) => i.key)])) as Array<Record<string, unknown>>
-    ).map((row) => this.eventColumns.read(row));
+    const existing = (await sql.query(this.byKeysSql, [scope.accountId, scope.environment, taken.map((i) => i.key)])).map((row) =>
+      this.eventColumns.read(row),
+    );
     const byKey = new Map(existing.map((event) => [event.idempotencyKey!, event]));
     for (const item of taken) {
       const first = byKey.get(item.key!);
@@ -317,6 +402,24 @@ export class EventService {
       );
     }
     return results;
+  }
+
+  private async assignSequences(sql: Sql, scope: Scope, keyed: ReadonlyArray<{ event: EventEntity; orderingKey: string }>): Promise<void> {
+    const seen = new Map<string, number>();
+    const ranks = keyed.map(({ orderingKey }) => {
+      const rank = (seen.get(orderingKey) ?? 0) + 1;
+      seen.set(orderingKey, rank);
+      return rank;
+    });
+    const rows = await sql.query<{ id: string; sequence: number }>(this.sequenceSql, [
+      scope.accountId,
+      scope.environment,
+      keyed.map((k) => k.orderingKey),
+      keyed.map((k) => k.event.id),
+      ranks,
+    ]);
+    const sequences = new Map(rows.map((r) => [r.id, r.sequence]));
+    for (const { event } of keyed) event.sequence = sequences.get(event.id) ?? null;
   }
 
   async get(scope: Scope, id: string): Promise<EventEntity> {

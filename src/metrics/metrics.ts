@@ -60,6 +60,34 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly queueDepth = new Gauge({
+    name: 'hookline_queue_jobs',
+    help: 'Jobs waiting in a pg-boss queue (created or retrying, due or not)',
+    labelNames: ['queue'] as const,
+    registers: [this.registry],
+  });
+
+  readonly queueOldestJobAge = new Gauge({
+    name: 'hookline_queue_oldest_job_age_seconds',
+    help: 'Age of the oldest job waiting in a pg-boss queue; 0 when none waits',
+    labelNames: ['queue'] as const,
+    registers: [this.registry],
+  });
+
+  readonly eventsFannedOut = new Counter({
+    name: 'hookline_events_fanned_out_total',
+    help: 'Events fanned out into deliveries by this process',
+    labelNames: ['queue'] as const,
+    registers: [this.registry],
+  });
+
+  readonly eventsDeadLettered = new Counter({
+    name: 'hookline_events_dead_lettered_total',
+    help: 'Events this process sent to the dead-letter queue, by reason code',
+    labelNames: ['queue', 'reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'hookline_' });
   }

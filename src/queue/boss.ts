@@ -1,7 +1,6 @@
-import { PgBoss, type Db } from 'pg-boss';
-import type { QueryRunner } from 'typeorm';
+import { PgBoss } from 'pg-boss';
 import type { Logger } from '../logger.js';
-import { LEGACY_QUEUES, QUEUES } from './jobs.js';
+import { EVENT_QUEUES, LEGACY_QUEUES, QUEUES } from './jobs.js';
 
 export const BOSS_SCHEMA = 'pgboss';
 
@@ -14,6 +13,10 @@ export interface BossOptions {
   supervise?: boolean;
   /** Seconds between passes that find expired jobs and jobs whose heartbeats stopped. */
   monitorSeconds?: number;
+  /** Times a batch of events that failed to fan out is tried again before its events are dead-lettered. */
+  fanOutRetries?: number;
+  /** How long a dead-lettered event waits to be re-driven before pg-boss deletes it. */
+  deadLetterRetentionDays?: number;
 }
 
 /** Finished jobs are kept this long at most. */
@@ -38,15 +41,38 @@ export async function startBoss(options: BossOptions): Promise<PgBoss> {
   });
   boss.on('error', (error) => options.logger.error({ err: error }, 'queue error'));
   await boss.start();
-  await ensureQueues(boss);
+  await ensureQueues(boss, options);
   return boss;
 }
 
-async function ensureQueues(boss: PgBoss): Promise<void> {
+/** A fan-out batch that outlives this is tried again (its worker died or hangs). */
+const FAN_OUT_EXPIRY_SECONDS = 60;
+
+async function ensureQueues(boss: PgBoss, options: BossOptions): Promise<void> {
   const queues = await boss.getQueues();
   const existing = new Set(queues.map((q) => q.name));
   for (const name of LEGACY_QUEUES) {
     if (existing.has(name)) await boss.deleteQueue(name);
+  }
+  const deadLetterSeconds = (options.deadLetterRetentionDays ?? 30) * 24 * 60 * 60;
+  if (!existing.has(QUEUES.deadLetters)) {
+    // Nobody works this queue: its jobs wait, created, for `hookline dead-letters` to re-drive them.
+    await boss.createQueue(QUEUES.deadLetters, { retentionSeconds: deadLetterSeconds, deleteAfterSeconds: KEEP_FINISHED_SECONDS });
+  }
+  const eventQueue = {
+    retryLimit: options.fanOutRetries ?? 5,
+    retryBackoff: true,
+    retryDelay: 1,
+    retryDelayMax: 300,
+    expireInSeconds: FAN_OUT_EXPIRY_SECONDS,
+    deleteAfterSeconds: KEEP_FINISHED_SECONDS,
+    // An event waits for a worker for as long as it takes: a queue without workers loses nothing.
+    retentionSeconds: 365 * 24 * 60 * 60,
+    deadLetter: QUEUES.deadLetters,
+  };
+  for (const name of EVENT_QUEUES) {
+    if (existing.has(name)) await boss.updateQueue(name, eventQueue);
+    else await boss.createQueue(name, eventQueue);
   }
   if (!existing.has(QUEUES.maintenance)) {
     await boss.createQueue(QUEUES.maintenance, {
@@ -58,17 +84,4 @@ async function ensureQueues(boss: PgBoss): Promise<void> {
       retentionSeconds: KEEP_FINISHED_SECONDS,
     });
   }
-}
-
-/**
- * pg-boss's db option bound to a TypeORM transaction, so that a job is sent
- * in the same transaction as the row it concerns (the outbox property).
- */
-export function bossDb(queryRunner: QueryRunner): Db {
-  return {
-    executeSql: async (text: string, values?: unknown[]) => {
-      const result = (await queryRunner.query(text, values, true)) as { records: unknown[] };
-      return { rows: result.records };
-    },
-  };
 }

@@ -2,23 +2,29 @@ import pg from 'pg';
 import type { Logger } from '../logger.js';
 
 /**
- * Wake-ups for delivery workers, on a channel of Hookline's own.
+ * Wake-ups for the workers, on a channel of Hookline's own: `events` after
+ * a commit that queued event jobs (the fan-out fetches at once),
+ * `deliveries` after one that made deliveries due (the delivery engine
+ * claims at once).
  *
  * pg-boss can NOTIFY from the transaction that inserts a job, but a
  * transaction that notifies takes a database-wide lock from before its commit
  * until its WAL is on disk, so every publish would wait for every other
- * publish's disk flush. Instead, the transactions that queue deliveries
- * commit without notifying, and afterwards the process sends one small
- * NOTIFY of its own, with synchronous_commit off (a wake-up lost in a crash
- * costs at most one poll interval, never a job). Wake-ups asked for while
- * one is on its way are folded into one more.
+ * publish's disk flush. Instead, those transactions commit without
+ * notifying, and afterwards the process sends one small NOTIFY of its own,
+ * with synchronous_commit off (a wake-up lost in a crash costs at most one
+ * poll interval, never a job). Wake-ups asked for while one is on its way
+ * are folded into one more.
  */
-export const WAKE_CHANNEL = 'hookline_deliver';
+export const WAKE_CHANNEL = 'hookline_wake';
+
+export type WakeTopic = 'events' | 'deliveries';
+const TOPICS: readonly WakeTopic[] = ['events', 'deliveries'];
 
 export class WakeSender {
   private readonly pool: pg.Pool;
   private sending = false;
-  private again = false;
+  private readonly asked = new Set<WakeTopic>();
   private idle: Promise<void> = Promise.resolve();
 
   constructor(
@@ -38,27 +44,26 @@ export class WakeSender {
     this.pool.on('error', (error) => this.logger.debug({ err: error }, 'wake-up connection lost'));
   }
 
-  /** Asks the delivery workers to fetch now; call it after the commit that queued jobs. */
-  wake(): void {
-    if (this.sending) {
-      this.again = true;
-      return;
-    }
+  /** Asks the workers to fetch now; call it after the commit that queued the work. */
+  wake(topic: WakeTopic): void {
+    // A NOTIFY already on its way may have been sent before the caller's commit: this one goes after it.
+    this.asked.add(topic);
+    if (this.sending) return;
     this.sending = true;
     this.idle = this.send();
   }
 
   private async send(): Promise<void> {
-    do {
-      // A NOTIFY already on its way may have been sent before the caller's commit.
-      this.again = false;
+    while (this.asked.size > 0) {
+      const topics = [...this.asked];
+      this.asked.clear();
       try {
-        await this.pool.query('SELECT pg_notify($1, $2)', [WAKE_CHANNEL, '']);
+        await this.pool.query('SELECT pg_notify($1, t) FROM unnest($2::text[]) AS t', [WAKE_CHANNEL, topics]);
       } catch (error) {
-        // Workers still poll: the jobs are found within a poll interval.
-        this.logger.warn({ err: error }, 'could not wake the delivery workers');
+        // Workers still poll: the work is found within a poll interval.
+        this.logger.warn({ err: error }, 'could not wake the workers');
       }
-    } while (this.again);
+    }
     this.sending = false;
   }
 
@@ -71,7 +76,7 @@ export class WakeSender {
 /**
  * LISTENs on the wake-up channel from a connection of its own, reconnecting
  * with a growing pause when it is lost. After every (re)connection it wakes
- * the workers once, for what was sent while nobody listened.
+ * every topic once, for what was sent while nobody listened.
  */
 export class WakeListener {
   private client: pg.Client | undefined;
@@ -82,7 +87,7 @@ export class WakeListener {
   constructor(
     private readonly url: string,
     private readonly logger: Logger,
-    private readonly onWake: () => void,
+    private readonly onWake: (topic: WakeTopic) => void,
   ) {}
 
   async start(): Promise<void> {
@@ -129,8 +134,11 @@ export class WakeListener {
     }
     this.client = client;
     this.failures = 0;
-    client.on('notification', () => this.onWake());
-    this.onWake();
+    client.on('notification', (message) => {
+      const topic = TOPICS.find((t) => t === message.payload);
+      if (topic) this.onWake(topic);
+    });
+    for (const topic of TOPICS) this.onWake(topic);
   }
 
   private scheduleReconnect(): void {

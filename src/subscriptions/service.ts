@@ -2,7 +2,7 @@ import { In, IsNull, type DataSource, type EntityManager } from 'typeorm';
 import type { CatalogService } from '../catalog/service.js';
 import { channelOf, checkExclusiveChannels } from '../catalog/rules.js';
 import { SubscriptionEntity } from '../db/entities/index.js';
-import { PayloadFormat, type Scope } from '../domain.js';
+import { DeliveryOrdering, PayloadFormat, type Scope } from '../domain.js';
 import { AppError, InputError, NotFoundError, type FieldError } from '../errors.js';
 import { isUuid, newId } from '../ids.js';
 import { checkDestination, DestinationError, type DestinationPolicy } from '../net/address-policy.js';
@@ -22,6 +22,7 @@ export interface CreateSubscriptionFields {
   rateLimitPerSecond?: number | null;
   sharedSecret?: string | null;
   maxInFlight?: number | null;
+  ordering?: DeliveryOrdering | null;
 }
 
 /**
@@ -41,6 +42,7 @@ export interface UpdateSubscriptionFields {
   headers?: Record<string, string> | null;
   rateLimitPerSecond?: number | null;
   maxInFlight?: number | null;
+  ordering?: DeliveryOrdering | null;
 }
 
 /** What the rules are checked against: the subscription as it would be saved. */
@@ -93,6 +95,7 @@ export class SubscriptionService {
         headers: this.secrets.sealHeaders(id, fields.headers ?? null),
         rateLimitPerSecond: fields.rateLimitPerSecond ?? null,
         maxInFlight: fields.maxInFlight ?? null,
+        ordering: fields.ordering ?? DeliveryOrdering.PER_KEY,
       });
       await this.secrets.add(manager, id, secret);
       return { subscription: await manager.findOneByOrFail(SubscriptionEntity, { id }), secret };
@@ -128,6 +131,11 @@ export class SubscriptionService {
       if (fields.headers !== undefined) changes.headers = this.secrets.sealHeaders(current.id, fields.headers);
       if (fields.rateLimitPerSecond !== undefined) changes.rateLimitPerSecond = fields.rateLimitPerSecond;
       if (fields.maxInFlight !== undefined) changes.maxInFlight = fields.maxInFlight;
+      if (fields.ordering !== undefined) changes.ordering = fields.ordering ?? DeliveryOrdering.PER_KEY;
+      if (changes.ordering === DeliveryOrdering.NONE && current.ordering !== DeliveryOrdering.NONE) {
+        // Nothing waits behind its key any more: what waited is due as it is.
+        await manager.query(`UPDATE deliveries SET order_wait = false, updated_at = now() WHERE subscription_id = $1 AND order_wait`, [current.id]);
+      }
       if (fields.enabled === true && !current.enabled) {
         // Re-enabling starts afresh: the failure streak that disabled it is over.
         Object.assign(changes, { enabled: true, disabledReason: null, failingSince: null, ...RESET_HEALTH });

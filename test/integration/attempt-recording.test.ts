@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { AttemptStore, FIRST_ENDPOINT, type AttemptContext, type AttemptEntry, type ClaimLimits } from '../../src/delivery-engine/attempt-store.js';
+import { AttemptStore, type AttemptContext, type AttemptEntry, type ClaimLimits } from '../../src/delivery-engine/attempt-store.js';
 import { FIRST_PROBE_DELAY_MS, HOLD_AFTER_FAILURES } from '../../src/delivery-engine/endpoint-health.js';
-import { nextCursor } from '../../src/delivery-engine/engine.js';
 import { newId } from '../../src/ids.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { tenant, type Tenant } from '../support/scenario.js';
@@ -35,8 +34,10 @@ describe('claiming deliveries and recording their attempts', () => {
     limit: 100,
     leaseSeconds: 60,
     defaultMaxInFlight: 10,
-    maxInFlightPerWorker: 100,
-    cursor: FIRST_ENDPOINT,
+    maxInFlightPerEndpoint: 100,
+    maxInFlightPerAccount: 100,
+    inFlightByEndpoint: new Map(),
+    inFlightByAccount: new Map(),
     ...overrides,
   });
 
@@ -110,8 +111,8 @@ describe('claiming deliveries and recording their attempts', () => {
   it('records an attempt made under a lease that was taken over, without letting it move the schedule', async () => {
     const subscriptionId = await pending('bills', 1);
     const [stale] = mine(await store.claim(limits(newId())), subscriptionId);
-    // A redelivery (or an expired lease) hands the delivery to a new claim.
-    await t.app.services.deliveries.redeliver({ accountId: stale!.event.accountId, environment: stale!.event.environment }, stale!.delivery.id);
+    // An expired lease (its worker stalled) hands the delivery to a new claim.
+    await sql.query(`UPDATE deliveries SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [stale!.delivery.id]);
     const [current] = mine(await store.claim(limits(newId())), subscriptionId);
     expect(current!.delivery.leaseToken).not.toBe(stale!.delivery.leaseToken);
 
@@ -141,9 +142,12 @@ describe('claiming deliveries and recording their attempts', () => {
     expect(mine(await store.claim(limits(b)), capped)).toHaveLength(1);
 
     const shared = await pending('deposits', 4);
-    expect(mine(await store.claim(limits(a, { maxInFlightPerWorker: 1 })), shared)).toHaveLength(1);
-    expect(mine(await store.claim(limits(a, { maxInFlightPerWorker: 1 })), shared)).toHaveLength(0);
-    expect(mine(await store.claim(limits(b, { maxInFlightPerWorker: 1 })), shared)).toHaveLength(1);
+    const inA = new Map<string, number>();
+    const fromA = mine(await store.claim(limits(a, { maxInFlightPerEndpoint: 1, inFlightByEndpoint: inA })), shared);
+    expect(fromA).toHaveLength(1);
+    inA.set(shared, 1);
+    expect(mine(await store.claim(limits(a, { maxInFlightPerEndpoint: 1, inFlightByEndpoint: inA })), shared)).toHaveLength(0);
+    expect(mine(await store.claim(limits(b, { maxInFlightPerEndpoint: 1 })), shared)).toHaveLength(1);
   });
 
   it('holds an endpoint after consecutive failures, probes it once when due, and releases it on success', async () => {
@@ -187,23 +191,13 @@ describe('claiming deliveries and recording their attempts', () => {
     expect(released).toMatchObject({ health_state: 'HEALTHY', consecutive_failures: 0, failing_since: null });
   });
 
-  it('serves the endpoints round robin when a claim cannot take from all of them', async () => {
+  it('shares a claim between the endpoints of an account before any gets a second delivery', async () => {
     // Only this test's deliveries are due.
     await sql.query(`UPDATE deliveries SET status = 'CANCELLED', lease_token = NULL WHERE status IN ('PENDING', 'RETRYING')`);
     const subs = [await pending('journals', 3), await pending('ledgers', 3), await pending('products_services', 3)];
-    const owner = newId();
-    let cursor = FIRST_ENDPOINT;
-    const served: string[] = [];
-    for (let i = 0; i < 6; i++) {
-      const claimed = (await store.claim(limits(owner, { limit: 1, cursor }))).filter((c) => subs.includes(c.subscription.id));
-      if (claimed.length === 0) break;
-      served.push(claimed[0]!.subscription.id);
-      cursor = nextCursor(cursor, claimed);
-      await store.record(claimed.map((c) => entry(c, new Date(), { kind: 'succeeded' }, 200)));
-    }
-    // Every endpoint is served before any is served twice.
-    expect(new Set(served.slice(0, 3)).size).toBe(3);
-    expect(new Set(served.slice(3, 6)).size).toBe(3);
+    const claimed = (await store.claim(limits(newId(), { limit: 3 }))).filter((c) => subs.includes(c.subscription.id));
+    expect(new Set(claimed.map((c) => c.subscription.id)).size).toBe(3);
+    await store.record(claimed.map((c) => entry(c, new Date(), { kind: 'succeeded' }, 200)));
   });
 
   it('fails a group write whole: nothing of it is written', async () => {

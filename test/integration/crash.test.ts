@@ -48,6 +48,16 @@ async function deliveryIds(acme: Tenant, eventIds: string[]): Promise<string[]> 
   return ids;
 }
 
+/** Publishes through GraphQL and leaves the fan-out to the worker processes (the test app runs none). */
+async function publish(t: TestApp, acme: Tenant, type: string, data: unknown): Promise<string> {
+  const result = await t.ok<{ publishEvent: { event: { id: string } } }>(
+    acme.adminToken,
+    'mutation($input: PublishEventInput!) { publishEvent(input: $input) { event { id } } }',
+    { input: { type, data } },
+  );
+  return result.publishEvent.event.id;
+}
+
 async function allSucceeded(t: TestApp, accountToken: string, count: number): Promise<boolean> {
   const data = await t.ok<{ deliveries: { totalCount: number } }>(accountToken, '{ deliveries(filter: { status: SUCCEEDED }) { totalCount } }');
   return data.deliveries.totalCount >= count;
@@ -87,7 +97,7 @@ describe('at least once: nothing is lost when a worker dies', () => {
     });
 
     const eventIds: string[] = [];
-    for (let i = 0; i < 12; i++) eventIds.push((await acme.publish('bank_transfers.created', { transferId: `T-${i}` })).event.id);
+    for (let i = 0; i < 12; i++) eventIds.push(await publish(t, acme, 'bank_transfers.created', { transferId: `T-${i}` }));
 
     const first = startWorkerProcess(t);
     children.push(first);
@@ -109,6 +119,44 @@ describe('at least once: nothing is lost when a worker dies', () => {
     expect(receiver.requests.every((r) => r.verified)).toBe(true);
   }, 120_000);
 
+  it('fans every event out exactly once after a worker is killed with SIGKILL mid-fan-out', async () => {
+    // Endpoints that refuse at once: this is about the fan-out, not the sending.
+    for (const path of ['fan-a', 'fan-b']) await acme.subscribe({ url: `http://127.0.0.1:9/${path}`, channels: ['pay_runs'], retrySchedule: [] });
+    const events = 10_000;
+    for (let batch = 0; batch < events / 1000; batch++) {
+      await t.ok(acme.adminToken, 'mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { acceptedCount } }', {
+        inputs: Array.from({ length: 1000 }, (_, i) => ({ type: 'pay_runs.created', data: { n: batch * 1000 + i } })),
+      });
+    }
+    const sql = new pg.Client({ connectionString: t.database.url });
+    await sql.connect();
+    const count = async (query: string) => ((await sql.query(query)).rows[0] as { n: number }).n;
+    const ofPayRuns = `FROM deliveries d JOIN events e ON e.id = d.event_id WHERE e.type = 'pay_runs.created'`;
+    try {
+      const first = startWorkerProcess(t);
+      children.push(first);
+      // Killed while batches are being fanned out: some events have their deliveries, others not yet.
+      const deadline = Date.now() + 30_000;
+      while ((await count(`SELECT count(*)::int AS n ${ofPayRuns}`)) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      first.kill('SIGKILL');
+      await exited(first);
+      expect(await count(`SELECT count(DISTINCT d.event_id)::int AS n ${ofPayRuns}`)).toBeLessThan(events);
+
+      // The batch it had in hand is fanned out again once its jobs expire, by the next worker.
+      children.push(startWorkerProcess(t));
+      await waitUntil(async () => (await count(`SELECT count(DISTINCT d.event_id)::int AS n ${ofPayRuns}`)) === events, 150_000, 'every event');
+      // One delivery per event and subscription, never two, never none.
+      expect(await count(`SELECT count(*)::int AS n ${ofPayRuns}`)).toBe(2 * events);
+      expect(
+        await count(
+          `SELECT count(*)::int AS n FROM pgboss.job WHERE name IN ('hookline.events', 'hookline.events.ledgers') AND state <> 'completed'`,
+        ),
+      ).toBe(0);
+    } finally {
+      await sql.end();
+    }
+  }, 240_000);
+
   it('delivers every event across a loss of every database connection', async () => {
     const sub = await acme.subscribe({ url: `${receiver.url}/outage`, channels: ['business_loans'], retrySchedule: [1, 1, 1] });
     receiver.reset();
@@ -117,7 +165,7 @@ describe('at least once: nothing is lost when a worker dies', () => {
     children.push(startWorkerProcess(t));
 
     const eventIds: string[] = [];
-    for (let i = 0; i < 10; i++) eventIds.push((await acme.publish('business_loans.created', { loanId: `L-${i}` })).event.id);
+    for (let i = 0; i < 10; i++) eventIds.push(await publish(t, acme, 'business_loans.created', { loanId: `L-${i}` }));
     await waitUntil(() => receiver.requests.length >= 2, 30_000, 'deliveries to start');
 
     const serverUrl = new URL(t.database.url);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createKey, startTestApp, type TestApp } from '../support/app.js';
+import { fanOutNow } from '../support/fan-out.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 import { tenant, type Tenant } from '../support/scenario.js';
 
@@ -82,10 +83,13 @@ describe('publishing in batches (API only, no workers)', () => {
     expect(batch.results[0]!.event).toMatchObject({ type: 'invoices.paid', data: inputs[0]!.data });
     expect(batch.results[5]!.event).toMatchObject({ type: 'invoices.created', data: { invoiceId: 'INV-6' } });
 
-    // The accepted events are stored with a delivery each, due now and claimed by no worker yet
-    // (the deliveries table is the queue); the refused ones left nothing behind.
+    // The accepted events are stored with a job each; fanned out, they have a delivery each, due now and
+    // claimed by no worker yet (the deliveries table is the delivery engine's queue); the refused ones
+    // left nothing behind.
     const ids = [batch.results[0]!.event!.id, batch.results[5]!.event!.id];
     expect(await count(`SELECT count(*)::int AS n FROM events WHERE id = ANY($1::uuid[])`, [ids])).toBe(2);
+    expect(await count(`SELECT count(*)::int AS n FROM deliveries WHERE event_id = ANY($1::uuid[])`, [ids])).toBe(0);
+    expect(await fanOutNow(t)).toBe(2);
     const { rows } = await sql.query(
       `SELECT d.event_id, d.subscription_id, d.status, d.next_attempt_at <= now() AS due, d.lease_token IS NULL AS unclaimed
        FROM deliveries d WHERE d.event_id = ANY($1::uuid[]) ORDER BY d.event_id`,
@@ -184,7 +188,8 @@ describe('publishing in batches (API only, no workers)', () => {
     ]);
     expect(twice.results.map((r) => r.error?.field)).toEqual(['inputs.0.idempotencyKey', 'inputs.1.idempotencyKey']);
     expect(twice.acceptedCount).toBe(0);
-    // Duplicates and refusals queue nothing more.
+    // Duplicates and refusals queue nothing more: fanned out, the first two events are all there is.
+    await fanOutNow(t);
     expect(await count(`SELECT count(*)::int AS n FROM deliveries WHERE subscription_id = $1`, [subscription.id])).toBe(2);
 
     // A PUBLISHER reusing someone's key for another type learns nothing of the first event.

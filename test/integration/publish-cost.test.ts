@@ -5,6 +5,8 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { tenant, type Tenant } from '../support/scenario.js';
 
 const PUBLISH = 'mutation($input: PublishEventInput!) { publishEvent(input: $input) { duplicate } }';
+/** The first words of pg-boss's insert of jobs. */
+const JOB_INSERT = 'INSERT INTO pgboss.job_common';
 const PUBLISH_EVENTS = 'mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { acceptedCount } }';
 
 /**
@@ -73,17 +75,18 @@ describe('what a publish costs in statements', () => {
   /** What every request of a key costs before its work: one upsert of the key's rate-limit counter. */
   const RATE_LIMIT = 'INSERT INTO "rate_limits"';
   /**
-   * A publish with a fan-out: the transaction, its event insert (which checks the key, see below), the read
-   * of the matching subscriptions, the delivery insert (the deliveries are the queue).
+   * A publish: the transaction, its event insert (which checks the key, see below) and the insert of the
+   * events' pg-boss jobs (one statement for the queue the events go to). The channel rules are the fan-out
+   * workers' business: the API reads no subscription and writes no delivery.
    */
-  const PUBLISH_STATEMENTS = [RATE_LIMIT, 'START TRANSACTION', 'WITH caller AS', 'SELECT k.ord, s.id', 'INSERT INTO deliveries', 'COMMIT'];
+  const PUBLISH_STATEMENTS = [RATE_LIMIT, 'START TRANSACTION', 'WITH caller AS', JOB_INSERT, 'COMMIT'];
   /** The key of a publish is read in no statement of its own: the event insert checks it is not revoked. */
   const keyChecks = (statements: string[]) => statements.filter((s) => s.includes('api_keys'));
   const EVENT_INSERT_CHECKING_THE_KEY = expect.stringMatching(
-    /^WITH caller AS \(SELECT EXISTS \(SELECT 1 FROM api_keys k WHERE k\.id = \$8 AND k\.revoked_at IS NULL\) AS live\), stored AS \( INSERT INTO events /,
+    /^WITH caller AS \(SELECT \$8::uuid IS NULL OR EXISTS \(SELECT 1 FROM api_keys k WHERE k\.id = \$8 AND k\.revoked_at IS NULL\) AS live\), stored AS \( INSERT INTO events /,
   );
 
-  it('publishes one event with a fan-out of one in six statements: the rate limit, then the transaction and its three writes and reads', async () => {
+  it('publishes one event in five statements: the rate limit, then the transaction with the event and its job', async () => {
     const statements = await log.during(() => t.ok(acme.adminToken, PUBLISH, { input: { type: 'invoices.created', data: { invoiceId: 'I-1' } } }));
     expect(keyChecks(statements)).toEqual([EVENT_INSERT_CHECKING_THE_KEY]);
     expect(heads(statements)).toEqual(PUBLISH_STATEMENTS);
@@ -101,7 +104,7 @@ describe('what a publish costs in statements', () => {
     expect(heads(ten)).toEqual(PUBLISH_STATEMENTS);
     expect(heads(fiveHundred)).toEqual(PUBLISH_STATEMENTS);
     expect(keyChecks(fiveHundred)).toEqual([EVENT_INSERT_CHECKING_THE_KEY]);
-    // Repeating every key stores nothing new: one read of the first events replaces the fan-out.
+    // Repeating every key stores nothing new: one read of the first events replaces the queueing.
     const repeated = await log.during(() => t.ok(acme.adminToken, PUBLISH_EVENTS, { inputs: batch(500) }));
     expect(heads(repeated)).toEqual([RATE_LIMIT, 'START TRANSACTION', 'WITH caller AS', 'SELECT e.id AS', 'COMMIT']);
   });

@@ -2,8 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { WAKE_CHANNEL } from '../../src/queue/wakeup.js';
 import { createKey, startTestApp, type TestApp } from '../support/app.js';
+import { fanOutNow } from '../support/fan-out.js';
 import { tenant, type Tenant } from '../support/scenario.js';
 
+const PUBLISH_RETURNING_ID = 'mutation($input: PublishEventInput!) { publishEvent(input: $input) { event { id } } }';
 const PUBLISH =
   'mutation($input: PublishEventInput!) { publishEvent(input: $input) { event { id type data idempotencyKey environment } duplicate } }';
 const INVOICE_PAID = {
@@ -40,40 +42,48 @@ describe('publishing events (API only, no workers)', () => {
     return rows as Array<{ subscriptionId: string; due: boolean }>;
   }
 
-  it('stores the event together with its deliveries, each due at once', async () => {
+  it('stores the event with its job; fanned out, it has a delivery per matching subscription, each due at once', async () => {
     const first = await acme.subscribe({ url: 'http://127.0.0.1:9/a', channels: ['invoices'] });
     const second = await acme.subscribe({ url: 'http://127.0.0.1:9/b', channels: ['invoices', 'clients'] });
     await acme.subscribe({ url: 'http://127.0.0.1:9/c', channels: ['clients'] });
-    const { event } = await acme.publish('invoices.created', { invoiceId: 'INV-1' });
+    const { publishEvent } = await t.ok<{ publishEvent: { event: { id: string } } }>(acme.adminToken, PUBLISH_RETURNING_ID, {
+      input: { type: 'invoices.created', data: { invoiceId: 'INV-1' } },
+    });
+    const event = publishEvent.event;
+    expect(await queuedDeliveries(event.id)).toEqual([]);
+    expect(await fanOutNow(t)).toBe(2);
     const queued = await queuedDeliveries(event.id);
     expect(queued).toEqual([first.id, second.id].sort().map((subscriptionId) => ({ subscriptionId, due: true })));
   });
 
-  it('wakes the delivery workers after a commit that queued deliveries, and not otherwise', async () => {
+  it('wakes the fan-out workers after a commit that queued events, and not after a duplicate', async () => {
     const wakeUps: string[] = [];
     const listener = new pg.Client({ connectionString: t.database.url });
     await listener.connect();
-    listener.on('notification', (n) => wakeUps.push(n.channel));
+    listener.on('notification', (n) => wakeUps.push(n.payload ?? ''));
     await listener.query(`LISTEN ${WAKE_CHANNEL}`);
+    const publish = (quoteId: string) =>
+      t.ok(acme.adminToken, PUBLISH, { input: { type: 'quotes.created', data: { quoteId }, idempotencyKey: `quote-${quoteId}` } });
     try {
-      await acme.publish('quotes.created', { quoteId: 'Q-1' });
-      await new Promise((r) => setTimeout(r, 300));
-      expect(wakeUps).toEqual([]);
-
-      await acme.subscribe({ url: 'http://127.0.0.1:9/quotes', channels: ['quotes'] });
-      await acme.publish('quotes.created', { quoteId: 'Q-2' });
+      await publish('Q-1');
       const deadline = Date.now() + 5000;
       while (wakeUps.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      expect(wakeUps).toEqual([WAKE_CHANNEL]);
+      expect(wakeUps).toEqual(['events']);
+      // Wait out anything sent late, then repeat the publish: nothing is queued, nobody is woken.
+      await new Promise((r) => setTimeout(r, 300));
+      wakeUps.length = 0;
+      await publish('Q-1');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(wakeUps).toEqual([]);
     } finally {
       await listener.end();
     }
   });
 
-  it('stores no event when its deliveries cannot be written, and shows no SQL', async () => {
+  it('stores no event when its queue job cannot be written, and shows no SQL', async () => {
     await acme.subscribe({ url: 'http://127.0.0.1:9/refused', channels: ['invoices'] });
     await sql.query(`CREATE FUNCTION public.refuse_jobs() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'queue refused'; END $$`);
-    await sql.query(`CREATE TRIGGER refuse_jobs BEFORE INSERT ON deliveries FOR EACH ROW EXECUTE FUNCTION public.refuse_jobs()`);
+    await sql.query(`CREATE TRIGGER refuse_jobs BEFORE INSERT ON pgboss.job FOR EACH ROW EXECUTE FUNCTION public.refuse_jobs()`);
     try {
       const before = (await sql.query(`SELECT count(*)::int AS n FROM events`)).rows[0].n as number;
       const result = await t.gql(acme.adminToken, PUBLISH, { input: { type: 'invoices.created', data: { invoiceId: 'X' } } });
@@ -81,7 +91,7 @@ describe('publishing events (API only, no workers)', () => {
       expect(JSON.stringify(result)).not.toMatch(/queue refused|INSERT|pgboss/);
       expect((await sql.query(`SELECT count(*)::int AS n FROM events`)).rows[0].n).toBe(before);
     } finally {
-      await sql.query('DROP TRIGGER refuse_jobs ON deliveries');
+      await sql.query('DROP TRIGGER refuse_jobs ON pgboss.job');
       await sql.query('DROP FUNCTION public.refuse_jobs()');
     }
   });

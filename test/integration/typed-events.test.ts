@@ -34,7 +34,7 @@ describe('typed events: one JSON Schema each', () => {
       { name: event.inputName },
     );
     const fields = new Map(__type.inputFields.map((f) => [f.name, f.type]));
-    expect([...fields.keys()].sort()).toEqual([...Object.keys(event.schema.properties), 'idempotencyKey'].sort());
+    expect([...fields.keys()].sort()).toEqual([...Object.keys(event.schema.properties), 'idempotencyKey', 'orderingKey'].sort());
     for (const [name, property] of Object.entries(event.schema.properties)) {
       const type = fields.get(name)!;
       expect(type.kind === 'NON_NULL', name).toBe(event.schema.required.includes(name));

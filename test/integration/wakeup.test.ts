@@ -32,15 +32,15 @@ describe('waking delivery workers', () => {
     const seen: string[] = [];
     const observer = new pg.Client({ connectionString: database.url });
     await observer.connect();
-    observer.on('notification', (n) => seen.push(n.channel));
+    observer.on('notification', (n) => seen.push(n.payload ?? ''));
     await observer.query(`LISTEN ${WAKE_CHANNEL}`);
     const sender = new WakeSender(database.url, logger);
     try {
-      for (let i = 0; i < 50; i++) sender.wake();
-      await until(() => seen.length >= 2);
+      for (let i = 0; i < 50; i++) sender.wake(i % 2 === 0 ? 'events' : 'deliveries');
+      await until(() => seen.length >= 3);
       await new Promise((r) => setTimeout(r, 300));
-      // The first NOTIFY, then one for everything asked while it was sent.
-      expect(seen).toEqual([WAKE_CHANNEL, WAKE_CHANNEL]);
+      // The first NOTIFY, then one of each topic for everything asked while it was on its way.
+      expect(seen).toEqual(['events', 'deliveries', 'events']);
     } finally {
       await sender.close();
       await observer.end();
@@ -49,20 +49,24 @@ describe('waking delivery workers', () => {
 
   it('wakes on every NOTIFY, and again after its connection was lost and came back', async () => {
     let wakes = 0;
-    const listener = new WakeListener(database.url, logger, () => (wakes += 1));
+    const topics: string[] = [];
+    const listener = new WakeListener(database.url, logger, (topic) => {
+      if (topic === 'deliveries') wakes += 1;
+      topics.push(topic);
+    });
     await listener.start();
     const sender = new WakeSender(database.url, logger);
     try {
-      // Connecting wakes once, for what was sent while nobody listened.
-      expect(wakes).toBe(1);
-      sender.wake();
+      // Connecting wakes every topic once, for what was sent while nobody listened.
+      expect(topics).toEqual(['events', 'deliveries']);
+      sender.wake('deliveries');
       await until(() => wakes === 2);
 
       await sql.query(
         `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'hookline-listen' AND datname = current_database()`,
       );
       await until(() => wakes === 3);
-      sender.wake();
+      sender.wake('deliveries');
       await until(() => wakes === 4);
     } finally {
       await listener.stop();

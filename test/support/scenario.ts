@@ -1,3 +1,4 @@
+import { fanOutNow } from './fan-out.js';
 import { createAccount, type TestApp } from './app.js';
 
 /** GraphQL selections the delivery tests read back. */
@@ -48,12 +49,14 @@ export async function tenant(t: TestApp, name = 'Acme') {
     return { id: data.createWebhookSubscription.subscription.id, secret: data.createWebhookSubscription.secret };
   }
 
-  async function publish(type: string, data: unknown, idempotencyKey?: string, token = adminToken) {
+  async function publish(type: string, data: unknown, idempotencyKey?: string, token = adminToken, orderingKey?: string) {
     const result = await t.ok<{ publishEvent: { event: { id: string }; duplicate: boolean } }>(
       token,
       `mutation($input: PublishEventInput!) { publishEvent(input: $input) { event { id } duplicate } }`,
-      { input: { type, data, idempotencyKey } },
+      { input: { type, data, idempotencyKey, orderingKey } },
     );
+    // Without workers in the app, nothing would fan the event out.
+    if (!t.app.workers) await fanOutNow(t);
     return result.publishEvent;
   }
 

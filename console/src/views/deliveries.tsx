@@ -10,7 +10,9 @@ export interface ListedDelivery {
   createdAt: string;
   lastAttemptAt: string | null;
   nextAttemptAt: string | null;
-  event: { id: string; type: string };
+  /** 1, 2, 3, … among the deliveries of its ordering key to the subscription; null without a key. */
+  sequence: number | null;
+  event: { id: string; type: string; orderingKey: string | null };
   subscription?: { id: string; url: string };
 }
 
@@ -78,6 +80,11 @@ export function DeliveryRow({
         )}
         <td>
           <a href={`#/events/${delivery.event.id}`}>{delivery.event.type}</a>
+          {delivery.sequence !== null && (
+            <div class="hint">
+              Key <code>{delivery.event.orderingKey}</code>, #{delivery.sequence}
+            </div>
+          )}
         </td>
         <td>{when(delivery.createdAt)}</td>
         <td>{delivery.attemptCount}</td>

@@ -12,7 +12,9 @@ interface ListedEvent {
 
 interface EventDetail extends ListedEvent {
   data: unknown;
-  deliveries: Array<{ id: string; status: string; attemptCount: number; subscription: { id: string; url: string } }>;
+  orderingKey: string | null;
+  sequence: number | null;
+  deliveries: Array<{ id: string; status: string; attemptCount: number; sequence: number | null; subscription: { id: string; url: string } }>;
 }
 
 export function EventsView({ id }: { id?: string }) {
@@ -121,7 +123,8 @@ function EventPage({ id }: { id: string }) {
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {
     gql<{ event: EventDetail | null }>(
-      `query($id: ID!) { event(id: $id) { id type createdAt idempotencyKey data deliveries { id status attemptCount subscription { id url } } } }`,
+      `query($id: ID!) { event(id: $id) { id type createdAt idempotencyKey orderingKey sequence data
+        deliveries { id status attemptCount sequence subscription { id url } } } }`,
       { id },
     ).then(
       (d) => setEvent(d.event),
@@ -145,6 +148,16 @@ function EventPage({ id }: { id: string }) {
         <dd>{when(event.createdAt)}</dd>
         <dt>Idempotency key</dt>
         <dd>{event.idempotencyKey ?? '—'}</dd>
+        <dt>Ordering key</dt>
+        <dd>
+          {event.orderingKey === null ? (
+            '—'
+          ) : (
+            <>
+              <code>{event.orderingKey}</code> <span class="hint">#{event.sequence} of its key</span>
+            </>
+          )}
+        </dd>
       </dl>
       <h2>Data</h2>
       <pre class="body">{json(event.data)}</pre>
@@ -158,6 +171,7 @@ function EventPage({ id }: { id: string }) {
               <th scope="col">Status</th>
               <th scope="col">Subscription</th>
               <th scope="col">Attempts</th>
+              <th scope="col">Sequence</th>
             </tr>
           </thead>
           <tbody>
@@ -170,6 +184,7 @@ function EventPage({ id }: { id: string }) {
                   <a href={`#/webhooks/${d.subscription.id}`}>{d.subscription.url}</a>
                 </td>
                 <td>{d.attemptCount}</td>
+                <td>{d.sequence ?? '—'}</td>
               </tr>
             ))}
           </tbody>

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, gql } from '../api';
 import { ErrorMessage, handle } from '../common';
+import { orderingMeaning, ORDERINGS, orderingWord } from './ordering';
 
 export interface Channel {
   name: string;
@@ -20,10 +21,11 @@ export interface SubscriptionFields {
   headers: Record<string, string> | null;
   rateLimitPerSecond: number | null;
   maxInFlight: number | null;
+  ordering: string;
 }
 
 const DEFAULT_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000];
-const SAVED = `id url description channels events payloadFormat retrySchedule headers rateLimitPerSecond enabled disabledReason`;
+const SAVED = `id url description channels events payloadFormat retrySchedule headers rateLimitPerSecond ordering enabled disabledReason`;
 
 function sameSchedule(a: number[], b: number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
@@ -84,6 +86,7 @@ export function SubscriptionForm({
   );
   const [rateLimit, setRateLimit] = useState(existing?.rateLimitPerSecond?.toString() ?? '');
   const [maxInFlight, setMaxInFlight] = useState(existing?.maxInFlight?.toString() ?? '');
+  const [ordering, setOrdering] = useState(existing?.ordering ?? 'PER_KEY');
   const [secret, setSecret] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -121,6 +124,7 @@ export function SubscriptionForm({
         headers: parseHeaders(headers),
         rateLimitPerSecond: rateLimit.trim() ? Number(rateLimit) : null,
         maxInFlight: maxInFlight.trim() ? Number(maxInFlight) : null,
+        ordering,
       };
       if (existing) {
         const d = await gql<{ updateWebhookSubscription: { id: string } }>(
@@ -247,6 +251,16 @@ export function SubscriptionForm({
           onInput={(e) => setMaxInFlight(e.currentTarget.value)}
         />
       </div>
+      <fieldset>
+        <legend>Ordering</legend>
+        {ORDERINGS.map((kind) => (
+          <label key={kind} class="checkbox">
+            <input type="radio" name="ordering" value={kind} checked={ordering === kind} onChange={() => setOrdering(kind)} />
+            {orderingWord(kind)}
+            {kind === 'PER_KEY' ? ' (the default)' : ''}: {orderingMeaning(kind)}
+          </label>
+        ))}
+      </fieldset>
       {!existing && (
         <div class="field">
           <label for="sub-secret">Signing secret (optional)</label>

@@ -7,6 +7,7 @@ import { DeliveryCharts, type Bucket } from './chart';
 import { DeliveryRow, type ListedDelivery } from './deliveries';
 import { SubscriptionForm, type SubscriptionFields } from './form';
 import { HEALTH_FIELDS, HealthBadge, type EndpointHealth } from './health';
+import { BLOCKED_FIELDS, BlockedKeys, orderingMeaning, orderingWord, type BlockedKey } from './ordering';
 
 interface Detail extends SubscriptionFields {
   enabled: boolean;
@@ -26,6 +27,7 @@ interface Detail extends SubscriptionFields {
     lastFailureAt: string | null;
   };
   endpointHealth: EndpointHealth;
+  blockedOrderingKeys: BlockedKey[];
 }
 
 const RANGES = [
@@ -53,7 +55,7 @@ export function SubscriptionDetail({ id, session }: { id: string; session: Sessi
         id url description channels events payloadFormat retrySchedule headers rateLimitPerSecond enabled disabledReason environment createdAt
         secrets { id hint createdAt expiresAt }
         stats { total succeeded failed pending successRate latencyP50Ms latencyP95Ms lastSuccessAt lastFailureAt }
-        maxInFlight ${HEALTH_FIELDS} } }`,
+        maxInFlight ordering ${BLOCKED_FIELDS} ${HEALTH_FIELDS} } }`,
       { id },
     ).then(
       (d) => setSub(d.webhookSubscription),
@@ -116,6 +118,10 @@ export function SubscriptionDetail({ id, session }: { id: string; session: Sessi
         <dd>{sub.rateLimitPerSecond ? `${sub.rateLimitPerSecond} per second` : 'None'}</dd>
         <dt>Most in flight</dt>
         <dd>{sub.maxInFlight ?? 'The default (10)'}</dd>
+        <dt>Ordering</dt>
+        <dd>
+          {orderingWord(sub.ordering)}: <span class="hint">{orderingMeaning(sub.ordering)}</span>
+        </dd>
         <dt>Custom headers</dt>
         <dd>{sub.headers ? Object.keys(sub.headers).join(', ') : 'None'}</dd>
         <dt>Signing secrets</dt>
@@ -185,6 +191,9 @@ export function SubscriptionDetail({ id, session }: { id: string; session: Sessi
             refresh();
           }}
         />
+      )}
+      {sub.ordering === 'PER_KEY' && (
+        <BlockedKeys subscriptionId={sub.id} blocked={sub.blockedOrderingKeys} canWrite={session.canWrite} onChanged={refresh} />
       )}
 
       <h2>Performance</h2>
@@ -336,7 +345,7 @@ function Deliveries({
         deliveries: { nodes: ListedDelivery[]; totalCount: number; pageInfo: { endCursor: string | null; hasNextPage: boolean } };
       }>(
         `query($filter: DeliveryFilter, $after: String) { deliveries(filter: $filter, first: 25, after: $after) {
-          nodes { id status attemptCount createdAt lastAttemptAt nextAttemptAt event { id type } } totalCount pageInfo { endCursor hasNextPage } } }`,
+          nodes { id status attemptCount createdAt lastAttemptAt nextAttemptAt sequence event { id type orderingKey } } totalCount pageInfo { endCursor hasNextPage } } }`,
         { filter, after },
       );
       if (request !== latest.current) return;

@@ -7,7 +7,8 @@ import { DeliveryStatus, Environment } from '../../domain.js';
 @Index('deliveries_scope_idx', ['accountId', 'environment', 'id'])
 @Index('deliveries_subscription_idx', ['subscriptionId', 'id'])
 @Index('deliveries_event_subscription_key', ['eventId', 'subscriptionId'], { unique: true })
-@Index('deliveries_due_idx', ['subscriptionId', 'nextAttemptAt'], { where: "status IN ('PENDING', 'RETRYING')" })
+@Index('deliveries_due_idx', ['subscriptionId', 'nextAttemptAt'], { where: "status IN ('PENDING', 'RETRYING') AND NOT order_wait" })
+@Index('deliveries_ordering_key', ['subscriptionId', 'orderingKey', 'sequence'], { unique: true, where: 'ordering_key IS NOT NULL' })
 @Index('deliveries_leased_idx', ['subscriptionId'], { where: 'lease_token IS NOT NULL' })
 export class DeliveryEntity {
   /** UUIDv7; also the webhook-id header, the same on every attempt. */
@@ -66,6 +67,30 @@ export class DeliveryEntity {
   /** The delivery waits for a send slot of a rate-limited subscription that it has already reserved. */
   @Column('boolean', { name: 'slot_reserved', default: false })
   slotReserved: boolean;
+
+  /** The event's ordering key: deliveries of one subscription and key go one at a time, in sequence order. */
+  @Column('text', { name: 'ordering_key', nullable: true })
+  orderingKey: string | null;
+
+  /** 1, 2, 3, … per subscription and ordering key, without gaps; null without a key. */
+  @Column('int', { nullable: true })
+  sequence: number | null;
+
+  /**
+   * Waits behind the delivery of the same subscription and key with the
+   * previous sequence, which has not succeeded yet: not claimable until that
+   * one succeeds, is cancelled or is let go (unblockOrderingKey).
+   */
+  @Column('boolean', { name: 'order_wait', default: false })
+  orderWait: boolean;
+
+  /** A FAILED delivery whose key was unblocked: it no longer holds back the later ones. */
+  @Column('boolean', { name: 'order_released', default: false })
+  orderReleased: boolean;
+
+  /** Redelivery was asked for while an attempt was in flight: it is queued again once that attempt is recorded. */
+  @Column('boolean', { name: 'redeliver_requested', default: false })
+  redeliverRequested: boolean;
 
   /** attempt_count when the delivery was last (re)queued: the retry schedule starts over from there. */
   @Column('int', { name: 'schedule_offset', default: 0 })

@@ -9,6 +9,7 @@ import { Environment } from '../../domain.js';
   unique: true,
   where: 'idempotency_key IS NOT NULL',
 })
+@Index('events_ordering_key', ['accountId', 'environment', 'orderingKey', 'sequence'], { unique: true, where: 'ordering_key IS NOT NULL' })
 export class EventEntity {
   /** UUIDv7: time-ordered, so id order is creation order. */
   @PrimaryColumn('uuid')
@@ -36,6 +37,14 @@ export class EventEntity {
   /** With a key: the SHA-256 of the canonical JSON of type and data, to tell a repeat from a reuse. */
   @Column('text', { name: 'idempotency_hash', nullable: true })
   idempotencyHash: string | null;
+
+  /** Events with the same key reach each PER_KEY subscription in sequence order. */
+  @Column('text', { name: 'ordering_key', nullable: true })
+  orderingKey: string | null;
+
+  /** 1, 2, 3, … per account, environment and ordering key, in commit order; null without a key. */
+  @Column('int', { nullable: true })
+  sequence: number | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

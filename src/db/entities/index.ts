@@ -3,6 +3,7 @@ import { ApiKeyEntity } from './api-key.js';
 import { EventChannelEntity, EventTypeEntity } from './catalog.js';
 import { DeliveryAttemptEntity, DeliveryEntity } from './delivery.js';
 import { EventEntity } from './event.js';
+import { DeliverySequenceEntity, OrderingKeyEntity } from './ordering.js';
 import { SettingEntity } from './setting.js';
 import { SigningSecretEntity, SubscriptionEntity } from './subscription.js';
 import { ConsoleSessionEntity, PortalLinkEntity } from '../../portal/entities.js';
@@ -12,9 +13,11 @@ export {
   ApiKeyEntity,
   DeliveryAttemptEntity,
   DeliveryEntity,
+  DeliverySequenceEntity,
   EventChannelEntity,
   EventEntity,
   EventTypeEntity,
+  OrderingKeyEntity,
   SettingEntity,
   SigningSecretEntity,
   SubscriptionEntity,
@@ -30,6 +33,8 @@ export const entities = [
   EventEntity,
   DeliveryEntity,
   DeliveryAttemptEntity,
+  OrderingKeyEntity,
+  DeliverySequenceEntity,
   SettingEntity,
   PortalLinkEntity,
   ConsoleSessionEntity,

@@ -1,6 +1,6 @@
 import { Column, JoinColumn, ManyToOne, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 import { AccountEntity } from './account.js';
-import { Environment, PayloadFormat } from '../../domain.js';
+import { DeliveryOrdering, Environment, PayloadFormat } from '../../domain.js';
 import type { EndpointHealthState } from '../../delivery-engine/endpoint-health.js';
 
 @Entity({ name: 'webhook_subscriptions' })
@@ -69,6 +69,10 @@ export class SubscriptionEntity {
 
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
   updatedAt: Date;
+
+  /** PER_KEY: deliveries of one ordering key go one at a time, in sequence order; NONE: all in parallel. */
+  @Column('text', { default: 'PER_KEY' })
+  ordering: DeliveryOrdering;
 
   /** Most deliveries to this endpoint in flight across all workers; null: the workers' default. */
   @Column('int', { name: 'max_in_flight', nullable: true })

@@ -1,5 +1,6 @@
 import type { DeliveryAttemptEntity, DeliveryEntity } from '../../db/entities/index.js';
-import type { DeliveryStats as DeliveryStatsView } from '../../deliveries/service.js';
+import type { BlockedOrderingKey as BlockedOrderingKeyView, DeliveryStats as DeliveryStatsView } from '../../deliveries/service.js';
+import { BlockedOrderingKey } from '../types/subscription.js';
 import type { StatsBucket } from '../../deliveries/stats-series.js';
 import { DeliveryAttempt } from '../types/attempt.js';
 import { Delivery } from '../types/delivery.js';
@@ -11,6 +12,7 @@ export function presentDelivery(entity: DeliveryEntity): Delivery {
   return Object.assign(new Delivery(), {
     id: entity.id,
     status: entity.status,
+    sequence: entity.sequence,
     attemptCount: entity.attemptCount,
     // While a delivery is queued its next attempt is due; settled ones have none.
     nextAttemptAt: entity.nextAttemptAt,
@@ -60,4 +62,8 @@ export function presentStatsBucket(bucket: StatsBucket): DeliveryStatsBucket {
     latencyP50Ms: bucket.latencyP50Ms,
     latencyP95Ms: bucket.latencyP95Ms,
   });
+}
+
+export function presentBlockedOrderingKey(view: BlockedOrderingKeyView): BlockedOrderingKey {
+  return Object.assign(new BlockedOrderingKey(), view);
 }

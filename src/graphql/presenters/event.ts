@@ -10,6 +10,8 @@ export function presentEvent(entity: EventEntity): Event {
     type: entity.type,
     environment: entity.environment,
     idempotencyKey: entity.idempotencyKey,
+    orderingKey: entity.orderingKey,
+    sequence: entity.sequence,
     data: entity.data,
     createdAt: entity.createdAt,
   });

@@ -21,6 +21,7 @@ export function presentSubscription(entity: SubscriptionEntity): WebhookSubscrip
     createdAt: entity.createdAt,
     updatedAt: entity.updatedAt,
     maxInFlight: entity.maxInFlight,
+    ordering: entity.ordering,
     endpointHealth: presentEndpointHealth(entity),
   });
 }

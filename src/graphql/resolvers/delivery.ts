@@ -3,7 +3,7 @@ import { DeliveryStatus, Role } from '../../domain.js';
 import { scopeOf, type GraphQLContext } from '../context.js';
 import { loadersOf } from '../loaders.js';
 import { nullWhenNotFound } from '../nullable.js';
-import { presentDelivery, presentDeliveryAttempt, presentDeliveryStats } from '../presenters/delivery.js';
+import { presentBlockedOrderingKey, presentDelivery, presentDeliveryAttempt, presentDeliveryStats } from '../presenters/delivery.js';
 import { presentEvent } from '../presenters/event.js';
 import { presentSubscription } from '../presenters/subscription.js';
 import { DeliveryAttempt } from '../types/attempt.js';
@@ -11,7 +11,7 @@ import { Delivery, DeliveryConnection, DeliveryFilter } from '../types/delivery.
 import { Event } from '../types/event.js';
 import { PageArgs, toConnection } from '../types/pagination.js';
 import { DeliveryStats } from '../types/stats.js';
-import { WebhookSubscription } from '../types/subscription.js';
+import { BlockedOrderingKey, WebhookSubscription } from '../types/subscription.js';
 
 @Resolver(() => Delivery)
 export class DeliveryResolver {
@@ -57,6 +57,16 @@ export class DeliveryResolver {
     return ctx.services.deliveries.replayFailed(scopeOf(ctx), subscriptionId, since);
   }
 
+  @Authorized(Role.ADMIN)
+  @Mutation(() => Int, { description: 'Lets the deliveries waiting behind a FAILED one go on without it; returns how many' })
+  async unblockOrderingKey(
+    @Ctx() ctx: GraphQLContext,
+    @Arg('subscriptionId', () => ID) subscriptionId: string,
+    @Arg('orderingKey') orderingKey: string,
+  ): Promise<number> {
+    return ctx.services.deliveries.unblockOrderingKey(scopeOf(ctx), subscriptionId, orderingKey);
+  }
+
   @FieldResolver(() => Event)
   async event(@Ctx() ctx: GraphQLContext, @Root() delivery: Delivery): Promise<Event> {
     return presentEvent(await loadersOf(ctx).event.load(delivery.eventId));
@@ -85,6 +95,20 @@ export class SubscriptionHistoryResolver {
     return presentDeliveryStats(await ctx.services.deliveries.stats(scopeOf(ctx), subscription.id, since));
   }
 
+  @FieldResolver(() => [BlockedOrderingKey], { description: 'Ordering keys whose deliveries wait behind a FAILED one' })
+  async blockedOrderingKeys(
+    @Ctx() ctx: GraphQLContext,
+    @Root() subscription: WebhookSubscription,
+    @Arg('first', () => Int, { defaultValue: 50, nullable: true }) first: number | null,
+  ): Promise<BlockedOrderingKey[]> {
+    const blocked = await ctx.services.deliveries.blockedOrderingKeys(
+      scopeOf(ctx),
+      subscription.id,
+      PageArgs.size(Object.assign(new PageArgs(), { first })),
+    );
+    return blocked.map(presentBlockedOrderingKey);
+  }
+
   @FieldResolver(() => DeliveryConnection)
   async deliveries(
     @Ctx() ctx: GraphQLContext,
@@ -94,5 +118,13 @@ export class SubscriptionHistoryResolver {
   ): Promise<DeliveryConnection> {
     const found = await ctx.services.deliveries.list(scopeOf(ctx), { subscriptionId: subscription.id, status }, PageArgs.size(page), page.after);
     return toConnection(found, presentDelivery);
+  }
+}
+
+@Resolver(() => BlockedOrderingKey)
+export class BlockedOrderingKeyResolver {
+  @FieldResolver(() => Delivery, { description: 'The delivery that ended FAILED and holds the key' })
+  async failedDelivery(@Ctx() ctx: GraphQLContext, @Root() blocked: BlockedOrderingKey): Promise<Delivery> {
+    return presentDelivery(await ctx.services.deliveries.get(scopeOf(ctx), blocked.failedDeliveryId));
   }
 }

@@ -16,8 +16,8 @@ import { DisputeOpenedInput, InvoicePaidInput, PromiseToPayInput, typedEventData
 async function publishTyped(ctx: GraphQLContext, event: TypedEvent, input: TypedEventInput): Promise<PublishedEvent> {
   const result = await ctx.services.events.publish(
     publisherOf(ctx),
-    { type: event.type, data: typedEventData(event, input), idempotencyKey: input.idempotencyKey },
-    { data: 'input', idempotencyKey: 'input.idempotencyKey', type: null },
+    { type: event.type, data: typedEventData(event, input), idempotencyKey: input.idempotencyKey, orderingKey: input.orderingKey },
+    { data: 'input', idempotencyKey: 'input.idempotencyKey', orderingKey: 'input.orderingKey', type: null },
   );
   return presentPublishedEvent(result);
 }
@@ -31,7 +31,7 @@ export class EventResolver {
   }
 
   @Authorized(Role.ADMIN, Role.PUBLISHER)
-  @Mutation(() => PublishEventsResult, { description: 'Up to 1,000 events in one call; the accepted ones commit together with their deliveries' })
+  @Mutation(() => PublishEventsResult, { description: 'Up to 1,000 events in one call; the accepted ones commit together with their queue jobs' })
   async publishEvents(
     @Ctx() ctx: GraphQLContext,
     // Each item is checked by the service and refused on its own; class-validator would refuse the whole call.

@@ -1,7 +1,7 @@
 import type { NonEmptyArray } from 'type-graphql';
 import { AccountResolver } from './account.js';
 import { CatalogResolver } from './catalog.js';
-import { DeliveryResolver, SubscriptionHistoryResolver } from './delivery.js';
+import { BlockedOrderingKeyResolver, DeliveryResolver, SubscriptionHistoryResolver } from './delivery.js';
 import { EventResolver } from './event.js';
 import { PortalResolver } from './portal.js';
 import { SubscriptionSeriesResolver } from './subscription-series.js';
@@ -15,6 +15,7 @@ export const resolvers: NonEmptyArray<Function> = [
   SubscriptionHistoryResolver,
   EventResolver,
   DeliveryResolver,
+  BlockedOrderingKeyResolver,
   PortalResolver,
   SubscriptionSeriesResolver,
 ];

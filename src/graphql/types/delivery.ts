@@ -10,6 +10,9 @@ export class Delivery {
   @Field(() => DeliveryStatus)
   status: DeliveryStatus;
 
+  @Field(() => Int, { nullable: true, description: '1, 2, 3, … per subscription and ordering key, without gaps; null when the event has no key' })
+  sequence: number | null;
+
   @Field(() => Int)
   attemptCount: number;
 

@@ -1,5 +1,5 @@
 import { registerEnumType } from 'type-graphql';
-import { DeliveryStatus, Environment, PayloadFormat, Role } from '../../domain.js';
+import { DeliveryOrdering, DeliveryStatus, Environment, PayloadFormat, Role } from '../../domain.js';
 
 registerEnumType(Environment, {
   name: 'Environment',
@@ -36,4 +36,13 @@ registerEnumType(DeliveryStatus, {
   },
 });
 
-export { DeliveryStatus, Environment, PayloadFormat, Role };
+registerEnumType(DeliveryOrdering, {
+  name: 'DeliveryOrdering',
+  description: 'How deliveries of events that share an ordering key reach one subscription',
+  valuesConfig: {
+    NONE: { description: 'Every delivery is sent when it is due, in parallel with the others' },
+    PER_KEY: { description: 'Deliveries of events with the same orderingKey arrive one at a time, in sequence order; other keys are not held up' },
+  },
+});
+
+export { DeliveryOrdering, DeliveryStatus, Environment, PayloadFormat, Role };

@@ -1,4 +1,4 @@
-import { Field, ID, InputType, ObjectType } from 'type-graphql';
+import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { GraphQLJSON } from 'graphql-scalars';
 import { Environment } from './enums.js';
 import { Connection } from './pagination.js';
@@ -16,6 +16,12 @@ export class Event {
 
   @Field(() => String, { nullable: true })
   idempotencyKey: string | null;
+
+  @Field(() => String, { nullable: true })
+  orderingKey: string | null;
+
+  @Field(() => Int, { nullable: true, description: '1, 2, 3, … among the events of its ordering key; null without a key' })
+  sequence: number | null;
 
   @Field(() => GraphQLJSON)
   data: unknown;

@@ -26,6 +26,11 @@ export class PublishEventInput {
   @IsOptional()
   @Length(1, 255)
   idempotencyKey?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Events with the same key reach each PER_KEY subscription in the order they were accepted' })
+  @IsOptional()
+  @Length(1, 255)
+  orderingKey?: string | null;
 }
 
 @ObjectType()

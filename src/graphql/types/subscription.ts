@@ -13,7 +13,7 @@ import {
   headersProblems,
   urlProblem,
 } from '../../subscriptions/validation.js';
-import { Environment, PayloadFormat } from './enums.js';
+import { DeliveryOrdering, Environment, PayloadFormat } from './enums.js';
 import { EndpointHealth } from './endpoint-health.js';
 import { DEFAULT_MAX_IN_FLIGHT, MAX_MAX_IN_FLIGHT, MIN_MAX_IN_FLIGHT } from '../../delivery-engine/limits.js';
 
@@ -108,6 +108,24 @@ export class WebhookSubscription {
 
   @Field(() => EndpointHealth)
   endpointHealth: EndpointHealth;
+
+  @Field(() => DeliveryOrdering)
+  ordering: DeliveryOrdering;
+}
+
+@ObjectType()
+export class BlockedOrderingKey {
+  @Field()
+  orderingKey: string;
+
+  @Field()
+  since: Date;
+
+  @Field(() => Int, { description: 'Deliveries of the key waiting behind it' })
+  waiting: number;
+
+  /** Resolved as failedDelivery by a field resolver. */
+  failedDeliveryId: string;
 }
 
 @ObjectType()
@@ -189,6 +207,13 @@ export class CreateWebhookSubscriptionInput {
   @Max(MAX_MAX_IN_FLIGHT)
   maxInFlight?: number | null;
 
+  @Field(() => DeliveryOrdering, {
+    nullable: true,
+    description: 'PER_KEY (the default): deliveries of one ordering key arrive one at a time, in sequence order; NONE: all in parallel',
+  })
+  @IsOptional()
+  ordering?: DeliveryOrdering | null;
+
   /** Checked by the secret service, whose messages never repeat the value. */
   @Field(() => String, {
     nullable: true,
@@ -258,4 +283,11 @@ export class UpdateWebhookSubscriptionInput {
   @Min(MIN_MAX_IN_FLIGHT)
   @Max(MAX_MAX_IN_FLIGHT)
   maxInFlight?: number | null;
+
+  @Field(() => DeliveryOrdering, {
+    nullable: true,
+    description: 'PER_KEY (the default): deliveries of one ordering key arrive one at a time, in sequence order; NONE: all in parallel',
+  })
+  @IsOptional()
+  ordering?: DeliveryOrdering | null;
 }

@@ -2,8 +2,8 @@ import { Field, Float, InputType, Int, type ClassType } from 'type-graphql';
 import type { TypedEvent, TypedPropertySchema } from '../../catalog/typed-events.js';
 import { INVOICE_PAID, DISPUTE_OPENED, PROMISE_TO_PAY_CREATED } from '../../catalog/typed-events.js';
 
-/** An input of a typed mutation: the event's data fields, and the idempotency key. */
-export type TypedEventInput = Record<string, unknown> & { idempotencyKey?: string | null };
+/** An input of a typed mutation: the event's data fields, and the idempotency and ordering keys. */
+export type TypedEventInput = Record<string, unknown> & { idempotencyKey?: string | null; orderingKey?: string | null };
 
 /** The scalar a property travels as: the DateTime scalar for a date-time, else what its JSON type says. */
 function graphqlTypeOf(property: TypedPropertySchema): typeof Date | typeof String | typeof Boolean | typeof Float {
@@ -33,6 +33,7 @@ function inputTypeOf(event: TypedEvent): ClassType<TypedEventInput> {
     Field(() => type, { nullable: !required, description: property.description })(InputClass.prototype, name);
   }
   Field(() => String, { nullable: true })(InputClass.prototype, 'idempotencyKey');
+  Field(() => String, { nullable: true })(InputClass.prototype, 'orderingKey');
   return InputClass as ClassType<TypedEventInput>;
 }
 

@@ -1,0 +1,109 @@
+import type { Db, PgBoss } from 'pg-boss';
+import { sqlOfBoss } from '../db/sql.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { EVENT_QUEUES, type EventQueueName } from '../queue/jobs.js';
+import { WAKE_CHANNEL } from '../queue/wakeup.js';
+import type { FanOut, FanOutJob, FanOutResult } from './fan-out.js';
+
+export interface FanOutWorkersOptions {
+  /** Jobs taken in one fetch and fanned out in one transaction. */
+  batchSize: number;
+  /** Seconds between fetches while nothing wakes the workers. */
+  pollingIntervalSeconds: number;
+}
+
+export interface FanOutWorkersDeps {
+  boss: PgBoss;
+  fanOut: FanOut;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+const EMPTY: FanOutResult = { deliveries: 0, events: 0, deadLettered: [], deferred: 0 };
+
+function merge(x: FanOutResult, y: FanOutResult): FanOutResult {
+  return {
+    deliveries: x.deliveries + y.deliveries,
+    events: x.events + y.events,
+    deadLettered: [...x.deadLettered, ...y.deadLettered],
+    deferred: x.deferred + y.deferred,
+  };
+}
+
+/** What an operator may read of an error that failed a fan-out: its message, never its SQL or parameters. */
+function reasonOf(error: unknown): { code: string; message: string } {
+  return { code: 'FAN_OUT_FAILED', message: error instanceof Error ? error.message : String(error) };
+}
+
+/**
+ * The fan-out workers of a process: one pg-boss worker per event queue
+ * (so a ledger burst never waits behind other channels' events, nor they
+ * behind it), each taking jobs in batches with `transactional`, so that the
+ * deliveries a batch creates commit with the batch's completion.
+ *
+ * A batch that fails is taken apart: each job is fanned out alone, under a
+ * savepoint, and a job that fails alone is failed through the batch's
+ * transaction, so that pg-boss retries it on its own schedule and, after
+ * the last retry, moves it to the dead-letter queue with its reason; the
+ * rest of the batch completes.
+ */
+export class FanOutWorkers {
+  private readonly workIds = new Map<EventQueueName, string>();
+
+  constructor(
+    private readonly options: FanOutWorkersOptions,
+    private readonly deps: FanOutWorkersDeps,
+  ) {}
+
+  async start(): Promise<void> {
+    for (const queue of EVENT_QUEUES) {
+      const id = await this.deps.boss.work(
+        queue,
+        { batchSize: this.options.batchSize, pollingIntervalSeconds: this.options.pollingIntervalSeconds, transactional: true },
+        (jobs, tx) => this.handle(queue, jobs, tx),
+      );
+      this.workIds.set(queue, id);
+    }
+  }
+
+  /** Fetches now: called when a publish committed event jobs. */
+  wake(): void {
+    for (const id of this.workIds.values()) this.deps.boss.notifyWorker(id);
+  }
+
+  async stop(): Promise<void> {
+    for (const [queue, id] of this.workIds) await this.deps.boss.offWork(queue, { id, wait: true });
+    this.workIds.clear();
+  }
+
+  private async handle(queue: EventQueueName, jobs: readonly FanOutJob[], tx: Db): Promise<void> {
+    const { fanOut, boss, logger, metrics } = this.deps;
+    const sql = sqlOfBoss(tx);
+    let result = EMPTY;
+    await sql.query('SAVEPOINT fan_out_batch');
+    try {
+      result = await fanOut.run(queue, jobs, sql);
+    } catch (error) {
+      await sql.query('ROLLBACK TO SAVEPOINT fan_out_batch');
+      logger.warn({ err: error, queue, jobs: jobs.length }, 'a fan-out batch failed; fanning its events out one by one');
+      for (const job of jobs) {
+        await sql.query('SAVEPOINT fan_out_job');
+        try {
+          result = merge(result, await fanOut.run(queue, [job], sql));
+          await sql.query('RELEASE SAVEPOINT fan_out_job');
+        } catch (jobError) {
+          await sql.query('ROLLBACK TO SAVEPOINT fan_out_job');
+          logger.error({ err: jobError, queue, jobId: job.id }, 'an event could not be fanned out; it is retried, then dead-lettered');
+          await boss.fail(queue, [job.id], { reason: reasonOf(jobError) }, { db: tx });
+        }
+      }
+    }
+    // Sent from the transaction, so that the delivery engines (of every process) hear of the new
+    // deliveries as the batch commits, not before. One notifying commit per batch, not per publish.
+    if (result.deliveries > 0) await sql.query('SELECT pg_notify($1, $2)', [WAKE_CHANNEL, 'deliveries']);
+    if (result.events > 0) metrics.eventsFannedOut.inc({ queue }, result.events);
+    for (const reason of result.deadLettered) metrics.eventsDeadLettered.inc({ queue, reason: reason.code });
+    if (result.deadLettered.length > 0) logger.warn({ queue, reasons: result.deadLettered }, 'events refused and dead-lettered');
+  }
+}
