@@ -57,19 +57,44 @@ export interface CreatedSubscription {
   key: string;
 }
 
-const CREATE_SUBSCRIPTION = operation<
-  { createWebhookSubscription: { subscription: { id: string }; secret: string } },
-  { input: { url: string; channels: string[]; retrySchedule: number[] } }
->(
+/** What the bench sets on a subscription; the rest keeps Hookline's defaults. */
+export interface SubscriptionInput {
+  url: string;
+  channels: string[];
+  retrySchedule: number[];
+  /** Deliveries to the endpoint in flight at once; Hookline's default (10) when absent. */
+  maxInFlight?: number;
+}
+
+const CREATE_SUBSCRIPTION = operation<{ createWebhookSubscription: { subscription: { id: string }; secret: string } }, { input: SubscriptionInput }>(
   `mutation($input: CreateWebhookSubscriptionInput!) {
      createWebhookSubscription(input: $input) { subscription { id } secret }
    }`,
 );
 
+/** A short retry schedule: a failed attempt shows up as latency, not as a lost delivery. */
+export const RETRY_SCHEDULE = [1, 5, 30];
+
+/** One subscription, to any URL (the receiver, or an endpoint the driver serves itself). */
+export async function createSubscription(
+  client: GraphQLClient,
+  adminToken: string,
+  input: SubscriptionInput,
+): Promise<{ id: string; secret: string }> {
+  const { createWebhookSubscription } = await client.ok(adminToken, CREATE_SUBSCRIPTION, { input });
+  return { id: createWebhookSubscription.subscription.id, secret: createWebhookSubscription.secret };
+}
+
+/** Subscriptions to the receiver: on the `invoices` channel with Hookline's default maxInFlight unless told. */
+export interface ReceiverSubscriptionOptions {
+  channels?: string[];
+  maxInFlight?: number;
+}
+
 /**
- * Subscriptions to the `invoices` channel, each on its own receiver path
- * `/h/<key>` so that the receiver knows which secret verifies it. A short
- * retry schedule: a failed attempt shows up as latency, not as a lost delivery.
+ * Subscriptions to the receiver on `channels` (the `invoices` channel unless
+ * told), each on its own receiver path `/h/<key>` so that the receiver knows
+ * which secret verifies it.
  */
 export async function createSubscriptions(
   client: GraphQLClient,
@@ -77,14 +102,18 @@ export async function createSubscriptions(
   receiverPort: number,
   count: number,
   prefix: string,
+  options: ReceiverSubscriptionOptions = {},
 ): Promise<CreatedSubscription[]> {
   const created: CreatedSubscription[] = [];
   for (let i = 0; i < count; i++) {
     const key = `${prefix}${i}`;
-    const { createWebhookSubscription } = await client.ok(adminToken, CREATE_SUBSCRIPTION, {
-      input: { url: `http://127.0.0.1:${receiverPort}/h/${key}`, channels: ['invoices'], retrySchedule: [1, 5, 30] },
+    const subscription = await createSubscription(client, adminToken, {
+      url: `http://127.0.0.1:${receiverPort}/h/${key}`,
+      channels: options.channels ?? ['invoices'],
+      retrySchedule: RETRY_SCHEDULE,
+      ...(options.maxInFlight === undefined ? {} : { maxInFlight: options.maxInFlight }),
     });
-    created.push({ id: createWebhookSubscription.subscription.id, secret: createWebhookSubscription.secret, key });
+    created.push({ ...subscription, key });
   }
   return created;
 }
@@ -94,14 +123,18 @@ const PUBLISH = operation<
   { input: { type: string; data: Record<string, unknown> } }
 >('mutation($input: PublishEventInput!) { publishEvent(input: $input) { event { id } duplicate } }');
 
+/**
+ * The data of every event the bench publishes, whatever its type: the
+ * publish time and phase for the receiver, and an invoice's worth of fields,
+ * so that events of different channels weigh the same.
+ */
+export function eventData(phase: string, seq: number): Record<string, unknown> {
+  return { sentAt: nowMs(), phase, seq, invoiceId: `INV${seq}`, customerId: 'CUST42', amount: 1234.5, currency: 'EUR' };
+}
+
 /** One publishEvent; the data carries the publish time for the receiver. Resolves to the mutation's latency in ms. */
-export async function publish(client: GraphQLClient, token: string, phase: string, seq: number): Promise<number> {
+export async function publish(client: GraphQLClient, token: string, phase: string, seq: number, type = 'invoices.created'): Promise<number> {
   const started = performance.now();
-  await client.ok(token, PUBLISH, {
-    input: {
-      type: 'invoices.created',
-      data: { sentAt: nowMs(), phase, seq, invoiceId: `INV${seq}`, customerId: 'CUST42', amount: 1234.5, currency: 'EUR' },
-    },
-  });
+  await client.ok(token, PUBLISH, { input: { type, data: eventData(phase, seq) } });
   return performance.now() - started;
 }

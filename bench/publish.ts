@@ -9,15 +9,24 @@
  *   requests/s (open loop): p50 and p99 of the mutation.
  */
 import { randomBytes } from 'node:crypto';
-import { createSubscriptions, createTenant, failureText, type GraphQLClient, type Tenant } from './graphql.js';
+import { createSubscriptions, createTenant, eventData, failureText, type GraphQLClient, type Tenant } from './graphql.js';
 import type { RunResult, Scenario } from './scenarios.js';
-import { Hookline, UsageWindow, publishClosedLoop, publishOpenLoop, type Context, type PublishStats, type TrackedProc } from './stack.js';
-import { Samples, nowMs, round } from './stats.js';
+import {
+  Hookline,
+  UsageWindow,
+  newPublishStats,
+  publishClosedLoop,
+  publishOpenLoop,
+  type Context,
+  type PublishStats,
+  type TrackedProc,
+} from './stack.js';
+import { round } from './stats.js';
 
 const BATCH_SIZES = [100, 500, 1000];
 const LATENCY_RATES = [50, 100, 200];
 /** publishEvents calls in flight: a few publishers each sending their batches one after the other. */
-const BATCHES_IN_FLIGHT = 2;
+export const BATCHES_IN_FLIGHT = 2;
 
 const PUBLISH_EVENTS = `mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { acceptedCount } }`;
 
@@ -31,40 +40,28 @@ function publishSizes(ctx: Context) {
   };
 }
 
-/** The same data as a single publish carries, so that the receiver measures receipt latency alike. */
-function eventInput(phase: string, seq: number) {
-  return {
-    type: 'invoices.created',
-    data: { sentAt: nowMs(), phase, seq, invoiceId: `INV${seq}`, customerId: 'CUST42', amount: 1234.5, currency: 'EUR' },
-  };
-}
-
-/** `total` events in publishEvents calls of `batchSize`, `inFlight` calls at a time. Latency is per call. */
-async function publishInBatches(
+/**
+ * `total` events of `type` in publishEvents calls of `batchSize`, `inFlight`
+ * calls at a time, with the data a single publish carries (so that the
+ * receiver measures receipt latency alike). Latency is per call.
+ */
+export async function publishInBatches(
   client: GraphQLClient,
   token: string,
   phase: string,
   total: number,
   batchSize: number,
   inFlight: number,
+  type = 'invoices.created',
 ): Promise<PublishStats> {
-  const stats: PublishStats = {
-    count: 0,
-    errors: 0,
-    firstError: null,
-    startedAt: performance.now(),
-    elapsedMs: 0,
-    achievedPerSecond: 0,
-    skipped: 0,
-    latency: new Samples(),
-  };
+  const stats = newPublishStats();
   let next = 0;
   await Promise.all(
     Array.from({ length: inFlight }, async () => {
       while (next < total) {
         const first = next;
         next = Math.min(total, next + batchSize);
-        const inputs = Array.from({ length: next - first }, (_, i) => eventInput(phase, first + i));
+        const inputs = Array.from({ length: next - first }, (_, i) => ({ type, data: eventData(phase, first + i) }));
         const started = performance.now();
         try {
           const result = await client.ok<{ publishEvents: { acceptedCount: number } }>(token, PUBLISH_EVENTS, { inputs });

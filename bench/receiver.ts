@@ -8,12 +8,19 @@
  *
  * URL paths are `/h/<key>` (a Hookline subscription) and `/raw/<key>` (the
  * raw-stack baseline); the driver tells the receiver each key's secret.
+ *
+ * Deliveries are counted by the phase their data carries: usually one per
+ * run, or several side by side when a run measures two streams at once
+ * (each phase has its own counts and latencies).
  */
 import { startReceiver, verifySignature, type ArrivedRequest } from '../test/support/receiver.js';
 import { Samples, nowMs, type LatencySummary } from './stats.js';
 
 export type ToReceiver =
-  { type: 'secret'; key: string; secret: string } | { type: 'phase'; phase: string } | { type: 'snapshot'; id: number; latency: boolean };
+  | { type: 'secret'; key: string; secret: string }
+  /** Counts afresh for these phases; the first is the one snapshots are of unless they name another. */
+  | { type: 'phase'; phases: string[] }
+  | { type: 'snapshot'; id: number; latency: boolean; phase?: string };
 
 export interface ReceiverSnapshot {
   type: 'snapshot';
@@ -24,7 +31,7 @@ export interface ReceiverSnapshot {
   /** Distinct webhook-ids of this phase. */
   unique: number;
   duplicates: number;
-  /** Requests that carried another phase's tag (late deliveries of an earlier scenario) or none. */
+  /** Requests whose data carried none of the phases being counted (late deliveries of an earlier scenario) or no phase. */
   stray: number;
   firstAt: number | null;
   lastAt: number | null;
@@ -40,15 +47,19 @@ export type FromReceiver = { type: 'ready'; port: number } | ReceiverSnapshot;
 const sampleEvery = Math.max(1, Number(process.argv[2] ?? 50));
 
 const secrets = new Map<string, string>();
+
+type PhaseState = ReturnType<typeof fresh>;
+/** The phase snapshots are of unless they name another. */
 let phase = '';
-let state = fresh();
+/** The phases being counted, each with its own tallies. */
+let states = new Map<string, PhaseState>();
+let stray = 0;
 
 function fresh() {
   return {
     received: 0,
     ids: new Set<string>(),
     duplicates: 0,
-    stray: 0,
     firstAt: null as number | null,
     lastAt: null as number | null,
     verified: 0,
@@ -72,8 +83,9 @@ function record(request: ArrivedRequest): void {
   } catch {
     data = undefined;
   }
-  if (!data || data.phase !== phase) {
-    state.stray++;
+  const state = typeof data?.phase === 'string' ? states.get(data.phase) : undefined;
+  if (!data || !state) {
+    stray++;
     return;
   }
   state.received++;
@@ -93,15 +105,16 @@ function record(request: ArrivedRequest): void {
   }
 }
 
-function snapshot(id: number, latency: boolean): ReceiverSnapshot {
+function snapshot(id: number, latency: boolean, of = phase): ReceiverSnapshot {
+  const state = states.get(of) ?? fresh();
   return {
     type: 'snapshot',
     id,
-    phase,
+    phase: of,
     received: state.received,
     unique: state.ids.size,
     duplicates: state.duplicates,
-    stray: state.stray,
+    stray,
     firstAt: state.firstAt,
     lastAt: state.lastAt,
     verified: state.verified,
@@ -114,9 +127,10 @@ function snapshot(id: number, latency: boolean): ReceiverSnapshot {
 process.on('message', (message: ToReceiver) => {
   if (message.type === 'secret') secrets.set(message.key, message.secret);
   else if (message.type === 'phase') {
-    phase = message.phase;
-    state = fresh();
-  } else if (message.type === 'snapshot') send(snapshot(message.id, message.latency));
+    phase = message.phases[0] ?? '';
+    states = new Map(message.phases.map((p) => [p, fresh()]));
+    stray = 0;
+  } else if (message.type === 'snapshot') send(snapshot(message.id, message.latency, message.phase));
 });
 // The driver is gone (it exited or was killed): nothing is left to report to.
 process.on('disconnect', () => process.exit(0));

@@ -133,6 +133,25 @@ export function targets(summaries: Summary[]): Target[] {
       met: ratio >= 0.9,
     });
   }
+  for (const { run } of summaries.filter((s) => s.scenario === 'fairness')) {
+    const l = run.receiptLatencyMs;
+    out.push({
+      target: `the other tenant's publish-to-receipt p95 < 1 s while a busy one holds its slots (${run.label.replace('fairness: ', '')})`,
+      measured: l ? `p95 ${l.p95} ms (p50 ${l.p50}, p99 ${l.p99}); ${run.delivered}/${run.expected} received` : `none of ${run.expected} received`,
+      met: l ? l.p95 < 1000 && run.missing === 0 : false,
+    });
+  }
+  for (const { run } of summaries.filter((s) => s.scenario === 'ledgers')) {
+    const l = run.receiptLatencyMs;
+    const missing = (run.extra.measured as { missing: number } | undefined)?.missing ?? 0;
+    out.push({
+      target: `${run.params.measuredType} at ${run.params.measuredRate}/s: publish-to-receipt p99 < 1 s beside a backlog of ${run.params.backlogEvents} ${run.params.backlogType}`,
+      measured: l
+        ? `p99 ${l.p99} ms (p50 ${l.p50}, p95 ${l.p95}); backlog delivered at ${run.deliveriesPerSecond}/s`
+        : `none received; backlog delivered at ${run.deliveriesPerSecond}/s`,
+      met: l ? l.p99 < 1000 && missing === 0 : false,
+    });
+  }
   const w1 = find(summaries, (s) => s.label === 'workers 1');
   const w2 = find(summaries, (s) => s.label === 'workers 2');
   if (w1 && w2) {

@@ -8,8 +8,17 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createSubscriptions, createTenant, publish, type CreatedSubscription, type Tenant } from './graphql.js';
-import { ROOT, forkBench, waitFor, type Proc } from './harness.js';
+import {
+  RETRY_SCHEDULE,
+  createSubscription,
+  createSubscriptions,
+  createTenant,
+  publish,
+  type CreatedSubscription,
+  type ReceiverSubscriptionOptions,
+  type Tenant,
+} from './graphql.js';
+import { ROOT, forkBench, sleep, waitFor, type Postgres, type Proc } from './harness.js';
 import { insertBacklog, insertHistory, scopeOf } from './bulk.js';
 import type { RawConfig, RawMode, RawResult } from './raw-worker.js';
 import type { ReceiverSnapshot } from './receiver.js';
@@ -28,7 +37,7 @@ import {
   type WindowResult,
 } from './stack.js';
 import { Samples, round, type LatencySummary } from './stats.js';
-import { PUBLISH_SCENARIOS } from './publish.js';
+import { BATCHES_IN_FLIGHT, PUBLISH_SCENARIOS, publishInBatches } from './publish.js';
 
 export interface RunResult {
   scenario: string;
@@ -66,6 +75,10 @@ export function sizes(ctx: Context) {
     burst: Math.max(500, Math.round(50_000 * s)),
     fanoutEvents: Math.max(3, Math.round(100 * s)),
     backlog: Math.max(1_000, Math.round(1_000_000 * s)),
+    // Full size from --scale 0.02 up: the busy tenant's backlog only has to outlast the other's publishes.
+    fairnessBacklog: Math.max(100, Math.round(600 * Math.min(1, s * 50))),
+    fairnessEvents: Math.max(20, Math.round(40 * Math.min(1, s * 50))),
+    ledgerEvents: Math.max(2_000, Math.round(100_000 * s)),
     historyRows: Math.max(10_000, Math.round(1_000_000 * s)),
     historyBurst: Math.max(500, Math.round(20_000 * s)),
   };
@@ -83,15 +96,29 @@ function receiverProc(ctx: Context): TrackedProc {
   return { role: 'receiver', name: 'receiver', pid: ctx.receiver.proc.pid, proc: ctx.receiver.proc };
 }
 
+/** Subscriptions of `tenant` to the receiver, whose secrets the receiver is told. */
+async function receiverSubscriptions(
+  ctx: Context,
+  hookline: Hookline,
+  tenant: Tenant,
+  count: number,
+  prefix: string,
+  options: ReceiverSubscriptionOptions = {},
+): Promise<CreatedSubscription[]> {
+  const subs = await createSubscriptions(hookline.graphql, tenant.adminToken, ctx.receiver.port, count, prefix, options);
+  for (const s of subs) ctx.receiver.setSecret(s.key, s.secret);
+  return subs;
+}
+
 async function setupTenant(
   ctx: Context,
   hookline: Hookline,
   subscriptions: number,
   prefix: string,
+  options: ReceiverSubscriptionOptions = {},
 ): Promise<{ tenant: Tenant; subs: CreatedSubscription[] }> {
   const tenant = await createTenant(hookline.graphql, ctx.bootstrapToken, `bench ${prefix}`);
-  const subs = await createSubscriptions(hookline.graphql, tenant.adminToken, ctx.receiver.port, subscriptions, prefix);
-  for (const s of subs) ctx.receiver.setSecret(s.key, s.secret);
+  const subs = await receiverSubscriptions(ctx, hookline, tenant, subscriptions, prefix, options);
   return { tenant, subs };
 }
 
@@ -585,8 +612,17 @@ export const throughput: Scenario = async (ctx) => {
   }
 };
 
-/** A local endpoint for tenant A: answers after `delayMs`, or never (the connection stays open). */
-async function slowEndpoint(delayMs: number | null): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
+/** An endpoint served by the driver itself. */
+interface SlowEndpoint {
+  url: string;
+  /** Requests whose body has arrived so far, answered or not. */
+  requests: () => number;
+  /** Ends the requests still waiting for their answer, and the server. */
+  close: () => Promise<void>;
+}
+
+/** A local endpoint for a slow tenant: answers after `delayMs`, or never (the connection stays open). */
+async function slowEndpoint(delayMs: number | null): Promise<SlowEndpoint> {
   let requests = 0;
   const timers = new Set<NodeJS.Timeout>();
   const server: Server = createServer((req, res) => {
@@ -630,11 +666,7 @@ export const isolation: Scenario = async (ctx) => {
     const hookline = await Hookline.start(ctx, `isolation${mode.delayMs ?? 0}`, ctx.options.workers);
     try {
       const tenantA = await createTenant(hookline.graphql, ctx.bootstrapToken, 'bench slow tenant');
-      await hookline.graphql.ok(
-        tenantA.adminToken,
-        'mutation($input: CreateWebhookSubscriptionInput!) { createWebhookSubscription(input: $input) { subscription { id } } }',
-        { input: { url: endpoint.url, channels: ['invoices'], retrySchedule: [1, 5, 30] } },
-      );
+      await createSubscription(hookline.graphql, tenantA.adminToken, { url: endpoint.url, channels: ['invoices'], retrySchedule: RETRY_SCHEDULE });
       const { tenant: tenantB } = await setupTenant(ctx, hookline, 1, `i${mode.delayMs ?? 0}-`);
       const phase = phaseName(label);
       const otherPhase = phaseName(`${label} A`);
@@ -671,6 +703,261 @@ export const isolation: Scenario = async (ctx) => {
   }
   return results;
 };
+
+/** How long the busy tenant's endpoints take to answer: its slots stay taken while the other tenant publishes. */
+const FAIRNESS_DELAY_MS = 5_000;
+/** maxInFlight of the busy tenant's subscriptions: far above a worker's slots, so that only the engine's fair shares hold it back. */
+const FAIRNESS_MAX_IN_FLIGHT = 500;
+/** Events per publishEvents call of the busy tenant's backlog. */
+const FAIRNESS_BATCH = 100;
+
+/** The engine's own rule for the slots of a worker one account may hold, from Hookline's build (npm run bench builds it first). */
+async function engineAccountShare(): Promise<(concurrency: number) => number> {
+  const modulePath = pathToFileURL(path.join(ROOT, 'dist', 'src', 'delivery-engine', 'engine.js')).href;
+  const { accountShare } = (await import(modulePath)) as { accountShare: (concurrency: number) => number };
+  return accountShare;
+}
+
+/**
+ * Fair shares between accounts: tenant S publishes a backlog to `endpoints`
+ * endpoints that answer after 5 s, more than all the slots an account may
+ * hold; once S's requests are in, tenant B publishes one event at a time to
+ * the receiver. B's publish-to-receipt latency is the measure: B should be
+ * served from the headroom each worker keeps for other accounts (a tenth of
+ * its slots), not once S's requests are answered.
+ */
+async function fairnessRun(ctx: Context, postgres: Postgres, endpoints: number, workerCount: number): Promise<RunResult> {
+  const { fairnessBacklog: backlog, fairnessEvents: events } = sizes(ctx);
+  const label = `fairness: ${endpoints} busy endpoints, ${workerCount} worker${workerCount === 1 ? '' : 's'}`;
+  const hookline = await Hookline.start(ctx, `fairness${endpoints}x${workerCount}`, workerCount, postgres);
+  const slow: SlowEndpoint[] = [];
+  try {
+    for (let i = 0; i < endpoints; i++) slow.push(await slowEndpoint(FAIRNESS_DELAY_MS));
+    const busyRequests = () => slow.reduce((sum, e) => sum + e.requests(), 0);
+    const tenantS = await createTenant(hookline.graphql, ctx.bootstrapToken, 'bench busy tenant');
+    for (const endpoint of slow) {
+      await createSubscription(hookline.graphql, tenantS.adminToken, {
+        url: endpoint.url,
+        channels: ['invoices'],
+        retrySchedule: RETRY_SCHEDULE,
+        maxInFlight: FAIRNESS_MAX_IN_FLIGHT,
+      });
+    }
+    const { tenant: tenantB } = await setupTenant(ctx, hookline, 1, `fair${endpoints}x${workerCount}-`);
+    const phase = phaseName(label);
+    await ctx.receiver.phase(phase);
+    const procs = () => [...hookline.tracked(), receiverProc(ctx), driverProc()];
+    const window = new UsageWindow(procs(), hookline.postmasterPid);
+    const sampler = new ActivitySampler(hookline.db, hookline.statements);
+    log(`${label}: S publishes ${backlog} events, ${backlog * endpoints} deliveries to endpoints that answer after ${FAIRNESS_DELAY_MS / 1000} s`);
+    const backlogStats = await publishInBatches(
+      hookline.graphql,
+      tenantS.publisherToken,
+      phaseName(`${label} S`),
+      backlog,
+      FAIRNESS_BATCH,
+      BATCHES_IN_FLIGHT,
+    );
+    if (backlogStats.count === 0) throw new Error(`every publishEvents of S failed: ${backlogStats.firstError ?? '?'}`);
+
+    // S's slots are full once it has as many requests waiting as the workers let one account
+    // hold; none is answered before 5 s. A worker busy fanning out may claim late: B starts
+    // anyway 1 s before S's first answers, and the run says how full S's slots were.
+    const share = hookline.workers.length * (await engineAccountShare())(ctx.options.concurrency);
+    await waitFor(hookline.api, "S's first requests", () => busyRequests() > 0, 120_000);
+    const firstRequestAt = performance.now();
+    while (busyRequests() < share && performance.now() - firstRequestAt < FAIRNESS_DELAY_MS - 1_000) await sleep(20);
+    const busyWhenBStarted = busyRequests();
+    log(`${label}: ${busyWhenBStarted} of S's requests waiting for their answer (it may hold ${share}); B publishes ${events} events one at a time`);
+    const stats = await publishClosedLoop(hookline.graphql, tenantB.publisherToken, phase, events, 1);
+    if (stats.count === 0) throw new Error(`every publishEvent of B failed: ${stats.firstError ?? '?'}`);
+    const snapshot = await ctx.receiver.awaitDeliveries(stats.count, ctx.options.stallSeconds, progress(label, stats.count));
+    const usage = window.finish(procs());
+    const run = finishRun(
+      {
+        scenario: 'fairness',
+        label,
+        params: {
+          endpoints,
+          backlogEvents: backlog,
+          backlogDeliveries: backlog * endpoints,
+          events,
+          slowDelayMs: FAIRNESS_DELAY_MS,
+          maxInFlight: FAIRNESS_MAX_IN_FLIGHT,
+          workers: hookline.workers.length,
+          concurrency: ctx.options.concurrency,
+        },
+        expected: events,
+        publish: publishSummary(stats),
+        extra: {
+          busySlotsAllowed: share,
+          busyRequestsWhenBStarted: busyWhenBStarted,
+          busyRequestsWhenBDone: busyRequests(),
+          backlogAcceptedPerSecond: round(backlogStats.achievedPerSecond),
+        },
+      },
+      snapshot,
+      epochOf(stats.startedAt),
+      usage,
+    );
+    if (backlogStats.errors) run.notes.push(`${backlogStats.errors} of S's events refused or failed, e.g. ${backlogStats.firstError ?? '?'}`);
+    if (busyWhenBStarted < share) run.notes.push(`S held ${busyWhenBStarted} of the ${share} slots it may hold when B started`);
+    await collect(run, sampler);
+    run.database = await hookline.databaseCheck(phase);
+    annotate(run, hookline);
+    logRun(run);
+    return run;
+  } finally {
+    // Ends S's requests still waiting, so that the workers stop at once and the next run starts clean.
+    await Promise.all(slow.map((e) => e.close()));
+    await hookline.stop();
+  }
+}
+
+/** The fairness runs: 2 and 20 busy endpoints, each with 1 worker process and with 2. */
+export const fairness: Scenario = async (ctx) => {
+  const results: RunResult[] = [];
+  // Every run on the same PostgreSQL: the one that two workers' connections fit in.
+  const { postgres, note } = await postgresFor(ctx, 2);
+  for (const endpoints of [2, 20]) {
+    for (const workerCount of [1, 2]) {
+      const run = await fairnessRun(ctx, postgres, endpoints, workerCount);
+      if (note && !run.notes.includes(note)) run.notes.push(note);
+      results.push(run);
+    }
+  }
+  return results;
+};
+
+/** Events per second of the stream measured beside a backlog in the ledgers scenario. */
+const LEDGERS_MEASURED_RATE = 20;
+/** Events per publishEvents call of the ledgers scenario's backlog: the most one call may carry. */
+const LEDGERS_BATCH = 1_000;
+/**
+ * maxInFlight of both of the ledgers scenario's subscriptions: more than the
+ * share of a worker's slots one endpoint may take, so that the backlog's rate
+ * is the pipeline's, not Hookline's default of 10 in flight per endpoint.
+ */
+const LEDGERS_MAX_IN_FLIGHT = 100;
+
+/**
+ * One stream published at 20/s, one event at a time, for as long as a
+ * backlog of another channel takes to be published (publishEvents, batches
+ * of 1,000, as fast as the API takes them), fanned out and delivered. One
+ * tenant, both subscriptions to the receiver, each stream in a phase of its
+ * own: no account's headroom shelters the measured stream, only the queue
+ * of its own and the engine's shares between endpoints. The table's
+ * deliveries and rate are the backlog's; its publish and receipt latencies
+ * the measured stream's.
+ */
+async function streamBesideBacklog(ctx: Context, run: 'a' | 'b', backlogType: string, measuredType: string): Promise<RunResult> {
+  const { ledgerEvents: events } = sizes(ctx);
+  const label = `ledgers: ${measuredType} at ${LEDGERS_MEASURED_RATE}/s beside ${events} ${backlogType}`;
+  const hookline = await Hookline.start(ctx, `ledgers-${run}`, ctx.options.workers);
+  try {
+    const options = { maxInFlight: LEDGERS_MAX_IN_FLIGHT };
+    // ledgers is an exclusive channel: it needs a subscription of its own.
+    const { tenant } = await setupTenant(ctx, hookline, 1, `lg${run}-`, { ...options, channels: ['ledgers'] });
+    await receiverSubscriptions(ctx, hookline, tenant, 1, `li${run}-`, { ...options, channels: ['invoices'] });
+    const phase = phaseName(label);
+    const backlogPhase = phaseName(`${label} backlog`);
+    await ctx.receiver.phase(phase, backlogPhase);
+    const procs = () => [...hookline.tracked(), receiverProc(ctx), driverProc()];
+    const window = new UsageWindow(procs(), hookline.postmasterPid);
+    const sampler = new ActivitySampler(hookline.db, hookline.statements);
+    log(`${label}: the backlog in batches of ${LEDGERS_BATCH}, ${measuredType} one at a time until it is delivered`);
+    let backlogDelivered = false;
+    const measured = publishOpenLoop(hookline.graphql, tenant.publisherToken, phase, LEDGERS_MEASURED_RATE, () => backlogDelivered, {
+      type: measuredType,
+    });
+    let backlogStats: PublishStats;
+    let backlogSnapshot: ReceiverSnapshot;
+    try {
+      backlogStats = await publishInBatches(
+        hookline.graphql,
+        tenant.publisherToken,
+        backlogPhase,
+        events,
+        LEDGERS_BATCH,
+        BATCHES_IN_FLIGHT,
+        backlogType,
+      );
+      if (backlogStats.count === 0) throw new Error(`every publishEvents of the backlog failed: ${backlogStats.firstError ?? '?'}`);
+      backlogSnapshot = await ctx.receiver.awaitDeliveries(
+        backlogStats.count,
+        ctx.options.stallSeconds,
+        progress(`${label}, backlog`, backlogStats.count),
+        {
+          phase: backlogPhase,
+        },
+      );
+    } finally {
+      // Also when the backlog failed: the measured stream must not outlive the run.
+      backlogDelivered = true;
+    }
+    const stats = await measured;
+    const snapshot = await ctx.receiver.awaitDeliveries(stats.count, ctx.options.stallSeconds);
+    const usage = window.finish(procs());
+    const result = finishRun(
+      {
+        scenario: 'ledgers',
+        label,
+        params: {
+          backlogType,
+          backlogEvents: events,
+          batchSize: LEDGERS_BATCH,
+          measuredType,
+          measuredRate: LEDGERS_MEASURED_RATE,
+          maxInFlight: LEDGERS_MAX_IN_FLIGHT,
+          workers: hookline.workers.length,
+          concurrency: ctx.options.concurrency,
+        },
+        expected: backlogStats.count,
+        publish: publishSummary(stats),
+        receiptLatencyMs: snapshot.latency,
+        extra: {
+          measured: {
+            published: stats.count,
+            delivered: snapshot.unique,
+            missing: Math.max(0, stats.count - snapshot.unique),
+            duplicates: snapshot.duplicates,
+          },
+          backlogAcceptedPerSecond: round(backlogStats.achievedPerSecond),
+          backlogPublishCallMs: backlogStats.latency.summary(),
+          // From each backlog event's publish to its receipt: how long it waited in the pipeline.
+          backlogReceiptLatencyMs: backlogSnapshot.latency,
+        },
+      },
+      backlogSnapshot,
+      epochOf(backlogStats.startedAt),
+      usage,
+    );
+    if (backlogStats.errors) result.notes.push(`${backlogStats.errors} backlog events refused or failed, e.g. ${backlogStats.firstError ?? '?'}`);
+    if (stats.count > snapshot.unique)
+      result.notes.push(
+        `${stats.count - snapshot.unique} of the ${stats.count} ${measuredType} events at ${LEDGERS_MEASURED_RATE}/s had not arrived when the wait ended`,
+      );
+    if (snapshot.duplicates) result.notes.push(`${snapshot.duplicates} duplicate deliveries of the ${measuredType} events`);
+    await collect(result, sampler);
+    result.database = await hookline.databaseCheck(backlogPhase);
+    annotate(result, hookline);
+    logRun(result);
+    log(`${label}: ${stats.count} ${measuredType} published, ${snapshot.unique} received; the backlog delivered at ${result.deliveriesPerSecond}/s`);
+    return result;
+  } finally {
+    await hookline.stop();
+  }
+}
+
+/**
+ * The ledgers channel's queue of its own, both ways: (a) invoices at 20/s
+ * beside a backlog of ledger events, (b) ledger events at 20/s beside a
+ * backlog of invoices; each on a fresh installation.
+ */
+export const ledgers: Scenario = async (ctx) => [
+  await streamBesideBacklog(ctx, 'a', 'ledgers.created', 'invoices.created'),
+  await streamBesideBacklog(ctx, 'b', 'invoices.created', 'ledgers.created'),
+];
 
 /**
  * Delivery rate with and without the retention purge running: a burst on
@@ -743,6 +1030,8 @@ export const SCENARIOS: Record<string, Scenario> = {
   baseline,
   throughput,
   isolation,
+  fairness,
+  ledgers,
   purge,
   steady,
   burst,

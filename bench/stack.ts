@@ -95,13 +95,18 @@ export class Receiver {
     this.send({ type: 'secret', key, secret });
   }
 
-  /** Starts counting afresh for deliveries tagged with this phase; resolves once the receiver has switched. */
-  async phase(phase: string): Promise<void> {
-    this.send({ type: 'phase', phase });
+  /**
+   * Starts counting afresh for deliveries tagged with this phase, and with
+   * each of `alongside`, each phase on its own (two streams of one run);
+   * resolves once the receiver has switched. Snapshots are of `phase`
+   * unless they name another.
+   */
+  async phase(phase: string, ...alongside: string[]): Promise<void> {
+    this.send({ type: 'phase', phases: [phase, ...alongside] });
     await this.snapshot();
   }
 
-  snapshot(latency = false): Promise<ReceiverSnapshot> {
+  snapshot(latency = false, phase?: string): Promise<ReceiverSnapshot> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -112,25 +117,26 @@ export class Receiver {
         clearTimeout(timer);
         resolve(snapshot);
       });
-      this.send({ type: 'snapshot', id, latency });
+      this.send({ type: 'snapshot', id, latency, ...(phase === undefined ? {} : { phase }) });
     });
   }
 
   /**
-   * Waits until `expected` distinct deliveries of the current phase arrived,
-   * or until nothing arrived for `stallSeconds`; returns the final snapshot.
+   * Waits until `expected` distinct deliveries of the current phase (or of
+   * `options.phase`, one counted alongside it) arrived, or until nothing of
+   * it arrived for `stallSeconds`; returns the final snapshot.
    */
   async awaitDeliveries(
     expected: number,
     stallSeconds: number,
     onTick?: (s: ReceiverSnapshot) => void,
-    maxSeconds = Receiver.maxWaitSeconds,
+    options: { maxSeconds?: number; phase?: string } = {},
   ): Promise<ReceiverSnapshot> {
     let last = -1;
     let lastProgress = Date.now();
-    const deadline = Date.now() + maxSeconds * 1000;
+    const deadline = Date.now() + (options.maxSeconds ?? Receiver.maxWaitSeconds) * 1000;
     for (;;) {
-      const s = await this.snapshot();
+      const s = await this.snapshot(false, options.phase);
       onTick?.(s);
       if (s.unique >= expected || Date.now() > deadline) break;
       if (s.received !== last) {
@@ -139,7 +145,7 @@ export class Receiver {
       } else if (Date.now() - lastProgress > stallSeconds * 1000) break;
       await sleep(expected - s.unique < 50 ? 20 : 200);
     }
-    return this.snapshot(true);
+    return this.snapshot(true, options.phase);
   }
 }
 
@@ -335,7 +341,7 @@ export interface PublishStats {
   latency: Samples;
 }
 
-function newPublishStats(): PublishStats {
+export function newPublishStats(): PublishStats {
   return {
     count: 0,
     errors: 0,
@@ -348,9 +354,9 @@ function newPublishStats(): PublishStats {
   };
 }
 
-async function publishOne(client: GraphQLClient, token: string, phase: string, seq: number, stats: PublishStats): Promise<void> {
+async function publishOne(client: GraphQLClient, token: string, phase: string, seq: number, stats: PublishStats, type?: string): Promise<void> {
   try {
-    stats.latency.add(await publish(client, token, phase, seq));
+    stats.latency.add(await publish(client, token, phase, seq, type));
     stats.count++;
   } catch (error) {
     stats.errors++;
@@ -381,21 +387,24 @@ export async function publishClosedLoop(
 /**
  * An open loop: publish i is due at i/rate seconds whatever the API's
  * latency (so a slow API shows as latency, not as a lower rate), with at
- * most `maxInFlight` outstanding.
+ * most `maxInFlight` outstanding; for `duration` ms, or until `duration()`
+ * is true (while something else goes on beside it).
  */
 export async function publishOpenLoop(
   client: GraphQLClient,
   token: string,
   phase: string,
   rate: number,
-  durationMs: number,
-  maxInFlight = 512,
+  duration: number | (() => boolean),
+  options: { maxInFlight?: number; type?: string } = {},
 ): Promise<PublishStats> {
   const stats = newPublishStats();
-  const total = Math.round((rate * durationMs) / 1000);
+  const maxInFlight = options.maxInFlight ?? 512;
+  const total = typeof duration === 'number' ? Math.round((rate * duration) / 1000) : Infinity;
+  const done = typeof duration === 'number' ? () => false : duration;
   const inFlight = new Set<Promise<void>>();
   let seq = 0;
-  while (seq < total) {
+  while (seq < total && !done()) {
     const due = Math.min(total, Math.floor(((performance.now() - stats.startedAt) * rate) / 1000) + 1);
     while (seq < due) {
       if (inFlight.size >= maxInFlight) {
@@ -403,7 +412,7 @@ export async function publishOpenLoop(
         seq++;
         continue;
       }
-      const p = publishOne(client, token, phase, seq++, stats).finally(() => inFlight.delete(p));
+      const p = publishOne(client, token, phase, seq++, stats, options.type).finally(() => inFlight.delete(p));
       inFlight.add(p);
     }
     await sleep(1);

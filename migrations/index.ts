@@ -10,6 +10,8 @@ import { PublishIdempotencyAndKeyChanges1795000000040 } from './1795000000040-pu
 import { PortalSessions1795000000050 } from './1795000000050-portal-sessions.js';
 import { EventPipeline1795000000060 } from './1795000000060-event-pipeline.js';
 import { ApiKeyRateLimits1795000000070 } from './1795000000070-api-key-rate-limits.js';
+import { AuditLog1795000000080 } from './1795000000080-audit-log.js';
+import { OperationsChannel1795000000081 } from './1795000000081-operations-channel.js';
 
 /** Every migration, oldest first. A new migration is added here as well as in its own file. */
 export const migrations = [
@@ -25,4 +27,6 @@ export const migrations = [
   PortalSessions1795000000050,
   EventPipeline1795000000060,
   ApiKeyRateLimits1795000000070,
+  AuditLog1795000000080,
+  OperationsChannel1795000000081,
 ];

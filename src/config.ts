@@ -51,6 +51,8 @@ export interface Config {
   dnsServers: string[] | undefined;
   /** Events, their deliveries and attempts older than this many days are deleted. */
   retentionDays: number;
+  /** Audit entries older than this many days are deleted, oldest first (the newest of each log is always kept). */
+  auditRetentionDays: number;
   /** Unset: pretty on a terminal, JSON lines otherwise. */
   logFormat: 'pretty' | 'json' | undefined;
   /** A PostgreSQL installation (bin/, lib/, share/) for the embedded database; unset: the packaged one. */
@@ -169,6 +171,7 @@ const variables = {
       'must be IP addresses (with :port, IPv6 in brackets), separated by commas',
     ),
   HOOKLINE_RETENTION_DAYS: integerString(1, 3650),
+  HOOKLINE_AUDIT_RETENTION_DAYS: integerString(1, 36500),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'must be a pino log level'),
   // API request limits and the metrics route
   HOOKLINE_RATE_LIMIT_PER_KEY: integerString(1, 1_000_000_000),
@@ -262,5 +265,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dnsTimeoutMs: v.HOOKLINE_DNS_TIMEOUT_MS ?? 5_000,
     dnsServers: v.HOOKLINE_DNS_SERVERS,
     retentionDays: v.HOOKLINE_RETENTION_DAYS ?? 30,
+    auditRetentionDays: v.HOOKLINE_AUDIT_RETENTION_DAYS ?? 400,
   };
 }

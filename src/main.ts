@@ -11,6 +11,9 @@ import { startBoss } from './queue/boss.js';
 import { StartupError, errorCode } from './startup-error.js';
 import { resolveMasterKey } from './db/master-key.js';
 import { SecretService } from './secrets/service.js';
+import { AuditService } from './audit/service.js';
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
 import { DeadLetters } from './fanout/dead-letters.js';
 
 function configOrExit(): Config {
@@ -145,6 +148,24 @@ async function reencryptSecrets(): Promise<void> {
   });
 }
 
+/**
+ * An account's audit log as JSON lines in canonical form (src/audit/canonical.ts),
+ * both environments, each chain in order: for auditors, who can check the
+ * chain with the derived key or keep the file as it was on that day.
+ */
+async function auditExport(options: { account: string; output?: string }): Promise<void> {
+  await withDatabase(async (db, config) => {
+    const keyring = await resolveMasterKey(config);
+    const out = options.output ? createWriteStream(options.output, { flags: 'wx', mode: 0o600 }) : process.stdout;
+    const write = async (line: string) => {
+      if (!out.write(line + '\n')) await once(out, 'drain');
+    };
+    const count = await new AuditService(db, keyring.keys).export(options.account, write);
+    if (out !== process.stdout) await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+    console.error(`exported ${count} audit entries of account ${options.account}`);
+  });
+}
+
 /** The dead-letter queue of events, for an operator: list them with their reasons, or send them back. */
 async function deadLetters(options: { redrive?: boolean; all?: boolean; json?: boolean; limit: string }, ids: string[]): Promise<void> {
   await withDatabase(async (db, config, url) => {
@@ -206,6 +227,12 @@ program
   .command('reencrypt-secrets')
   .description('re-encrypt every signing secret and header value under HOOKLINE_MASTER_KEY (old keys in HOOKLINE_MASTER_KEY_PREVIOUS)')
   .action(reencryptSecrets);
+program
+  .command('audit-export')
+  .description("write an account's audit log as JSON lines in canonical form, both environments, oldest first")
+  .requiredOption('--account <id>', 'the account id')
+  .option('--output <file>', 'a new file to write (default: standard output)')
+  .action(auditExport);
 program
   .command('dead-letters')
   .description('list the events that could not be fanned out, with their reasons; with --redrive, send them back to their queues')

@@ -1,6 +1,7 @@
 import type { PgBoss } from 'pg-boss';
 import type { DataSource } from 'typeorm';
 import { AccountService } from './accounts/service.js';
+import { AuditService } from './audit/service.js';
 import { CatalogService } from './catalog/service.js';
 import type { Config } from './config.js';
 import type { Metrics } from './metrics/metrics.js';
@@ -38,10 +39,12 @@ export interface Services {
   deliveries: DeliveryService;
   statsSeries: StatsSeriesService;
   portal: PortalService;
+  audit: AuditService;
 }
 
 export function createServices(deps: ServiceDeps): Services {
-  const catalog = new CatalogService(deps.db, { maxEventTypes: deps.config.maxEventTypes, schemaCheckMs: deps.config.schemaCheckMs });
+  const audit = new AuditService(deps.db, deps.masterKey instanceof Keyring ? deps.masterKey.keys : [deps.masterKey], deps.logger);
+  const catalog = new CatalogService(deps.db, audit, { maxEventTypes: deps.config.maxEventTypes, schemaCheckMs: deps.config.schemaCheckMs });
   const secrets = new SecretService(deps.db, deps.masterKey);
   const dns = new DeliveryDns({ timeoutMs: deps.config.dnsTimeoutMs, servers: deps.config.dnsServers });
   const subscriptions = new SubscriptionService(
@@ -53,13 +56,14 @@ export function createServices(deps: ServiceDeps): Services {
       allowPrivate: deps.config.allowPrivateUrls,
       resolve: (host) => dns.resolve(host),
     },
+    audit,
     {
       maxSubscriptions: deps.config.maxSubscriptions,
     },
   );
-  const deliveries = new DeliveryService(deps.db, catalog, subscriptions, deps.wakeWorkers);
+  const deliveries = new DeliveryService(deps.db, catalog, subscriptions, deps.wakeWorkers, audit);
   return {
-    accounts: new AccountService(deps.db, { rateLimitPerKeyCeiling: deps.config.api.rateLimitPerKeyCeiling }),
+    accounts: new AccountService(deps.db, audit, { rateLimitPerKeyCeiling: deps.config.api.rateLimitPerKeyCeiling }),
     catalog,
     secrets,
     subscriptions,
@@ -67,6 +71,7 @@ export function createServices(deps: ServiceDeps): Services {
     deliveries,
     statsSeries: new StatsSeriesService(deps.db),
     // Portal links are signed with a key derived from the current master key.
-    portal: new PortalService(deps.db, deps.masterKey instanceof Keyring ? deps.masterKey.current : deps.masterKey),
+    portal: new PortalService(deps.db, deps.masterKey instanceof Keyring ? deps.masterKey.current : deps.masterKey, audit),
+    audit,
   };
 }

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { endSession, forgetToken, gql, isPortalSession, messageOf, storeToken, storedToken, whenUnauthenticated } from './api';
 import { handle } from './common';
+import { ActivityView } from './views/activity';
 import { CatalogView } from './views/catalog';
 import { EventsView } from './views/events';
 import { KeysView } from './views/keys';
@@ -121,6 +122,7 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
     ['webhooks', 'Webhooks'],
     ['events', 'Events'],
     ['catalog', 'Catalog'],
+    ['activity', 'Activity'],
     ...(showKeys ? ([['keys', 'API keys']] as Array<[string, string]>) : []),
   ];
   return (
@@ -148,6 +150,7 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
         {section === 'webhooks' && id && <SubscriptionDetail key={id} id={id} session={session} />}
         {section === 'events' && <EventsView id={id} />}
         {section === 'catalog' && <CatalogView />}
+        {section === 'activity' && <ActivityView />}
         {section === 'keys' && showKeys && <KeysView />}
       </main>
     </>

@@ -1,4 +1,6 @@
 import { In, IsNull, type DataSource } from 'typeorm';
+import { AUDIT_ACTIONS, actorOf } from '../audit/actions.js';
+import type { AuditService } from '../audit/service.js';
 import { AccountEntity, ApiKeyEntity } from '../db/entities/index.js';
 import { entityColumns, type EntityColumns } from '../db/row-mapping.js';
 import { Environment, Role } from '../domain.js';
@@ -41,6 +43,16 @@ function checkName(field: string, name: string): string {
   return trimmed;
 }
 
+/**
+ * What an entry shows of a key, never its token or hash: for a new key its
+ * fields as { before: null, after }, for a revoked one which key it was.
+ */
+function keyFields(before: ApiKeyEntity | null, after: ApiKeyEntity): Record<string, unknown> {
+  const view = { name: after.name, role: after.role, environment: after.environment, prefix: after.prefix };
+  if (before) return { key: view };
+  return Object.fromEntries(Object.entries(view).map(([field, value]) => [field, { before: null, after: value }]));
+}
+
 function lastUseIsStale(lastUsedAt: Date | null): boolean {
   return !lastUsedAt || Date.now() - lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS;
 }
@@ -71,11 +83,18 @@ export class AccountService {
   private readonly keyColumns: EntityColumns<ApiKeyEntity>;
   private keyCache: ApiKeyCache | undefined;
 
+  /** Without the audit log (the operator commands of the CLI) only operator keys, which no account's log records, can be made. */
   constructor(
     private readonly db: DataSource,
+    private readonly audit?: AuditService,
     private readonly settings: AccountSettings = { rateLimitPerKeyCeiling: 1_000 },
   ) {
     this.keyColumns = entityColumns(db, ApiKeyEntity, 'k');
+  }
+
+  private requireAudit(): AuditService {
+    if (!this.audit) throw new Error('AccountService needs the audit log to change an account');
+    return this.audit;
   }
 
   /**
@@ -147,8 +166,9 @@ export class AccountService {
   }
 
   /** A new account with a PRODUCTION ADMIN key. */
-  async createAccount(name: string): Promise<{ account: AccountEntity; adminToken: string }> {
+  async createAccount(caller: Principal, name: string): Promise<{ account: AccountEntity; adminToken: string }> {
     const accountName = checkName('name', name);
+    const audit = this.requireAudit();
     return this.db.transaction(async (manager) => {
       const account = manager.create(AccountEntity, { id: newId(), name: accountName });
       await manager.insert(AccountEntity, account);
@@ -157,6 +177,12 @@ export class AccountService {
         name: 'Initial admin key',
         role: Role.ADMIN,
         environment: Environment.PRODUCTION,
+      });
+      await audit.record(manager, { accountId: account.id, environment: Environment.PRODUCTION }, actorOf(caller), {
+        action: AUDIT_ACTIONS.accountCreated,
+        targetType: 'account',
+        targetId: account.id,
+        changes: { name: { before: null, after: accountName }, initialAdminKeyPrefix: { before: null, after: visiblePrefix(token) } },
       });
       return { account: await manager.findOneByOrFail(AccountEntity, { id: account.id }), adminToken: token };
     });
@@ -192,12 +218,24 @@ export class AccountService {
     }
     const environment = input.environment ?? caller.environment;
     requireManageable(caller, environment);
-    return this.insertKey(this.db.getRepository(ApiKeyEntity), {
-      accountId: caller.accountId,
-      name,
-      role: input.role,
-      environment,
-      rateLimitPerSecond,
+    const accountId = caller.accountId;
+    const audit = this.requireAudit();
+    return this.db.transaction(async (manager) => {
+      const created = await this.insertKey(manager.getRepository(ApiKeyEntity), {
+        accountId,
+        name,
+        role: input.role,
+        environment,
+        rateLimitPerSecond,
+      });
+      // In the caller's log: a PRODUCTION ADMIN's STAGING key is its act.
+      await audit.record(manager, { accountId, environment: caller.environment }, actorOf(caller), {
+        action: AUDIT_ACTIONS.apiKeyCreated,
+        targetType: 'api_key',
+        targetId: created.apiKey.id,
+        changes: keyFields(null, created.apiKey),
+      });
+      return created;
     });
   }
 
@@ -205,15 +243,29 @@ export class AccountService {
    * Gives a key the caller manages its own request budget, up to the
    * operator's ceiling; null returns it to the installation's default. Every
    * API process's key cache hears of the change, so it counts from the next
-   * request on.
+   * request on. A change of an account's key is in its audit log.
    */
   async setApiKeyRateLimit(caller: Principal, id: string, rateLimitPerSecond: number | null): Promise<ApiKeyEntity> {
     const budget = this.checkRateLimit(rateLimitPerSecond);
     const key = await this.managedKey(caller, id);
-    if (key.rateLimitPerSecond !== budget) {
+    if (key.rateLimitPerSecond === budget) return key;
+    const before = key.rateLimitPerSecond;
+    key.rateLimitPerSecond = budget;
+    const accountId = caller.accountId;
+    if (accountId === null) {
       await this.db.getRepository(ApiKeyEntity).update({ id: key.id }, { rateLimitPerSecond: budget });
-      key.rateLimitPerSecond = budget;
+      return key;
     }
+    const audit = this.requireAudit();
+    await this.db.transaction(async (manager) => {
+      await manager.getRepository(ApiKeyEntity).update({ id: key.id }, { rateLimitPerSecond: budget });
+      await audit.record(manager, { accountId, environment: caller.environment }, actorOf(caller), {
+        action: AUDIT_ACTIONS.apiKeyRateLimitSet,
+        targetType: 'api_key',
+        targetId: key.id,
+        changes: { ...keyFields(key, key), rateLimitPerSecond: { before, after: budget } },
+      });
+    });
     return key;
   }
 
@@ -256,8 +308,23 @@ export class AccountService {
     const repo = this.db.getRepository(ApiKeyEntity);
     const key = await this.managedKey(caller, id);
     if (!key.revokedAt) {
+      const before = { ...key };
       key.revokedAt = new Date();
-      await repo.update({ id: key.id }, { revokedAt: key.revokedAt });
+      const accountId = caller.accountId;
+      if (accountId === null) {
+        await repo.update({ id: key.id }, { revokedAt: key.revokedAt });
+      } else {
+        const audit = this.requireAudit();
+        await this.db.transaction(async (manager) => {
+          await manager.getRepository(ApiKeyEntity).update({ id: key.id }, { revokedAt: key.revokedAt });
+          await audit.record(manager, { accountId, environment: caller.environment }, actorOf(caller), {
+            action: AUDIT_ACTIONS.apiKeyRevoked,
+            targetType: 'api_key',
+            targetId: key.id,
+            changes: { ...keyFields(before, key), revokedAt: { before: null, after: key.revokedAt!.toISOString() } },
+          });
+        });
+      }
     }
     return key;
   }

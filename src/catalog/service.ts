@@ -1,6 +1,8 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { EventChannelEntity, EventTypeEntity } from '../db/entities/index.js';
 import type { Scope } from '../domain.js';
+import { AUDIT_ACTIONS, fieldChanges, type AuditActor } from '../audit/actions.js';
+import type { AuditService } from '../audit/service.js';
 import { AppError, InputError, type FieldError } from '../errors.js';
 import { newId } from '../ids.js';
 import { MAX_EVENT_NAME_LENGTH } from '../limits.js';
@@ -60,6 +62,7 @@ export class CatalogService {
 
   constructor(
     private readonly db: DataSource,
+    private readonly audit: AuditService,
     private readonly limits: CatalogLimits = DEFAULT_CATALOG_LIMITS,
   ) {
     this.tenantSchemas = new SchemaChecker({ deadlineMs: limits.schemaCheckMs });
@@ -207,7 +210,7 @@ export class CatalogService {
    * created for the account when neither a built-in nor an own channel has
    * that name. Built-in types cannot be redefined.
    */
-  async defineEventType(scope: Scope, fields: DefineEventTypeFields): Promise<EventTypeEntity> {
+  async defineEventType(scope: Scope, actor: AuditActor, fields: DefineEventTypeFields): Promise<EventTypeEntity> {
     const name = fields.name.trim();
     const description = fields.description.trim();
     const problems: FieldError[] = [];
@@ -256,12 +259,16 @@ export class CatalogService {
           [newId(), scope.accountId, scope.environment, channel, labelOf(channel)],
         );
       }
+      // The earlier definition comes back from the same statement, for the audit entry.
       const [row] = (await manager.query(
-        `INSERT INTO event_types (id, account_id, environment, name, channel, action, description, schema, example)
+        `WITH earlier AS (
+           SELECT description, schema, example FROM event_types WHERE account_id = $2 AND environment = $3 AND name = $4
+         )
+         INSERT INTO event_types (id, account_id, environment, name, channel, action, description, schema, example)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb)
          ON CONFLICT (account_id, environment, name) WHERE account_id IS NOT NULL
          DO UPDATE SET description = EXCLUDED.description, schema = EXCLUDED.schema, example = EXCLUDED.example
-         RETURNING id`,
+         RETURNING id, (SELECT row_to_json(earlier) FROM earlier) AS before`,
         [
           newId(),
           scope.accountId,
@@ -273,8 +280,16 @@ export class CatalogService {
           schema === null ? null : JSON.stringify(schema),
           example === null ? null : JSON.stringify(example),
         ],
-      )) as Array<{ id: string }>;
-      return manager.findOneByOrFail(EventTypeEntity, { id: row!.id });
+      )) as Array<{ id: string; before: Pick<EventTypeEntity, 'description' | 'schema' | 'example'> | null }>;
+      const defined = await manager.findOneByOrFail(EventTypeEntity, { id: row!.id });
+      const before = row!.before;
+      await this.audit.record(manager, scope, actor, {
+        action: AUDIT_ACTIONS.eventTypeDefined,
+        targetType: 'event_type',
+        targetId: defined.name,
+        changes: fieldChanges(before, defined, ['description', 'schema', 'example']),
+      });
+      return defined;
     });
   }
 

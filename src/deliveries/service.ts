@@ -1,4 +1,6 @@
 import { In, type DataSource, type EntityManager } from 'typeorm';
+import { AUDIT_ACTIONS, type AuditActor } from '../audit/actions.js';
+import type { AuditService } from '../audit/service.js';
 import type { CatalogService } from '../catalog/service.js';
 import { DeliveryAttemptEntity, DeliveryEntity, EventEntity } from '../db/entities/index.js';
 import { DEFAULT_MAX_IN_FLIGHT } from '../delivery-engine/limits.js';
@@ -61,6 +63,7 @@ export class DeliveryService {
     private readonly catalog: CatalogService,
     private readonly subscriptions: SubscriptionService,
     private readonly wakeWorkers: (topic: 'deliveries') => void,
+    private readonly audit: AuditService,
   ) {}
 
   // ---------------------------------------------------------------- queueing
@@ -132,7 +135,7 @@ export class DeliveryService {
    * as that attempt is recorded. A FAILED delivery that blocks its ordering
    * key goes first: the later ones of its key still wait behind it.
    */
-  async redeliver(scope: Scope, deliveryId: string): Promise<DeliveryEntity> {
+  async redeliver(scope: Scope, actor: AuditActor, deliveryId: string): Promise<DeliveryEntity> {
     const delivery = await this.get(scope, deliveryId);
     await this.transaction(async (manager) => {
       await manager.query(
@@ -148,6 +151,7 @@ export class DeliveryService {
         [delivery.id],
       );
       this.dueQueued.add(manager);
+      await this.audit.record(manager, scope, actor, { action: AUDIT_ACTIONS.deliveryRedelivered, targetType: 'delivery', targetId: delivery.id });
     });
     return this.get(scope, deliveryId);
   }
@@ -158,7 +162,7 @@ export class DeliveryService {
    * pace following the endpoint's rate limit or in-flight cap. The answer
    * does not wait for any of them to be sent.
    */
-  async replayFailed(scope: Scope, subscriptionId: string, since: Date): Promise<number> {
+  async replayFailed(scope: Scope, actor: AuditActor, subscriptionId: string, since: Date): Promise<number> {
     const subscription = await this.subscriptions.get(scope, subscriptionId);
     const pace = subscription.rateLimitPerSecond ?? (subscription.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT) * REPLAY_PACE_PER_SLOT;
     return this.transaction(async (manager) => {
@@ -174,6 +178,13 @@ export class DeliveryService {
         [subscription.id, since, pace],
       )) as [unknown[], number];
       if (result[1] > 0) this.dueQueued.add(manager);
+      const changes = { since: since.toISOString(), deliveries: result[1] };
+      await this.audit.record(manager, scope, actor, {
+        action: AUDIT_ACTIONS.deliveriesReplayed,
+        targetType: 'subscription',
+        targetId: subscription.id,
+        changes,
+      });
       return result[1];
     });
   }
@@ -184,7 +195,7 @@ export class DeliveryService {
    * sent when due, out of order), and the next one is claimable. Answers how
    * many deliveries of the key were waiting.
    */
-  async unblockOrderingKey(scope: Scope, subscriptionId: string, orderingKey: string): Promise<number> {
+  async unblockOrderingKey(scope: Scope, actor: AuditActor, subscriptionId: string, orderingKey: string): Promise<number> {
     const subscription = await this.subscriptions.get(scope, subscriptionId);
     return this.transaction(async (manager) => {
       await lockNextInLine(manager, [{ subscriptionId: subscription.id, orderingKey }]);
@@ -203,6 +214,13 @@ export class DeliveryService {
         [subscription.id, orderingKey],
       )) as Array<{ started: number; waiting: number }>;
       if (row!.started > 0) this.dueQueued.add(manager);
+      const changes = { orderingKey, released: row!.started > 0, waiting: row!.waiting };
+      await this.audit.record(manager, scope, actor, {
+        action: AUDIT_ACTIONS.orderingKeyUnblocked,
+        targetType: 'subscription',
+        targetId: subscription.id,
+        changes,
+      });
       return row!.waiting;
     });
   }

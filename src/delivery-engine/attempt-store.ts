@@ -6,6 +6,8 @@ import { DeliveryEntity, EventEntity, SubscriptionEntity } from '../db/entities/
 import { entityColumns, type EntityColumns } from '../db/row-mapping.js';
 import { newId } from '../ids.js';
 import type { SubscriptionService } from '../subscriptions/service.js';
+import { DeliveryOrdering } from '../domain.js';
+import type { HealthTransition, OperationsReporter } from '../operations/reporter.js';
 import { EndpointHealthState, healthAfterAttempts, healthChanged, type EndpointHealth } from './endpoint-health.js';
 import { deliveryAfterAttempt, type AttemptOutcome } from './outcome.js';
 
@@ -166,6 +168,8 @@ export class AttemptStore {
     private readonly db: DataSource,
     private readonly catalog: CatalogService,
     private readonly subscriptions: SubscriptionService,
+    /** Tells accounts of their endpoints' changes; none in tests that drive the store by hand. */
+    private readonly reporter?: OperationsReporter,
   ) {
     this.delivery = entityColumns(db, DeliveryEntity, 'd');
     this.event = entityColumns(db, EventEntity, 'e');
@@ -384,6 +388,7 @@ export class AttemptStore {
     const keyedSuccesses = ordered.filter((e) => e.attempt.succeeded && e.context.delivery.orderingKey !== null);
     if (touchesHealth.length === 0 && disables.length === 0 && keyedSuccesses.length === 0) {
       await this.write(undefined, ordered, []);
+      this.reportFailures(ordered);
       return;
     }
     await this.db.transaction(async (manager) => {
@@ -395,6 +400,7 @@ export class AttemptStore {
         [ids],
       )) as Array<{ id: string } & Parameters<typeof healthOf>[0]>;
       const health: Array<{ id: string; health: EndpointHealth }> = [];
+      const transitions: HealthTransition[] = [];
       for (const row of locked) {
         const current = healthOf(row);
         const attempts = ordered
@@ -405,7 +411,17 @@ export class AttemptStore {
             succeeded: e.attempt.succeeded,
           }));
         const next = healthAfterAttempts(current, attempts);
-        if (healthChanged(current, next)) health.push({ id: row.id, health: next });
+        if (healthChanged(current, next)) {
+          health.push({ id: row.id, health: next });
+          const ofEndpoint = ordered.filter((e) => !e.unsent && e.context.subscription.id === row.id);
+          transitions.push({
+            subscription: ofEndpoint[0]!.context.subscription,
+            before: current,
+            after: next,
+            lastStatus: ofEndpoint.at(-1)!.attempt.responseStatus,
+            eventTypes: ofEndpoint.map((e) => e.context.event.type),
+          });
+        }
       }
       await lockNextInLine(
         manager,
@@ -416,7 +432,39 @@ export class AttemptStore {
         if (outcome.kind === 'failed' && outcome.disableReason)
           await this.subscriptions.disable(context.subscription.id, outcome.disableReason, manager);
       }
+      await this.reporter?.inTransaction(manager, {
+        transitions,
+        disabled: disables.map((e) => ({
+          subscription: e.context.subscription,
+          reason: e.outcome.kind === 'failed' ? (e.outcome.disableReason ?? 'disabled') : 'disabled',
+          lastStatus: e.attempt.responseStatus,
+          eventType: e.context.event.type,
+        })),
+        blocked: ordered
+          .filter(
+            (e) =>
+              e.outcome.kind === 'failed' && e.context.delivery.orderingKey !== null && e.context.subscription.ordering === DeliveryOrdering.PER_KEY,
+          )
+          .map((e) => ({
+            subscription: e.context.subscription,
+            deliveryId: e.context.delivery.id,
+            orderingKey: e.context.delivery.orderingKey!,
+            sequence: e.context.delivery.sequence,
+            eventType: e.context.event.type,
+          })),
+      });
     });
+    this.reportFailures(ordered);
+  }
+
+  /** Deliveries that ended FAILED, counted for their subscription's delivery_failed event. */
+  private reportFailures(entries: readonly AttemptEntry[]): void {
+    if (!this.reporter) return;
+    for (const e of entries) {
+      if (e.outcome.kind !== 'failed') continue;
+      const at = new Date(e.attempt.startedAt.getTime() + e.attempt.durationMs);
+      this.reporter.failed(e.context.subscription.id, e.context.delivery.id, e.context.event.type, at, e.attempt.responseStatus);
+    }
   }
 
   /** Outside a transaction (manager undefined) as a prepared statement of its own. */

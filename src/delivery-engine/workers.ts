@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { FanOut } from '../fanout/fan-out.js';
+import { OperationsReporter } from '../operations/reporter.js';
 import { FanOutWorkers } from '../fanout/workers.js';
 import { EVENT_QUEUES, MAINTENANCE_CRON, QUEUES } from '../queue/jobs.js';
 import { QueueStatistics } from '../queue/statistics.js';
@@ -54,6 +55,7 @@ export class Workers {
   readonly store: AttemptStore;
   readonly engine: DeliveryEngine;
   readonly fanOut: FanOutWorkers;
+  private readonly reporter: OperationsReporter;
   private readonly listener: WakeListener;
   readonly purge: RetentionPurge;
   private readonly http: DeliveryHttpClient;
@@ -77,7 +79,8 @@ export class Workers {
       connections: config.workerConcurrency,
       resolve: (hostname, options) => dns.resolve(hostname, options),
     });
-    this.store = new AttemptStore(db, services.catalog, services.subscriptions);
+    this.reporter = new OperationsReporter({ db, events: services.events, audit: services.audit, logger });
+    this.store = new AttemptStore(db, services.catalog, services.subscriptions, this.reporter);
     this.recorder = new AttemptRecorder((entries) => this.store.record(entries));
     const deliverer = new Deliverer({
       store: this.store,
@@ -106,16 +109,18 @@ export class Workers {
   }
 
   async start(): Promise<void> {
-    const { boss, config, logger, metrics } = this.deps;
+    const { boss, config, logger, metrics, services } = this.deps;
     if (this.deps.serveHttp) {
       this.server = new WorkerHttpServer({ db: this.deps.db, metrics, logger, ready: () => !this.stopping, metricsToken: config.api.metricsToken });
       this.port = await this.server.start(config.workerPort, config.api.metricsBindAddress);
     }
+    this.reporter.start();
     await this.engine.start();
     await this.fanOut.start();
     await this.listener.start();
     this.maintenanceWorkId = await boss.work(QUEUES.maintenance, { pollingIntervalSeconds: 30 }, async () => {
       await this.purge.run(MAINTENANCE_BUDGET_MS, () => this.stopping);
+      await services.audit.maintain(config.auditRetentionDays, MAINTENANCE_BUDGET_MS, () => this.stopping);
     });
     await boss.schedule(QUEUES.maintenance, MAINTENANCE_CRON);
     this.statistics.start();
@@ -155,6 +160,7 @@ export class Workers {
     if (this.maintenanceWorkId) await this.deps.boss.offWork(QUEUES.maintenance, { id: this.maintenanceWorkId, wait: true });
     await this.engine.stop();
     await this.recorder.flush();
+    await this.reporter.stop();
     await this.http.close();
     await this.server?.stop();
   }

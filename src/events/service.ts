@@ -1,5 +1,5 @@
 import type { PgBoss } from 'pg-boss';
-import { In, type DataSource } from 'typeorm';
+import { In, type DataSource, type EntityManager } from 'typeorm';
 import type { CatalogService } from '../catalog/service.js';
 import { EventEntity, type EventTypeEntity } from '../db/entities/index.js';
 import { entityColumns, type EntityColumns } from '../db/row-mapping.js';
@@ -8,7 +8,9 @@ import { AppError, InputError, NotFoundError, type FieldError } from '../errors.
 import { isUuid, newId } from '../ids.js';
 import { keysetPage, type Page } from '../pagination.js';
 import { sqlOfManager, type Sql } from '../db/sql.js';
-import type { WakeTopic } from '../queue/wakeup.js';
+import { WAKE_CHANNEL, type WakeTopic } from '../queue/wakeup.js';
+import { channelOf } from '../catalog/rules.js';
+import { OPERATIONS_CHANNEL } from '../operations/events.js';
 import { idempotencyHash } from './idempotency.js';
 import { MAX_BATCH_DATA_BYTES, MAX_BATCH_ITEMS, MAX_EVENT_DATA_BYTES, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_ORDERING_KEY_LENGTH } from './limits.js';
 import { sendEventJobs } from './outbox.js';
@@ -22,6 +24,8 @@ export { MAX_EVENT_DATA_BYTES, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_ORDERING_KEY_LENG
  */
 export interface Publisher extends Scope {
   apiKeyId: string | null;
+  /** Hookline itself, publishing its own `operations` events; nobody else may. */
+  system?: boolean;
 }
 
 export interface PublishInput {
@@ -193,6 +197,27 @@ export class EventService {
     }));
   }
 
+  /**
+   * Hookline's own events (the `operations` channel), checked and queued
+   * exactly as publishEvents does it; in the caller's transaction when one
+   * is given, so that an event about a change commits with the change.
+   */
+  async publishOwn(scope: Scope, inputs: readonly PublishInput[], manager?: EntityManager): Promise<ItemResult[]> {
+    const publisher: Publisher = { ...scope, apiKeyId: null, system: true };
+    const pathsOf = (index: number) => ({
+      data: `inputs.${index}.data`,
+      idempotencyKey: `inputs.${index}.idempotencyKey`,
+      orderingKey: `inputs.${index}.orderingKey`,
+      type: `inputs.${index}.type`,
+    });
+    if (!manager) return this.publishItems(publisher, inputs, pathsOf);
+    return this.acceptItems(publisher, inputs, pathsOf, async (store) => {
+      const sql = sqlOfManager(manager);
+      // The caller's commit comes later: the fan-out is woken from the transaction, as it commits.
+      if ((await sendEventJobs(this.boss, sql, await store(sql))) > 0) await sql.query('SELECT pg_notify($1, $2)', [WAKE_CHANNEL, 'events']);
+    });
+  }
+
   private async publishItems(scope: Publisher, inputs: readonly PublishInput[], pathsOf: (index: number) => ItemPaths): Promise<ItemResult[]> {
     let queued = false;
     const results = await this.acceptItems(scope, inputs, pathsOf, async (store) => {
@@ -226,7 +251,7 @@ export class EventService {
     const checked: CheckedItem[] = [];
     let batchBytes = 0;
     // Tenant schemas are checked off the main thread (see the catalog), so the items are checked concurrently.
-    const outcomes = await Promise.all(inputs.map((input, index) => this.check(input, index, pathsOf(index), types)));
+    const outcomes = await Promise.all(inputs.map((input, index) => this.check(input, index, pathsOf(index), types, scope.system === true)));
     outcomes.forEach((outcome, index) => {
       if ('error' in outcome) {
         results[index] = refused(index, outcome.error);
@@ -279,6 +304,7 @@ export class EventService {
     index: number,
     paths: ItemPaths,
     types: ReadonlyMap<string, EventTypeEntity>,
+    system: boolean,
   ): Promise<CheckedItem | { error: ItemError }> {
     const key = input.idempotencyKey ?? null;
     if (key !== null && (typeof key !== 'string' || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
@@ -298,6 +324,11 @@ export class EventService {
         error: itemError('UNKNOWN_EVENT_TYPE', `Unknown event type "${input.type}"; query eventNames for the catalog`, paths.type, {
           type: input.type,
         }),
+      };
+    }
+    if (channelOf(eventType.name) === OPERATIONS_CHANNEL && !system) {
+      return {
+        error: itemError('BAD_USER_INPUT', 'operations events are published by Hookline itself, about your endpoints', paths.type ?? paths.data),
       };
     }
     if (input.data === undefined || input.data === null) return { error: itemError('BAD_USER_INPUT', 'is required', paths.data) };

@@ -60,7 +60,13 @@ export class FanOutWorkers {
     for (const queue of EVENT_QUEUES) {
       const id = await this.deps.boss.work(
         queue,
-        { batchSize: this.options.batchSize, pollingIntervalSeconds: this.options.pollingIntervalSeconds, transactional: true },
+        {
+          batchSize: this.options.batchSize,
+          pollingIntervalSeconds: this.options.pollingIntervalSeconds,
+          // A backlog is drained batch after batch, not one batch per polling interval.
+          burstWhenBatchFull: true,
+          transactional: true,
+        },
         (jobs, tx) => this.handle(queue, jobs, tx),
       );
       this.workIds.set(queue, id);

@@ -1,6 +1,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { GraphQLError } from 'graphql';
 import type { AccountScopedPrincipal, Principal } from '../accounts/service.js';
+import { actorOf, type AuditActor } from '../audit/actions.js';
 import { Role, type Scope } from '../domain.js';
 import { AppError } from '../errors.js';
 import type { Publisher } from '../events/service.js';
@@ -110,4 +111,9 @@ export function requireAccountPrincipal(ctx: GraphQLContext): AccountScopedPrinc
     throw new AppError('FORBIDDEN', 'An operator key sees no account data; use a key of the account');
   }
   return principal as AccountScopedPrincipal;
+}
+
+/** Who the audit log records as acting in this request: the key, or the console session and the key that made its link. */
+export function actorOfContext(ctx: GraphQLContext): AuditActor {
+  return actorOf(requirePrincipal(ctx));
 }

@@ -1,5 +1,12 @@
 import DataLoader from 'dataloader';
-import type { DeliveryAttemptEntity, DeliveryEntity, EventEntity, SigningSecretEntity, SubscriptionEntity } from '../db/entities/index.js';
+import type {
+  ApiKeyEntity,
+  DeliveryAttemptEntity,
+  DeliveryEntity,
+  EventEntity,
+  SigningSecretEntity,
+  SubscriptionEntity,
+} from '../db/entities/index.js';
 import type { Scope } from '../domain.js';
 import { NotFoundError } from '../errors.js';
 import type { Services } from '../services.js';
@@ -18,6 +25,8 @@ export interface Loaders {
   attemptsOfDelivery: DataLoader<string, DeliveryAttemptEntity[]>;
   deliveriesOfEvent: DataLoader<string, DeliveryEntity[]>;
   activeSecretsOfSubscription: DataLoader<string, SigningSecretEntity[]>;
+  /** The keys that acted in audit entries; null for one that is gone. */
+  auditActorKey: DataLoader<string, ApiKeyEntity | null>;
 }
 
 const perRequest = new WeakMap<GraphQLContext, Loaders>();
@@ -49,5 +58,9 @@ export function createLoaders(services: Services, scope: Scope): Loaders {
     attemptsOfDelivery: new DataLoader(async (ids) => groupedBy(ids, await services.deliveries.attemptsOf(scope, ids), (a) => a.deliveryId)),
     deliveriesOfEvent: new DataLoader(async (ids) => groupedBy(ids, await services.deliveries.listForEvents(scope, ids), (d) => d.eventId)),
     activeSecretsOfSubscription: new DataLoader(async (ids) => groupedBy(ids, await services.secrets.listActiveFor(ids), (s) => s.subscriptionId)),
+    auditActorKey: new DataLoader(async (ids) => {
+      const keys = new Map((await services.audit.actorKeys(scope, ids)).map((k) => [k.id, k]));
+      return ids.map((id) => keys.get(id) ?? null);
+    }),
   };
 }

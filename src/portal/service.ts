@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import type { Principal } from '../accounts/service.js';
+import { AUDIT_ACTIONS, AuditActorKind, actorOf } from '../audit/actions.js';
+import type { AuditService } from '../audit/service.js';
 import { hashesEqual, hashToken } from '../accounts/tokens.js';
 import { Role } from '../domain.js';
 import { AppError, InputError } from '../errors.js';
@@ -43,6 +45,7 @@ export class PortalService {
   constructor(
     private readonly db: DataSource,
     masterKey: Buffer,
+    private readonly audit: AuditService,
   ) {
     this.signingKey = portalSigningKey(masterKey);
   }
@@ -72,7 +75,15 @@ export class PortalService {
       expiresAt,
       usedAt: null,
     });
-    await this.db.getRepository(PortalLinkEntity).insert(link);
+    await this.db.transaction(async (manager) => {
+      await manager.getRepository(PortalLinkEntity).insert(link);
+      await this.audit.record(manager, { accountId: link.accountId, environment: link.environment }, actorOf(caller), {
+        action: AUDIT_ACTIONS.portalSessionCreated,
+        targetType: 'portal_link',
+        targetId: link.id,
+        changes: { readOnly: link.readOnly, expiresAt: expiresAt.toISOString() },
+      });
+    });
     const token = signLink(this.signingKey, {
       linkId: link.id,
       accountId: link.accountId,
@@ -134,8 +145,9 @@ export class PortalService {
       }
       const sessionToken = SESSION_TOKEN_PREFIX + randomBytes(32).toString('base64url');
       const expiresAt = new Date(Date.now() + SESSION_SECONDS * 1000);
+      const sessionId = newId();
       await manager.getRepository(ConsoleSessionEntity).insert({
-        id: newId(),
+        id: sessionId,
         tokenHash: hashToken(sessionToken),
         portalLinkId: link.id,
         accountId: claims.accountId,
@@ -144,15 +156,41 @@ export class PortalService {
         apiKeyId: link.api_key_id,
         expiresAt,
       });
+      await this.audit.record(
+        manager,
+        { accountId: claims.accountId, environment: claims.environment },
+        { kind: AuditActorKind.CONSOLE_SESSION, apiKeyId: link.api_key_id, sessionId, name: null },
+        {
+          action: AUDIT_ACTIONS.consoleSignedIn,
+          targetType: 'console_session',
+          targetId: sessionId,
+          changes: { portalLinkId: link.id, role: link.read_only ? Role.VIEWER : Role.ADMIN, expiresAt: expiresAt.toISOString() },
+        },
+      );
       return { ok: true, sessionToken, expiresAt, readOnly: link.read_only } as const;
     });
   }
 
-  /** Ends a console session (signing out): its token is refused from the next request. False when it was unknown. */
+  /**
+   * Ends a console session (signing out): its token is refused from the next
+   * request, and the account's audit log says so. False when it was unknown.
+   */
   async endSession(token: string): Promise<boolean> {
     if (!isConsoleSessionToken(token)) return false;
-    const result = (await this.db.query(`DELETE FROM console_sessions WHERE token_hash = $1`, [hashToken(token)])) as [unknown[], number];
-    return result[1] > 0;
+    return this.db.transaction(async (manager) => {
+      const [rows] = (await manager.query(`DELETE FROM console_sessions WHERE token_hash = $1 RETURNING id, account_id, environment, api_key_id`, [
+        hashToken(token),
+      ])) as [Array<{ id: string; account_id: string; environment: Principal['environment']; api_key_id: string }>, number];
+      const session = rows[0];
+      if (!session) return false;
+      await this.audit.record(
+        manager,
+        { accountId: session.account_id, environment: session.environment },
+        { kind: AuditActorKind.CONSOLE_SESSION, apiKeyId: session.api_key_id, sessionId: session.id, name: null },
+        { action: AUDIT_ACTIONS.consoleSignedOut, targetType: 'console_session', targetId: session.id },
+      );
+      return true;
+    });
   }
 
   /** Resolves a console session token to its principal, or throws UNAUTHENTICATED. */

@@ -45,6 +45,11 @@ export class Keyring {
     return [...this.byId.keys()];
   }
 
+  /** Every key, the current one first: for what is keyed from the master key but not sealed, e.g. the audit log's HMACs. */
+  get keys(): Buffer[] {
+    return [...this.byId.values()];
+  }
+
   seal(plaintext: string, additionalData: Buffer): Buffer {
     const nonce = randomBytes(NONCE_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.current, nonce);

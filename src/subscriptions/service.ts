@@ -1,4 +1,7 @@
 import { In, IsNull, type DataSource, type EntityManager } from 'typeorm';
+import { AUDIT_ACTIONS, fieldChanges, type AuditActor } from '../audit/actions.js';
+import type { AuditService } from '../audit/service.js';
+import { AUDITED_SUBSCRIPTION_FIELDS, auditedSubscription } from '../audit/subjects.js';
 import type { CatalogService } from '../catalog/service.js';
 import { channelOf, checkExclusiveChannels } from '../catalog/rules.js';
 import { SubscriptionEntity } from '../db/entities/index.js';
@@ -70,10 +73,11 @@ export class SubscriptionService {
     private readonly catalog: CatalogService,
     private readonly secrets: SecretService,
     private readonly destinations: DestinationPolicy,
+    private readonly audit: AuditService,
     private readonly limits: SubscriptionLimits = DEFAULT_SUBSCRIPTION_LIMITS,
   ) {}
 
-  async create(scope: Scope, fields: CreateSubscriptionFields): Promise<{ subscription: SubscriptionEntity; secret: string }> {
+  async create(scope: Scope, actor: AuditActor, fields: CreateSubscriptionFields): Promise<{ subscription: SubscriptionEntity; secret: string }> {
     const secret = this.secrets.prepare(fields.sharedSecret, 'input.sharedSecret');
     const candidate: Candidate = { url: fields.url, channels: fields.channels, events: fields.events ?? [] };
     const url = await this.check(scope, candidate, await this.urlProblems(fields.url));
@@ -98,12 +102,19 @@ export class SubscriptionService {
         ordering: fields.ordering ?? DeliveryOrdering.PER_KEY,
       });
       await this.secrets.add(manager, id, secret);
-      return { subscription: await manager.findOneByOrFail(SubscriptionEntity, { id }), secret };
+      const subscription = await manager.findOneByOrFail(SubscriptionEntity, { id });
+      await this.audit.record(manager, scope, actor, {
+        action: AUDIT_ACTIONS.subscriptionCreated,
+        targetType: 'subscription',
+        targetId: id,
+        changes: fieldChanges(null, auditedSubscription(subscription), AUDITED_SUBSCRIPTION_FIELDS),
+      });
+      return { subscription, secret };
     });
   }
 
   /** Applies the changes and checks the whole resulting subscription, the exclusive-channel rule included. */
-  async update(scope: Scope, id: string, fields: UpdateSubscriptionFields): Promise<SubscriptionEntity> {
+  async update(scope: Scope, actor: AuditActor, id: string, fields: UpdateSubscriptionFields): Promise<SubscriptionEntity> {
     const nulls = (['url', 'channels', 'enabled'] as const)
       .filter((name) => fields[name] === null)
       .map((name) => ({ field: `input.${name}`, message: 'cannot be null; leave it out to keep the current value' }));
@@ -143,7 +154,19 @@ export class SubscriptionService {
         Object.assign(changes, { enabled: false, disabledReason: DISABLED_BY_ADMIN });
       }
       await manager.update(SubscriptionEntity, { id: current.id }, changes);
-      return manager.findOneByOrFail(SubscriptionEntity, { id: current.id });
+      const updated = await manager.findOneByOrFail(SubscriptionEntity, { id: current.id });
+      const [before, after] = [auditedSubscription(current), auditedSubscription(updated)];
+      const changed = fieldChanges(before, after, AUDITED_SUBSCRIPTION_FIELDS);
+      // New header values under the same names change nothing visible: say that they were set.
+      if (fields.headers !== undefined) changed.headerNames = { before: before.headerNames, after: after.headerNames };
+      const action =
+        updated.enabled === current.enabled
+          ? AUDIT_ACTIONS.subscriptionUpdated
+          : updated.enabled
+            ? AUDIT_ACTIONS.subscriptionEnabled
+            : AUDIT_ACTIONS.subscriptionDisabled;
+      await this.audit.record(manager, scope, actor, { action, targetType: 'subscription', targetId: current.id, changes: changed });
+      return updated;
     });
   }
 
@@ -152,11 +175,17 @@ export class SubscriptionService {
    * subscription is NOT_FOUND from now on, gets no deliveries (the channel
    * rules skip deleted subscriptions) and its secrets stop signing.
    */
-  async delete(scope: Scope, id: string): Promise<void> {
+  async delete(scope: Scope, actor: AuditActor, id: string): Promise<void> {
     await this.db.transaction(async (manager) => {
       const current = await this.lockForUpdate(manager, scope, id);
       await manager.update(SubscriptionEntity, { id: current.id }, { deletedAt: new Date() });
       await this.secrets.expireAll(manager, current.id);
+      await this.audit.record(manager, scope, actor, {
+        action: AUDIT_ACTIONS.subscriptionDeleted,
+        targetType: 'subscription',
+        targetId: current.id,
+        changes: fieldChanges(auditedSubscription(current), null, AUDITED_SUBSCRIPTION_FIELDS),
+      });
     });
   }
 
@@ -204,6 +233,7 @@ export class SubscriptionService {
   /** A new secret that signs at once; the active ones keep signing for expireCurrentAfterSeconds more. */
   async rotateSecret(
     scope: Scope,
+    actor: AuditActor,
     id: string,
     expireCurrentAfterSeconds: number | null | undefined,
     secret?: string | null,
@@ -213,14 +243,28 @@ export class SubscriptionService {
       // The row lock serialises rotations of one subscription.
       const subscription = await this.lockForUpdate(manager, scope, id);
       await this.secrets.rotate(manager, subscription.id, expireCurrentAfterSeconds, newSecret);
+      await this.audit.record(manager, scope, actor, {
+        action: AUDIT_ACTIONS.secretRotated,
+        targetType: 'subscription',
+        targetId: subscription.id,
+        changes: { expireCurrentAfterSeconds: expireCurrentAfterSeconds ?? null, chosenByCaller: !!secret },
+      });
       return { subscription, secret: newSecret };
     });
   }
 
   /** The secrets that sign now, newest first, in plaintext: for ADMINs only (the resolver checks the role). */
-  async revealSecrets(scope: Scope, id: string): Promise<string[]> {
+  async revealSecrets(scope: Scope, actor: AuditActor, id: string): Promise<string[]> {
     const subscription = await this.get(scope, id);
-    return this.secrets.activeSecrets(subscription.id);
+    const secrets = await this.secrets.activeSecrets(subscription.id);
+    // Recorded before the secrets leave: a reveal that is not in the log does not happen.
+    await this.audit.recordAlone(scope, actor, {
+      action: AUDIT_ACTIONS.secretRevealed,
+      targetType: 'subscription',
+      targetId: subscription.id,
+      changes: { secrets: secrets.length },
+    });
+    return secrets;
   }
 
   /**

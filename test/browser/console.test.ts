@@ -434,4 +434,55 @@ describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('the console in Chromiu
     await page.getByText('No subscriptions yet.').waitFor();
     await page.close();
   });
+
+  it('shows the audit log in Activity: who did what and what changed, filters, and whether the log verifies', async () => {
+    const page = await browser.newPage();
+    await signIn(page, acme.adminToken);
+    // The subscription form offers the operations channel like any other.
+    await page.getByRole('button', { name: 'New subscription' }).click();
+    await page.getByRole('checkbox', { name: 'operations', exact: true }).check();
+    await page.getByRole('checkbox', { name: 'operations.endpoint_held', exact: true }).waitFor();
+
+    await page.getByRole('link', { name: 'Activity' }).click();
+    const status = page.getByRole('status', { name: 'Audit log verification' });
+    await status.getByText('The log verifies').waitFor();
+    const log = page.getByRole('table', { name: 'Audit log' });
+    await log.getByText('subscription.deleted').first().waitFor();
+    for (const action of ['subscription.created', 'secret.rotated', 'console.signed_in', 'portal_session.created', 'deliveries.replayed']) {
+      expect(await log.getByText(action, { exact: true }).count(), action).toBeGreaterThan(0);
+    }
+    const created = log.getByRole('row').filter({ hasText: 'subscription.created' }).last();
+    expect(await created.textContent()).toContain('API key');
+    expect(await created.textContent()).toContain('ERP receivables sync');
+    // Header names are shown, their values never.
+    expect(await created.textContent()).toContain('X-Tenant');
+    expect(await log.textContent()).not.toContain('acme');
+    expect(await log.getByRole('row').filter({ hasText: 'Console session, link made by' }).count()).toBeGreaterThan(0);
+    await browser.screenshot(page, '12-activity');
+
+    await page.getByLabel('Action').selectOption('secret.rotated');
+    await expect.poll(async () => (await log.getByRole('row').allTextContents()).slice(1).every((r) => r.includes('secret.rotated'))).toBe(true);
+    expect(await log.getByRole('row').count()).toBeGreaterThan(1);
+
+    // A row changed in the database is found.
+    const [row] = (await t.app.db.query(`SELECT id, target_id FROM audit_log WHERE action = 'secret.rotated' LIMIT 1`)) as Array<{
+      id: string;
+      target_id: string;
+    }>;
+    await t.app.db.query(`UPDATE audit_log SET target_id = 'elsewhere' WHERE id = $1`, [row!.id]);
+    await status.getByRole('button', { name: 'Check again' }).click();
+    await status.getByText('The log does not verify').waitFor();
+    expect(await status.textContent()).toContain(row!.id);
+    await browser.screenshot(page, '13-activity-broken');
+    await t.app.db.query(`UPDATE audit_log SET target_id = $2 WHERE id = $1`, [row!.id, row!.target_id]);
+    await page.close();
+
+    // A VIEWER reads it too.
+    const viewer = await browser.newPage();
+    await signIn(viewer, viewerKey);
+    await viewer.getByRole('link', { name: 'Activity' }).click();
+    await viewer.getByRole('status', { name: 'Audit log verification' }).getByText('The log verifies').waitFor();
+    await viewer.getByRole('table', { name: 'Audit log' }).waitFor();
+    await viewer.close();
+  });
 });

@@ -50,6 +50,7 @@ const CATALOG: Record<string, string[]> = {
   promises_to_pay: ['created', 'broken'],
   payables: ['approved', 'paid', 'payout_failed', 'instant_payout'],
   webhook: ['test'],
+  operations: ['endpoint_held', 'endpoint_recovered', 'endpoint_disabled', 'delivery_failed', 'ordering_key_blocked'],
 };
 
 interface Channel {
@@ -128,7 +129,16 @@ describe('the event catalog', () => {
   it('gives the typed domain events a JSON Schema that their examples satisfy and bad data fails', async () => {
     const { eventTypes } = await t.ok<{ eventTypes: EventType[] }>(admin, EVENT_TYPES);
     const typed = eventTypes.filter((e) => e.schema !== null).map((e) => e.name);
-    expect(typed.sort()).toEqual(['disputes.opened', 'invoices.paid', 'promises_to_pay.created']);
+    expect(typed.sort()).toEqual([
+      'disputes.opened',
+      'invoices.paid',
+      'operations.delivery_failed',
+      'operations.endpoint_disabled',
+      'operations.endpoint_held',
+      'operations.endpoint_recovered',
+      'operations.ordering_key_blocked',
+      'promises_to_pay.created',
+    ]);
 
     const catalog = t.app.services.catalog;
     const scope = { accountId, environment: Environment.PRODUCTION };

@@ -92,7 +92,8 @@ describe('ordering per key and in-flight caps', () => {
     await receiver.waitFor(1, 15_000);
     const query = `query($id: ID!) { webhookSubscription(id: $id) { blockedOrderingKeys { orderingKey waiting failedDelivery { status sequence } } } }`;
     let blocked: Array<{ orderingKey: string; waiting: number; failedDelivery: { status: string; sequence: number } }> = [];
-    for (let i = 0; i < 100 && blocked.length === 0; i++) {
+    // Until the first has failed and the other two, fanned out behind it, wait.
+    for (let i = 0; i < 100 && blocked[0]?.waiting !== 2; i++) {
       blocked = (await t.ok<{ webhookSubscription: { blockedOrderingKeys: typeof blocked } }>(acme.adminToken, query, { id })).webhookSubscription
         .blockedOrderingKeys;
       await new Promise((r) => setTimeout(r, 100));

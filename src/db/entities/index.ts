@@ -7,6 +7,7 @@ import { DeliverySequenceEntity, OrderingKeyEntity } from './ordering.js';
 import { SettingEntity } from './setting.js';
 import { SigningSecretEntity, SubscriptionEntity } from './subscription.js';
 import { ConsoleSessionEntity, PortalLinkEntity } from '../../portal/entities.js';
+import { AuditChainHeadEntity, AuditCheckpointEntity, AuditEntryEntity } from '../../audit/entities.js';
 
 export {
   AccountEntity,
@@ -38,4 +39,7 @@ export const entities = [
   SettingEntity,
   PortalLinkEntity,
   ConsoleSessionEntity,
+  AuditEntryEntity,
+  AuditChainHeadEntity,
+  AuditCheckpointEntity,
 ];

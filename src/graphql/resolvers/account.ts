@@ -34,7 +34,7 @@ export class AccountResolver {
   @Authorized(Role.OPERATOR)
   @Mutation(() => CreatedAccount, { description: 'OPERATOR only' })
   async createAccount(@Ctx() ctx: GraphQLContext, @Arg('name') name: string): Promise<CreatedAccount> {
-    return presentCreatedAccount(await ctx.services.accounts.createAccount(name));
+    return presentCreatedAccount(await ctx.services.accounts.createAccount(requirePrincipal(ctx), name));
   }
 
   @Authorized(Role.ADMIN, Role.OPERATOR)

@@ -1,6 +1,6 @@
 import { Arg, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import { Role } from '../../domain.js';
-import { scopeOf, type GraphQLContext } from '../context.js';
+import { actorOfContext, scopeOf, type GraphQLContext } from '../context.js';
 import { presentChannel, presentEventType } from '../presenters/catalog.js';
 import { Channel, DefineEventTypeInput, EventType } from '../types/catalog.js';
 
@@ -28,6 +28,6 @@ export class CatalogResolver {
   @Authorized(Role.ADMIN)
   @Mutation(() => EventType)
   async defineEventType(@Ctx() ctx: GraphQLContext, @Arg('input', () => DefineEventTypeInput) input: DefineEventTypeInput): Promise<EventType> {
-    return presentEventType(await ctx.services.catalog.defineEventType(scopeOf(ctx), input));
+    return presentEventType(await ctx.services.catalog.defineEventType(scopeOf(ctx), actorOfContext(ctx), input));
   }
 }

@@ -1,6 +1,6 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { DeliveryStatus, Role } from '../../domain.js';
-import { scopeOf, type GraphQLContext } from '../context.js';
+import { actorOfContext, scopeOf, type GraphQLContext } from '../context.js';
 import { loadersOf } from '../loaders.js';
 import { nullWhenNotFound } from '../nullable.js';
 import { presentBlockedOrderingKey, presentDelivery, presentDeliveryAttempt, presentDeliveryStats } from '../presenters/delivery.js';
@@ -44,7 +44,7 @@ export class DeliveryResolver {
     description: 'Queues the delivery again with the same id, so that receivers can still de-duplicate; its attempts continue',
   })
   async redeliver(@Ctx() ctx: GraphQLContext, @Arg('deliveryId', () => ID) deliveryId: string): Promise<Delivery> {
-    return presentDelivery(await ctx.services.deliveries.redeliver(scopeOf(ctx), deliveryId));
+    return presentDelivery(await ctx.services.deliveries.redeliver(scopeOf(ctx), actorOfContext(ctx), deliveryId));
   }
 
   @Authorized(Role.ADMIN)
@@ -54,7 +54,7 @@ export class DeliveryResolver {
     @Arg('subscriptionId', () => ID) subscriptionId: string,
     @Arg('since') since: Date,
   ): Promise<number> {
-    return ctx.services.deliveries.replayFailed(scopeOf(ctx), subscriptionId, since);
+    return ctx.services.deliveries.replayFailed(scopeOf(ctx), actorOfContext(ctx), subscriptionId, since);
   }
 
   @Authorized(Role.ADMIN)
@@ -64,7 +64,7 @@ export class DeliveryResolver {
     @Arg('subscriptionId', () => ID) subscriptionId: string,
     @Arg('orderingKey') orderingKey: string,
   ): Promise<number> {
-    return ctx.services.deliveries.unblockOrderingKey(scopeOf(ctx), subscriptionId, orderingKey);
+    return ctx.services.deliveries.unblockOrderingKey(scopeOf(ctx), actorOfContext(ctx), subscriptionId, orderingKey);
   }
 
   @FieldResolver(() => Event)

@@ -1,5 +1,6 @@
 import type { NonEmptyArray } from 'type-graphql';
 import { AccountResolver } from './account.js';
+import { AuditActorResolver, AuditResolver } from './audit.js';
 import { CatalogResolver } from './catalog.js';
 import { BlockedOrderingKeyResolver, DeliveryResolver, SubscriptionHistoryResolver } from './delivery.js';
 import { EventResolver } from './event.js';
@@ -18,4 +19,6 @@ export const resolvers: NonEmptyArray<Function> = [
   BlockedOrderingKeyResolver,
   PortalResolver,
   SubscriptionSeriesResolver,
+  AuditResolver,
+  AuditActorResolver,
 ];

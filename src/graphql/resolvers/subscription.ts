@@ -2,7 +2,7 @@ import { GraphQLJSON } from 'graphql-scalars';
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Role } from '../../domain.js';
 import { redactHeaderValues, redactQueryValues } from '../../subscriptions/validation.js';
-import { requirePrincipal, scopeOf, type GraphQLContext } from '../context.js';
+import { actorOfContext, requirePrincipal, scopeOf, type GraphQLContext } from '../context.js';
 import { loadersOf } from '../loaders.js';
 import { presentCreatedSubscription, presentRotatedSecret, presentSigningSecret, presentSubscription } from '../presenters/subscription.js';
 import {
@@ -38,7 +38,7 @@ export class SubscriptionResolver {
   @Authorized(Role.ADMIN)
   @Query(() => [String], { description: 'ADMIN only: the secrets currently used for signing, newest first' })
   async webhookSecrets(@Ctx() ctx: GraphQLContext, @Arg('subscriptionId', () => ID) subscriptionId: string): Promise<string[]> {
-    return ctx.services.subscriptions.revealSecrets(scopeOf(ctx), subscriptionId);
+    return ctx.services.subscriptions.revealSecrets(scopeOf(ctx), actorOfContext(ctx), subscriptionId);
   }
 
   @Authorized(Role.ADMIN)
@@ -47,7 +47,7 @@ export class SubscriptionResolver {
     @Ctx() ctx: GraphQLContext,
     @Arg('input', () => CreateWebhookSubscriptionInput) input: CreateWebhookSubscriptionInput,
   ): Promise<CreatedWebhookSubscription> {
-    return presentCreatedSubscription(await ctx.services.subscriptions.create(scopeOf(ctx), input));
+    return presentCreatedSubscription(await ctx.services.subscriptions.create(scopeOf(ctx), actorOfContext(ctx), input));
   }
 
   @Authorized(Role.ADMIN)
@@ -57,13 +57,13 @@ export class SubscriptionResolver {
     @Arg('id', () => ID) id: string,
     @Arg('input', () => UpdateWebhookSubscriptionInput) input: UpdateWebhookSubscriptionInput,
   ): Promise<WebhookSubscription> {
-    return presentSubscription(await ctx.services.subscriptions.update(scopeOf(ctx), id, input));
+    return presentSubscription(await ctx.services.subscriptions.update(scopeOf(ctx), actorOfContext(ctx), id, input));
   }
 
   @Authorized(Role.ADMIN)
   @Mutation(() => Boolean)
   async deleteWebhookSubscription(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<boolean> {
-    await ctx.services.subscriptions.delete(scopeOf(ctx), id);
+    await ctx.services.subscriptions.delete(scopeOf(ctx), actorOfContext(ctx), id);
     return true;
   }
 
@@ -75,7 +75,9 @@ export class SubscriptionResolver {
     @Arg('expireCurrentAfterSeconds', () => Int, { nullable: true, defaultValue: 86400 }) expireCurrentAfterSeconds: number | null,
     @Arg('secret', () => String, { nullable: true }) secret: string | null,
   ): Promise<RotatedSecret> {
-    return presentRotatedSecret(await ctx.services.subscriptions.rotateSecret(scopeOf(ctx), id, expireCurrentAfterSeconds, secret));
+    return presentRotatedSecret(
+      await ctx.services.subscriptions.rotateSecret(scopeOf(ctx), actorOfContext(ctx), id, expireCurrentAfterSeconds, secret),
+    );
   }
 
   /** Metadata of the secrets that sign now; never their plaintext. */
