@@ -166,6 +166,14 @@ describe('portal links and console sessions', () => {
       await t.ok(other, '{ viewer { role } }');
       expect((await fetch(`${base}/console/sign-out`, { method: 'POST', headers: { authorization: `Bearer ${session}` } })).status).toBe(204);
       expect((await fetch(`${base}/console/sign-out`, { method: 'POST' })).status).toBe(204);
+      // The account's audit log says that the session signed out, once.
+      const { auditLog } = await t.ok<{ auditLog: { nodes: Array<{ action: string; actor: { kind: string } }> } }>(
+        admin,
+        '{ auditLog(first: 20) { nodes { action actor { kind } } } }',
+      );
+      expect(auditLog.nodes.filter((e) => e.action === 'console.signed_out')).toEqual([
+        { action: 'console.signed_out', actor: { kind: 'CONSOLE_SESSION' } },
+      ]);
     });
 
     it('deletes expired sessions and links in the background, keeping what a live session needs', async () => {

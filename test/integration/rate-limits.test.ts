@@ -299,6 +299,18 @@ describe("a key's own rate limit", () => {
     const back = await t.ok<{ setApiKeyRateLimit: { rateLimitPerSecond: number | null } }>(admin, SET, { id: apiKey.id, rate: null });
     expect(back.setApiKeyRateLimit.rateLimitPerSecond).toBeNull();
     await expect.poll(async () => (await post(secondUrl, token)).status, { timeout: 10_000, interval: 100 }).toBe(429);
+    // Both changes are in the account's audit log, with the budget before and after.
+    const { auditLog } = await t.ok<{ auditLog: { nodes: Array<{ action: string; targetId: string; changes: Record<string, unknown> }> } }>(
+      admin,
+      '{ auditLog(first: 50) { nodes { action targetId changes } } }',
+    );
+    const changes = auditLog.nodes
+      .filter((e) => e.action === 'api_key.rate_limit_set' && e.targetId === apiKey.id)
+      .map((e) => e.changes.rateLimitPerSecond);
+    expect(changes).toEqual([
+      { before: 1, after: null },
+      { before: null, after: 1 },
+    ]);
   });
 
   it("refuses a budget above the operator's ceiling or below one, naming rateLimitPerSecond", async () => {
