@@ -9,6 +9,7 @@ import { SealedHeadersAndSettings1795000000030 } from './1795000000030-sealed-he
 import { PublishIdempotencyAndKeyChanges1795000000040 } from './1795000000040-publish-idempotency-and-key-changes.js';
 import { PortalSessions1795000000050 } from './1795000000050-portal-sessions.js';
 import { EventPipeline1795000000060 } from './1795000000060-event-pipeline.js';
+import { ApiKeyRateLimits1795000000070 } from './1795000000070-api-key-rate-limits.js';
 import { AuditLog1795000000080 } from './1795000000080-audit-log.js';
 import { OperationsChannel1795000000081 } from './1795000000081-operations-channel.js';
 
@@ -25,6 +26,7 @@ export const migrations = [
   PublishIdempotencyAndKeyChanges1795000000040,
   PortalSessions1795000000050,
   EventPipeline1795000000060,
+  ApiKeyRateLimits1795000000070,
   AuditLog1795000000080,
   OperationsChannel1795000000081,
 ];

@@ -121,8 +121,9 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       stack.push(() => server.stop());
     }
 
+    const host = !config.bindAddress || ['0.0.0.0', '::'].includes(config.bindAddress) ? 'localhost' : config.bindAddress;
     return {
-      url: `http://localhost:${port ?? config.port}/graphql`,
+      url: `http://${host.includes(':') ? `[${host}]` : host}:${port ?? config.port}/graphql`,
       port,
       operatorToken,
       services,

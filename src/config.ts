@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /** Raised when an environment variable is invalid; the message names the variable. */
@@ -18,6 +19,8 @@ export interface Config {
   /** Unset: the embedded PostgreSQL under dataDir is used. */
   databaseUrl: string | undefined;
   port: number;
+  /** The address every port Hookline opens listens on; unset: every interface. */
+  bindAddress: string | undefined;
   dataDir: string;
   bootstrapToken: string | undefined;
   /** 32 bytes. Unset only with the embedded database: then generated into the data directory at start. */
@@ -42,8 +45,10 @@ export interface Config {
   workerPort: number;
   /** Deliveries to one endpoint in flight across all workers when its subscription sets no maxInFlight. */
   defaultMaxInFlight: number;
-  /** Deadline of one DNS lookup of an endpoint's host. */
+  /** Deadline of one DNS lookup of an endpoint's host, in the workers and when a subscription is saved. */
   dnsTimeoutMs: number;
+  /** The DNS servers endpoint hosts are resolved with (`host` or `host:port`); unset: the system's. */
+  dnsServers: string[] | undefined;
   /** Events, their deliveries and attempts older than this many days are deleted. */
   retentionDays: number;
   /** Audit entries older than this many days are deleted, oldest first (the newest of each log is always kept). */
@@ -58,6 +63,8 @@ export interface Config {
 
 export interface ApiSettings {
   rateLimitPerKey: number;
+  /** The most requests per second an ADMIN may give a key of its own (createApiKey, setApiKeyRateLimit). */
+  rateLimitPerKeyCeiling: number;
   rateLimitPerAddress: number;
   rateLimitWindowSeconds: number;
   /** Proxies in front of the API whose X-Forwarded-For is believed: 0 takes the peer address. */
@@ -66,6 +73,12 @@ export interface ApiSettings {
   metricsPort: number | undefined;
   /** Set: /metrics answers only with "Authorization: Bearer <token>". */
   metricsToken: string | undefined;
+  /** The address the port of its own that /metrics may have listens on; unset: bindAddress. */
+  metricsBindAddress: string | undefined;
+  /** The address the API listens on; unset: every interface. */
+  bindAddress: string | undefined;
+  /** The CSP frame-ancestors sources of every page: who may show the console in a frame. */
+  frameAncestors: string;
 }
 
 const booleanString = z
@@ -83,6 +96,32 @@ const integerString = (min: number, max: number) =>
     .transform(Number)
     .refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`);
 
+/** A numeric IPv4 or IPv6 address, or a host name, to listen on. */
+const listenAddress = z
+  .string()
+  .trim()
+  .refine(
+    (v) => isIP(v.replace(/^\[|\]$/g, '')) !== 0 || /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(v),
+    'must be an IP address or a host name',
+  )
+  .transform((v) => v.replace(/^\[|\]$/g, ''));
+
+/**
+ * CSP source expressions naming who may frame the pages: 'self', 'none', or
+ * origins such as https://erp.example.com (wildcard subdomains allowed).
+ */
+const frameSources = z
+  .string()
+  .trim()
+  .transform((v) => v.split(/\s+/).filter(Boolean))
+  .refine(
+    (sources) =>
+      sources.length > 0 &&
+      sources.every((s) => s === "'self'" || (s === "'none'" && sources.length === 1) || /^https?:\/\/(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$/.test(s)),
+    "must be 'self', 'none', or origins such as https://erp.example.com, separated by spaces",
+  )
+  .transform((sources) => sources.join(' '));
+
 const variables = {
   NODE_ENV: z.enum(['development', 'production', 'test'], 'must be development, production or test'),
   DATABASE_URL: z
@@ -90,6 +129,7 @@ const variables = {
     .trim()
     .refine((v) => /^postgres(ql)?:\/\//.test(v) && URL.canParse(v), 'must be a postgres:// or postgresql:// URL'),
   PORT: integerString(0, 65535),
+  HOOKLINE_BIND_ADDRESS: listenAddress,
   HOOKLINE_DATA_DIR: z.string().trim().min(1, 'must not be empty'),
   HOOKLINE_BOOTSTRAP_TOKEN: z
     .string()
@@ -122,12 +162,21 @@ const variables = {
   HOOKLINE_WORKER_PORT: integerString(0, 65535),
   HOOKLINE_DEFAULT_MAX_IN_FLIGHT: integerString(1, 1000),
   HOOKLINE_DNS_TIMEOUT_MS: integerString(100, 60_000),
+  HOOKLINE_DNS_SERVERS: z
+    .string()
+    .trim()
+    .transform((v) => v.split(/[\s,]+/).filter(Boolean))
+    .refine(
+      (servers) => servers.length > 0 && servers.every((s) => isIP(s) !== 0 || /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/.test(s)),
+      'must be IP addresses (with :port, IPv6 in brackets), separated by commas',
+    ),
   HOOKLINE_RETENTION_DAYS: integerString(1, 3650),
   HOOKLINE_AUDIT_RETENTION_DAYS: integerString(1, 36500),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'must be a pino log level'),
   // API request limits and the metrics route
   HOOKLINE_RATE_LIMIT_PER_KEY: integerString(1, 1_000_000_000),
   HOOKLINE_RATE_LIMIT_PER_ADDRESS: integerString(1, 1_000_000_000),
+  HOOKLINE_RATE_LIMIT_PER_KEY_CEILING: integerString(1, 1_000_000_000),
   HOOKLINE_RATE_LIMIT_WINDOW_SECONDS: integerString(1, 3600),
   HOOKLINE_TRUST_PROXY_HOPS: integerString(0, 10),
   HOOKLINE_METRICS_PORT: integerString(0, 65535),
@@ -136,6 +185,8 @@ const variables = {
     .min(16, 'must be at least 16 characters')
     .max(256, 'must be at most 256 characters')
     .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces'),
+  HOOKLINE_METRICS_BIND_ADDRESS: listenAddress,
+  HOOKLINE_FRAME_ANCESTORS: frameSources,
   HOOKLINE_LOG_FORMAT: z.enum(['pretty', 'json'], 'must be pretty or json'),
   HOOKLINE_POSTGRES_BINARIES: z.string().trim().min(1, 'must not be empty'),
 } as const;
@@ -179,6 +230,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     nodeEnv,
     databaseUrl: v.DATABASE_URL,
     port: v.PORT ?? 4000,
+    bindAddress: v.HOOKLINE_BIND_ADDRESS,
     dataDir: v.HOOKLINE_DATA_DIR ?? '.hookline',
     bootstrapToken: v.HOOKLINE_BOOTSTRAP_TOKEN,
     masterKey: v.HOOKLINE_MASTER_KEY,
@@ -196,17 +248,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: v.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info'),
     api: {
       rateLimitPerKey: v.HOOKLINE_RATE_LIMIT_PER_KEY ?? 100,
+      rateLimitPerKeyCeiling: v.HOOKLINE_RATE_LIMIT_PER_KEY_CEILING ?? 1_000,
       rateLimitPerAddress: v.HOOKLINE_RATE_LIMIT_PER_ADDRESS ?? 20,
       rateLimitWindowSeconds: v.HOOKLINE_RATE_LIMIT_WINDOW_SECONDS ?? 1,
       trustProxyHops: v.HOOKLINE_TRUST_PROXY_HOPS ?? 0,
       metricsPort: v.HOOKLINE_METRICS_PORT,
       metricsToken: v.HOOKLINE_METRICS_TOKEN,
+      metricsBindAddress: v.HOOKLINE_METRICS_BIND_ADDRESS ?? v.HOOKLINE_BIND_ADDRESS,
+      bindAddress: v.HOOKLINE_BIND_ADDRESS,
+      frameAncestors: v.HOOKLINE_FRAME_ANCESTORS ?? "'self'",
     },
     logFormat: v.HOOKLINE_LOG_FORMAT,
     postgresBinaries: v.HOOKLINE_POSTGRES_BINARIES,
     workerPort: v.HOOKLINE_WORKER_PORT ?? 4001,
     defaultMaxInFlight: v.HOOKLINE_DEFAULT_MAX_IN_FLIGHT ?? 10,
     dnsTimeoutMs: v.HOOKLINE_DNS_TIMEOUT_MS ?? 5_000,
+    dnsServers: v.HOOKLINE_DNS_SERVERS,
     retentionDays: v.HOOKLINE_RETENTION_DAYS ?? 30,
     auditRetentionDays: v.HOOKLINE_AUDIT_RETENTION_DAYS ?? 400,
   };

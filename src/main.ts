@@ -34,12 +34,20 @@ async function serve(role: Role, migrate: boolean): Promise<void> {
   const app = await startApp({ config, logger, role, migrate });
   if (app.port !== undefined) logger.info({ url: app.url }, 'GraphQL API listening');
   if (app.port !== undefined) logger.info({ url: app.url.replace(/\/graphql$/, '/console/') }, 'developer console');
-  if (app.operatorToken) announceOperatorToken(app.url, app.operatorToken);
+  if (app.operatorToken) announceOperatorToken(app.url, app.operatorToken, config);
   stopOnSignals(logger, () => app.stop());
 }
 
-/** Printed once, on the start that created the key: only its hash is kept. */
-function announceOperatorToken(url: string, token: string): void {
+/**
+ * Printed once, on the start that created the key: only its hash is kept.
+ * A token the operator gave in HOOKLINE_BOOTSTRAP_TOKEN is never printed:
+ * they have it already, and the output goes wherever the logs are collected.
+ */
+function announceOperatorToken(url: string, token: string, config?: Config): void {
+  if (config?.bootstrapToken !== undefined && token === config.bootstrapToken) {
+    process.stdout.write(`\n  Hookline GraphQL API: ${url}\n  Operator key created with the token in HOOKLINE_BOOTSTRAP_TOKEN (not shown)\n\n`);
+    return;
+  }
   process.stdout.write(
     [
       '',
@@ -90,7 +98,7 @@ async function migrate(): Promise<void> {
     const boss = await startBoss({ url, logger, supervise: false });
     await boss.stop({ graceful: false });
     const token = await new AccountService(db).bootstrapOperator(config.bootstrapToken);
-    if (token) announceOperatorToken(`http://localhost:${config.port}/graphql`, token);
+    if (token) announceOperatorToken(`http://localhost:${config.port}/graphql`, token, config);
   } finally {
     await db.destroy().catch(() => undefined);
     await embedded?.stop();

@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import type { Metrics } from './metrics/metrics.js';
 import type { Logger } from './logger.js';
 import { DeliveryService } from './deliveries/service.js';
+import { DeliveryDns } from './delivery-engine/dns.js';
 import { EventService } from './events/service.js';
 import { Keyring } from './secrets/keyring.js';
 import { StatsSeriesService } from './deliveries/stats-series.js';
@@ -45,12 +46,24 @@ export function createServices(deps: ServiceDeps): Services {
   const audit = new AuditService(deps.db, deps.masterKey instanceof Keyring ? deps.masterKey.keys : [deps.masterKey], deps.logger);
   const catalog = new CatalogService(deps.db, audit, { maxEventTypes: deps.config.maxEventTypes, schemaCheckMs: deps.config.schemaCheckMs });
   const secrets = new SecretService(deps.db, deps.masterKey);
-  const subscriptions = new SubscriptionService(deps.db, catalog, secrets, { allowPrivate: deps.config.allowPrivateUrls }, audit, {
-    maxSubscriptions: deps.config.maxSubscriptions,
-  });
+  const dns = new DeliveryDns({ timeoutMs: deps.config.dnsTimeoutMs, servers: deps.config.dnsServers });
+  const subscriptions = new SubscriptionService(
+    deps.db,
+    catalog,
+    secrets,
+    // The delivery workers' resolver and deadline, so that a name is judged on save as it will be on delivery.
+    {
+      allowPrivate: deps.config.allowPrivateUrls,
+      resolve: (host) => dns.resolve(host),
+    },
+    audit,
+    {
+      maxSubscriptions: deps.config.maxSubscriptions,
+    },
+  );
   const deliveries = new DeliveryService(deps.db, catalog, subscriptions, deps.wakeWorkers, audit);
   return {
-    accounts: new AccountService(deps.db, audit),
+    accounts: new AccountService(deps.db, audit, { rateLimitPerKeyCeiling: deps.config.api.rateLimitPerKeyCeiling }),
     catalog,
     secrets,
     subscriptions,

@@ -14,6 +14,16 @@ export function forgetToken(): void {
   sessionStorage.removeItem(TOKEN_KEY);
 }
 
+/**
+ * Ends a console session on the server, so that its token is refused from
+ * now on wherever it was copied to; an API key has nothing to end. Best
+ * effort: the tab forgets the token whatever the answer.
+ */
+export async function endSession(token: string | null): Promise<void> {
+  if (!isPortalSession(token)) return;
+  await fetch('/console/sign-out', { method: 'POST', headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
+}
+
 /** A console session (opened by a portal link) rather than an API key. */
 export function isPortalSession(token: string | null): boolean {
   return token?.startsWith('hkc_') ?? false;

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { forgetToken, gql, isPortalSession, messageOf, storeToken, storedToken, whenUnauthenticated } from './api';
+import { endSession, forgetToken, gql, isPortalSession, messageOf, storeToken, storedToken, whenUnauthenticated } from './api';
 import { handle } from './common';
 import { ActivityView } from './views/activity';
 import { CatalogView } from './views/catalog';
@@ -41,6 +41,7 @@ export function App() {
   const [error, setError] = useState<string | null>(null);
 
   const signOut = (why: string | null = null) => {
+    void endSession(storedToken());
     forgetToken();
     setSession(null);
     setError(why);

@@ -18,6 +18,13 @@ export interface Principal {
   environment: Environment;
   /** Set when the caller is a console session opened by a portal link rather than an API key. */
   consoleSessionId?: string;
+  /** The key's own request budget; null or absent: the installation's default. */
+  rateLimitPerSecond?: number | null;
+}
+
+export interface AccountSettings {
+  /** The most requests per second an ADMIN may give a key. */
+  rateLimitPerKeyCeiling: number;
 }
 
 export interface AccountScopedPrincipal extends Principal {
@@ -76,10 +83,11 @@ export class AccountService {
   private readonly keyColumns: EntityColumns<ApiKeyEntity>;
   private keyCache: ApiKeyCache | undefined;
 
-  /** Without it (the operator commands of the CLI) only operator keys, which no account's log records, can be made. */
+  /** Without the audit log (the operator commands of the CLI) only operator keys, which no account's log records, can be made. */
   constructor(
     private readonly db: DataSource,
     private readonly audit?: AuditService,
+    private readonly settings: AccountSettings = { rateLimitPerKeyCeiling: 1_000 },
   ) {
     this.keyColumns = entityColumns(db, ApiKeyEntity, 'k');
   }
@@ -135,7 +143,13 @@ export class AccountService {
       lastUsedAt = new Date();
       await this.db.getRepository(ApiKeyEntity).update({ id: key.id }, { lastUsedAt });
     }
-    const principal: Principal = { apiKeyId: key.id, accountId: key.accountId, role: key.role, environment: key.environment };
+    const principal: Principal = {
+      apiKeyId: key.id,
+      accountId: key.accountId,
+      role: key.role,
+      environment: key.environment,
+      rateLimitPerSecond: key.rateLimitPerSecond,
+    };
     this.keyCache?.remember(generation, cacheKey, { principal, lastUsedAt });
     return { principal, cached: false };
   }
@@ -182,9 +196,10 @@ export class AccountService {
    */
   async createApiKey(
     caller: Principal,
-    input: { name: string; role: Role; environment?: Environment | null },
+    input: { name: string; role: Role; environment?: Environment | null; rateLimitPerSecond?: number | null },
   ): Promise<{ apiKey: ApiKeyEntity; token: string }> {
     const name = checkName('name', input.name);
+    const rateLimitPerSecond = this.checkRateLimit(input.rateLimitPerSecond);
     if (input.role === Role.OPERATOR) {
       if (caller.role !== Role.OPERATOR) throw new AppError('FORBIDDEN', 'Only an operator can create OPERATOR keys');
       if (input.environment && input.environment !== Environment.PRODUCTION) {
@@ -195,6 +210,7 @@ export class AccountService {
         name,
         role: Role.OPERATOR,
         environment: Environment.PRODUCTION,
+        rateLimitPerSecond,
       });
     }
     if (caller.accountId === null) {
@@ -205,7 +221,13 @@ export class AccountService {
     const accountId = caller.accountId;
     const audit = this.requireAudit();
     return this.db.transaction(async (manager) => {
-      const created = await this.insertKey(manager.getRepository(ApiKeyEntity), { accountId, name, role: input.role, environment });
+      const created = await this.insertKey(manager.getRepository(ApiKeyEntity), {
+        accountId,
+        name,
+        role: input.role,
+        environment,
+        rateLimitPerSecond,
+      });
       // In the caller's log: a PRODUCTION ADMIN's STAGING key is its act.
       await audit.record(manager, { accountId, environment: caller.environment }, actorOf(caller), {
         action: AUDIT_ACTIONS.apiKeyCreated,
@@ -215,6 +237,54 @@ export class AccountService {
       });
       return created;
     });
+  }
+
+  /**
+   * Gives a key the caller manages its own request budget, up to the
+   * operator's ceiling; null returns it to the installation's default. Every
+   * API process's key cache hears of the change, so it counts from the next
+   * request on. A change of an account's key is in its audit log.
+   */
+  async setApiKeyRateLimit(caller: Principal, id: string, rateLimitPerSecond: number | null): Promise<ApiKeyEntity> {
+    const budget = this.checkRateLimit(rateLimitPerSecond);
+    const key = await this.managedKey(caller, id);
+    if (key.rateLimitPerSecond === budget) return key;
+    const before = key.rateLimitPerSecond;
+    key.rateLimitPerSecond = budget;
+    const accountId = caller.accountId;
+    if (accountId === null) {
+      await this.db.getRepository(ApiKeyEntity).update({ id: key.id }, { rateLimitPerSecond: budget });
+      return key;
+    }
+    const audit = this.requireAudit();
+    await this.db.transaction(async (manager) => {
+      await manager.getRepository(ApiKeyEntity).update({ id: key.id }, { rateLimitPerSecond: budget });
+      await audit.record(manager, { accountId, environment: caller.environment }, actorOf(caller), {
+        action: AUDIT_ACTIONS.apiKeyRateLimitSet,
+        targetType: 'api_key',
+        targetId: key.id,
+        changes: { ...keyFields(key, key), rateLimitPerSecond: { before, after: budget } },
+      });
+    });
+    return key;
+  }
+
+  private checkRateLimit(value: number | null | undefined): number | null {
+    if (value === undefined || value === null) return null;
+    const ceiling = this.settings.rateLimitPerKeyCeiling;
+    if (!Number.isInteger(value) || value < 1 || value > ceiling) {
+      throw InputError.field('rateLimitPerSecond', `must be a whole number between 1 and ${ceiling} (the installation's ceiling), or null`);
+    }
+    return value;
+  }
+
+  /** A key the caller manages: another account's is NOT_FOUND, one of an environment the caller does not manage FORBIDDEN. */
+  private async managedKey(caller: Principal, id: string): Promise<ApiKeyEntity> {
+    const where = caller.accountId === null ? keyScope(caller) : { accountId: caller.accountId };
+    const key = isUuid(id) ? await this.db.getRepository(ApiKeyEntity).findOneBy({ id, ...where }) : null;
+    if (!key) throw new NotFoundError('API key', id);
+    if (caller.accountId !== null) requireManageable(caller, key.environment);
+    return key;
   }
 
   /**
@@ -236,10 +306,7 @@ export class AccountService {
    */
   async revokeApiKey(caller: Principal, id: string): Promise<ApiKeyEntity> {
     const repo = this.db.getRepository(ApiKeyEntity);
-    const where = caller.accountId === null ? keyScope(caller) : { accountId: caller.accountId };
-    const key = isUuid(id) ? await repo.findOneBy({ id, ...where }) : null;
-    if (!key) throw new NotFoundError('API key', id);
-    if (caller.accountId !== null) requireManageable(caller, key.environment);
+    const key = await this.managedKey(caller, id);
     if (!key.revokedAt) {
       const before = { ...key };
       key.revokedAt = new Date();
@@ -306,7 +373,7 @@ export class AccountService {
 
   private async insertKey(
     repo: ReturnType<DataSource['getRepository']>,
-    fields: { accountId: string | null; name: string; role: Role; environment: Environment },
+    fields: { accountId: string | null; name: string; role: Role; environment: Environment; rateLimitPerSecond?: number | null },
     presetToken?: string,
   ): Promise<{ apiKey: ApiKeyEntity; token: string }> {
     const token = presetToken ?? generateToken();

@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { Logger } from '../logger.js';
+import { purgeExpiredPortalRows } from '../portal/service.js';
 
 /** Events deleted per step: with their deliveries and attempts, about a thousand rows in one short transaction. */
 const EVENTS_PER_STEP = 100;
@@ -16,7 +17,8 @@ const MIN_PAUSE_MS = 10;
  * Deletes history older than the retention period: events, and with them
  * (by cascade) their deliveries and attempts, oldest first, in small steps.
  * An event whose delivery is still pending or retrying is kept until it is
- * settled. The maintenance job runs it in one worker at a time.
+ * settled. Expired console sessions and portal links go too. The
+ * maintenance job runs it in one worker at a time.
  */
 export class RetentionPurge {
   constructor(
@@ -51,6 +53,8 @@ export class RetentionPurge {
       await new Promise((r) => setTimeout(r, pauseMs));
     }
     if (total > 0) this.logger.info({ events: total, retentionDays: this.retentionDays }, 'old events purged');
+    const portal = await purgeExpiredPortalRows(this.db);
+    if (portal.sessions + portal.links > 0) this.logger.info(portal, 'expired console sessions and portal links deleted');
     return total;
   }
 }

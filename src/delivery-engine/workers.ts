@@ -71,7 +71,7 @@ export class Workers {
   constructor(private readonly deps: WorkerDeps) {
     const { services, config, metrics, db, logger } = deps;
     const userAgent = USER_AGENT;
-    const dns = new DeliveryDns({ timeoutMs: Math.min(config.dnsTimeoutMs, config.deliveryTimeoutMs) });
+    const dns = new DeliveryDns({ timeoutMs: Math.min(config.dnsTimeoutMs, config.deliveryTimeoutMs), servers: config.dnsServers });
     this.http = new DeliveryHttpClient({
       timeoutMs: config.deliveryTimeoutMs,
       allowPrivate: config.allowPrivateUrls,
@@ -112,8 +112,8 @@ export class Workers {
   async start(): Promise<void> {
     const { boss, config, logger, metrics, services } = this.deps;
     if (this.deps.serveHttp) {
-      this.server = new WorkerHttpServer({ db: this.deps.db, metrics, logger, ready: () => !this.stopping });
-      this.port = await this.server.start(config.workerPort);
+      this.server = new WorkerHttpServer({ db: this.deps.db, metrics, logger, ready: () => !this.stopping, metricsToken: config.api.metricsToken });
+      this.port = await this.server.start(config.workerPort, config.api.metricsBindAddress);
     }
     this.reporter.start();
     await this.engine.start();

@@ -1,4 +1,5 @@
-import type { Request } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
+import { GraphQLError } from 'graphql';
 import type { AccountScopedPrincipal, Principal } from '../accounts/service.js';
 import { actorOf, type AuditActor } from '../audit/actions.js';
 import { Role, type Scope } from '../domain.js';
@@ -29,17 +30,42 @@ export interface ContextDeps {
   rateLimiter: RequestRateLimiter;
 }
 
+/** Where admitRequest leaves a request's principal for createContext. */
+const ADMITTED = 'hooklineAdmitted';
+
 /**
- * Builds the context of one GraphQL request: the principal of its bearer
- * token, then the rate limit of that key (or of the client address when
- * there is no valid key). It runs before the query is parsed, so a request
- * over its limit costs no parsing or validation.
+ * The first step of a GraphQL request, before its body is read or
+ * inflated: the principal of its bearer token, then the rate limit of that
+ * key (or of the client address when there is no valid key). A request over
+ * its limit is answered 429 here, so that it costs no body, parsing or
+ * validation.
  */
-export function createContext({ services, rateLimiter }: ContextDeps) {
-  return async ({ req }: { req: Request }): Promise<GraphQLContext> => {
-    const context = await authenticate(services, req.headers.authorization);
+export function admitRequest({ services, rateLimiter }: ContextDeps): RequestHandler {
+  return async (req, res, next) => {
+    try {
+      const context = await authenticate(services, req.headers.authorization);
+      await rateLimiter.consume(context.principal, req.ip ?? req.socket.remoteAddress);
+      res.locals[ADMITTED] = context;
+      next();
+    } catch (error) {
+      const extensions = error instanceof GraphQLError ? error.extensions : undefined;
+      if (extensions?.code !== 'RATE_LIMITED') return next(error);
+      const retryAfterSeconds = extensions.retryAfterSeconds as number;
+      // The body is left unread: unless it has all arrived anyway, the connection closes after the answer rather than read it.
+      if (!req.complete) res.set('connection', 'close');
+      res
+        .status(429)
+        .set('retry-after', String(retryAfterSeconds))
+        .json({ errors: [{ message: (error as GraphQLError).message, extensions: { code: 'RATE_LIMITED', retryAfterSeconds } }] });
+    }
+  };
+}
+
+/** Builds the context of one GraphQL request from what admitRequest found. */
+export function createContext({ services }: Pick<ContextDeps, 'services'>) {
+  return async ({ req, res }: { req: Request; res: Response }): Promise<GraphQLContext> => {
+    const context = (res.locals[ADMITTED] as GraphQLContext | undefined) ?? (await authenticate(services, req.headers.authorization));
     context.origin = `${req.protocol}://${req.get('host') ?? 'localhost'}`;
-    await rateLimiter.consume(context.principal, req.ip ?? req.socket.remoteAddress);
     return context;
   };
 }

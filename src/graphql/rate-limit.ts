@@ -19,14 +19,17 @@ export const RATE_LIMIT_TABLE = 'rate_limits';
  * counts against the same budget of a key. A key over its budget is then
  * refused from memory until the window ends, without a statement per
  * request; if the database cannot be reached the process falls back to a
- * counter of its own rather than refusing everyone.
+ * counter of its own rather than refusing everyone. A key with a budget of
+ * its own (rateLimitPerSecond) counts in the same row against that budget.
  */
 export class RequestRateLimiter {
   private readonly byKey: RateLimiterAbstract;
   private readonly byAddress: RateLimiterAbstract;
+  /** Limiters of keys' own budgets, by requests per window; they share the key counters. */
+  private readonly byBudget = new Map<number, RateLimiterAbstract>();
 
   constructor(
-    db: DataSource,
+    private readonly db: DataSource,
     private readonly settings: RateLimitSettings,
     private readonly logger: Logger,
     /** Told of every refused request. */
@@ -51,9 +54,20 @@ export class RequestRateLimiter {
     });
   }
 
+  private keyLimiter(principal: Principal): RateLimiterAbstract {
+    if (!principal.rateLimitPerSecond) return this.byKey;
+    const points = principal.rateLimitPerSecond * this.settings.rateLimitWindowSeconds;
+    let limiter = this.byBudget.get(points);
+    if (!limiter) {
+      limiter = this.limiter(this.db, 'key', points);
+      this.byBudget.set(points, limiter);
+    }
+    return limiter;
+  }
+
   /** Counts one request; throws RATE_LIMITED when the key's or address's window is used up. */
   async consume(principal: Principal | null, address: string | undefined): Promise<void> {
-    const [limiter, key] = principal ? [this.byKey, principal.apiKeyId] : [this.byAddress, addressKey(address)];
+    const [limiter, key] = principal ? [this.keyLimiter(principal), principal.apiKeyId] : [this.byAddress, addressKey(address)];
     try {
       await limiter.consume(key);
     } catch (result) {

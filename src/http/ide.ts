@@ -7,7 +7,7 @@ const IDE_BASE = '/graphql/ide/';
  * The GraphQL IDE (Altair) with every asset served from node_modules, so
  * that it works with no internet access.
  */
-export function ideRouter(): Router {
+export function ideRouter(frameAncestors: string): Router {
   const router = express.Router();
   const page = renderAltair({
     baseURL: IDE_BASE,
@@ -21,7 +21,7 @@ export function ideRouter(): Router {
   router.get('/graphql', (req, res, next) => {
     // Browsers ask for HTML; GraphQL clients using GET ask for JSON and go on to Apollo.
     if (req.accepts(['application/json', 'text/html']) !== 'text/html' || req.query.query) return next();
-    res.type('html').send(page);
+    res.set('content-security-policy', `frame-ancestors ${frameAncestors}`).type('html').send(page);
   });
   return router;
 }

@@ -10,7 +10,7 @@ import type { PgBoss } from 'pg-boss';
 import type { DataSource } from 'typeorm';
 import type { ApiSettings } from '../config.js';
 import { MAX_REQUEST_BYTES } from '../events/limits.js';
-import { createContext, type GraphQLContext } from '../graphql/context.js';
+import { admitRequest, createContext, type GraphQLContext } from '../graphql/context.js';
 import { createErrorFormatter } from '../graphql/errors.js';
 import { keyCheckPlugin } from '../graphql/key-check.js';
 import { operationLimitsPlugin, parseOptions, queryLimitRules } from '../graphql/limits.js';
@@ -20,6 +20,8 @@ import type { Services } from '../services.js';
 import { ideRouter } from './ide.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { consoleRouter } from './console.js';
+import { jsonBody } from './json-body.js';
+import { securityHeaders } from './security-headers.js';
 import { metricsHandler } from './metrics-route.js';
 
 export interface HttpServerDeps {
@@ -41,13 +43,14 @@ export class HttpServer {
 
   constructor(private readonly deps: HttpServerDeps) {}
 
-  /** Listens on the port (0 picks one) and resolves to the port in use. */
-  async start(port: number, host?: string): Promise<number> {
+  /** Listens on the port (0 picks one) at settings.bindAddress and resolves to the port in use. */
+  async start(port: number): Promise<number> {
     const { schema, services, metrics, logger, settings } = this.deps;
     const app = express();
     app.disable('x-powered-by');
     // req.ip, which the per-address rate limit counts, is the peer unless proxies are declared.
     app.set('trust proxy', settings.trustProxyHops);
+    app.use(securityHeaders());
     const server = createServer(app);
     this.server = server;
 
@@ -81,25 +84,23 @@ export class HttpServer {
     if (settings.metricsPort === undefined) {
       app.get('/metrics', metricsHandler(metrics, settings.metricsToken));
     } else {
-      this.metricsServer = await this.startMetricsServer(settings.metricsPort, host);
+      this.metricsServer = await this.startMetricsServer(settings.metricsPort, settings.metricsBindAddress);
     }
-    app.use(ideRouter());
-    app.use(consoleRouter(services.portal));
+    app.use(ideRouter(settings.frameAncestors));
+    app.use(consoleRouter(services.portal, { frameAncestors: settings.frameAncestors }));
+    const rateLimiter = new RequestRateLimiter(this.deps.db, settings, logger, (by) => metrics.rateLimited.inc({ by }));
     app.use(
       '/graphql',
-      express.json({ limit: MAX_REQUEST_BYTES }),
-      expressMiddleware(apollo, {
-        context: createContext({
-          services,
-          rateLimiter: new RequestRateLimiter(this.deps.db, settings, logger, (by) => metrics.rateLimited.inc({ by })),
-        }),
-      }),
+      // Key and rate limit first: a request over its limit is refused before its body is read or inflated.
+      admitRequest({ services, rateLimiter }),
+      jsonBody(MAX_REQUEST_BYTES),
+      expressMiddleware(apollo, { context: createContext({ services }) }),
     );
     app.use(requestErrorHandler(logger));
 
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, host, () => resolve());
+      server.listen(port, settings.bindAddress, () => resolve());
     });
     return (server.address() as AddressInfo).port;
   }
@@ -112,6 +113,7 @@ export class HttpServer {
   private async startMetricsServer(port: number, host: string | undefined): Promise<Server> {
     const app = express();
     app.disable('x-powered-by');
+    app.use(securityHeaders());
     app.get('/metrics', metricsHandler(this.deps.metrics, this.deps.settings.metricsToken));
     const server = createServer(app);
     await new Promise<void>((resolve, reject) => {

@@ -1,4 +1,3 @@
-import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 
@@ -116,6 +115,14 @@ export class DestinationError extends Error {
 
 export interface DestinationPolicy {
   allowPrivate: boolean;
+  /**
+   * Every address of a host name. The API resolves with the delivery
+   * workers' resolver (c-ares with a deadline, not dns.lookup on libuv's
+   * four shared threads), so a nameserver that never answers delays only
+   * the save that asked; a lookup that times out throws an error whose code
+   * is EAI_AGAIN.
+   */
+  resolve: (host: string) => Promise<ReadonlyArray<{ address: string }>>;
 }
 
 /**
@@ -133,10 +140,13 @@ export async function checkDestination(url: URL, policy: DestinationPolicy): Pro
     if (isBlockedAddress(host)) throw new DestinationError('must point to a public (global unicast) address, not a private or reserved one');
     return;
   }
-  let addresses: Array<{ address: string }>;
+  let addresses: ReadonlyArray<{ address: string }>;
   try {
-    addresses = await lookup(host, { all: true, verbatim: true });
-  } catch {
+    addresses = await policy.resolve(host);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EAI_AGAIN') {
+      throw new DestinationError(`the DNS lookup of host ${host} timed out; check the name and its nameservers, then save again`);
+    }
     throw new DestinationError(`host ${host} does not resolve`);
   }
   // The address itself stays out of the message: it would tell a tenant what an internal name resolves to.

@@ -26,6 +26,7 @@ const CLOSED_TO_CONSOLE_SESSIONS = new Set([
   'Query.apiKeys',
   'Mutation.createApiKey',
   'Mutation.revokeApiKey',
+  'Mutation.setApiKeyRateLimit',
   'Mutation.createPortalSession',
   'Mutation.defineEventType',
 ]);

@@ -19,8 +19,15 @@ export const SESSION_TOKEN_PREFIX = 'hkc_';
 /** Where the console serves portal links; the link token is the last path segment. */
 export const PORTAL_PATH = '/console/portal/';
 
-export type OpenedLink =
-  { ok: true; sessionToken: string; expiresAt: Date; readOnly: boolean } | { ok: false; reason: 'invalid' | 'expired' | 'used' };
+export type LinkRefusal = 'invalid' | 'expired' | 'used';
+
+export type OpenedLink = { ok: true; sessionToken: string; expiresAt: Date; readOnly: boolean } | { ok: false; reason: LinkRefusal };
+
+/** What a link would open, read without using it up. */
+export type InspectedLink = { ok: true; expiresAt: Date; readOnly: boolean } | { ok: false; reason: LinkRefusal };
+
+/** Rows deleted per statement by the background purge, so that each stays short. */
+const PURGE_BATCH = 1_000;
 
 export function isConsoleSessionToken(token: string): boolean {
   return token.startsWith(SESSION_TOKEN_PREFIX);
@@ -88,6 +95,27 @@ export class PortalService {
   }
 
   /**
+   * What a link would open, without using it up or starting a session: the
+   * page a GET of the link shows. Mail scanners and link previews fetch
+   * links; only the person's POST (openLink) may use it.
+   */
+  async inspectLink(token: string): Promise<InspectedLink> {
+    const check = verifyLink(this.signingKey, token, Date.now() / 1000);
+    if (!check.ok) return check;
+    const { claims } = check;
+    const [row] = (await this.db.query(
+      `SELECT l.used_at, l.expires_at, l.read_only, k.revoked_at
+       FROM portal_links l JOIN api_keys k ON k.id = l.api_key_id
+       WHERE l.id = $1 AND l.account_id = $2 AND l.environment = $3`,
+      [claims.linkId, claims.accountId, claims.environment],
+    )) as Array<{ used_at: Date | null; expires_at: Date; read_only: boolean; revoked_at: Date | null }>;
+    if (!row || row.revoked_at) return { ok: false, reason: 'invalid' };
+    if (row.used_at) return { ok: false, reason: 'used' };
+    if (row.expires_at.getTime() <= Date.now()) return { ok: false, reason: 'expired' };
+    return { ok: true, expiresAt: row.expires_at, readOnly: row.read_only };
+  }
+
+  /**
    * Opens a link: checks its signature and expiry, marks it used and starts
    * a console session, in one transaction so that two browsers opening the
    * same link at once get one session between them.
@@ -143,18 +171,82 @@ export class PortalService {
     });
   }
 
+  /**
+   * Ends a console session (signing out): its token is refused from the next
+   * request, and the account's audit log says so. False when it was unknown.
+   */
+  async endSession(token: string): Promise<boolean> {
+    if (!isConsoleSessionToken(token)) return false;
+    return this.db.transaction(async (manager) => {
+      const [rows] = (await manager.query(`DELETE FROM console_sessions WHERE token_hash = $1 RETURNING id, account_id, environment, api_key_id`, [
+        hashToken(token),
+      ])) as [Array<{ id: string; account_id: string; environment: Principal['environment']; api_key_id: string }>, number];
+      const session = rows[0];
+      if (!session) return false;
+      await this.audit.record(
+        manager,
+        { accountId: session.account_id, environment: session.environment },
+        { kind: AuditActorKind.CONSOLE_SESSION, apiKeyId: session.api_key_id, sessionId: session.id, name: null },
+        { action: AUDIT_ACTIONS.consoleSignedOut, targetType: 'console_session', targetId: session.id },
+      );
+      return true;
+    });
+  }
+
   /** Resolves a console session token to its principal, or throws UNAUTHENTICATED. */
   async authenticate(token: string): Promise<Principal> {
     const hash = hashToken(token);
     const [row] = (await this.db.query(
-      `SELECT s.id, s.token_hash, s.account_id, s.environment, s.role, s.api_key_id
+      `SELECT s.id, s.token_hash, s.account_id, s.environment, s.role, s.api_key_id, k.rate_limit_per_second
        FROM console_sessions s JOIN api_keys k ON k.id = s.api_key_id
        WHERE s.token_hash = $1 AND s.expires_at > now() AND k.revoked_at IS NULL`,
       [hash],
-    )) as Array<{ id: string; token_hash: Buffer; account_id: string; environment: Principal['environment']; role: Role; api_key_id: string }>;
+    )) as Array<{
+      id: string;
+      token_hash: Buffer;
+      account_id: string;
+      environment: Principal['environment'];
+      role: Role;
+      api_key_id: string;
+      rate_limit_per_second: number | null;
+    }>;
     if (!row || !hashesEqual(row.token_hash, hash)) {
       throw new AppError('UNAUTHENTICATED', 'The console session is unknown or has expired; open a new portal link');
     }
-    return { apiKeyId: row.api_key_id, accountId: row.account_id, role: row.role, environment: row.environment, consoleSessionId: row.id };
+    // A session counts against the budget of the key that made its link.
+    return {
+      apiKeyId: row.api_key_id,
+      accountId: row.account_id,
+      role: row.role,
+      environment: row.environment,
+      consoleSessionId: row.id,
+      rateLimitPerSecond: row.rate_limit_per_second,
+    };
   }
+}
+
+/**
+ * Deletes expired console sessions, then expired links that no session
+ * needs any more (a session belongs to its link), in short statements.
+ * Run in the background by the maintenance job. An expired link that was
+ * deleted still shows "expired": its signed expiry says so before any row
+ * is read.
+ */
+export async function purgeExpiredPortalRows(db: DataSource): Promise<{ sessions: number; links: number }> {
+  const step = async (sql: string): Promise<number> => {
+    let total = 0;
+    for (;;) {
+      const deleted = ((await db.query(sql, [PURGE_BATCH])) as [unknown[], number])[1];
+      total += deleted;
+      if (deleted < PURGE_BATCH) return total;
+    }
+  };
+  const sessions = await step(`DELETE FROM console_sessions WHERE id IN (SELECT id FROM console_sessions WHERE expires_at <= now() LIMIT $1)`);
+  const links = await step(
+    `DELETE FROM portal_links WHERE id IN (
+       SELECT l.id FROM portal_links l
+       WHERE l.expires_at <= now() AND NOT EXISTS (SELECT 1 FROM console_sessions s WHERE s.portal_link_id = l.id)
+       LIMIT $1)`,
+  );
+  return { sessions, links };
 }

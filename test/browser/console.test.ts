@@ -1,5 +1,7 @@
 /// <reference lib="dom" />
-import type { Page } from 'playwright-core';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Page, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKey, startTestApp, type TestApp } from '../support/app.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
@@ -260,44 +262,111 @@ describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('the console in Chromiu
     await page.close();
   });
 
-  it('signs in through a portal link, once, and refuses altered and expired links', async () => {
+  /** Opens a portal link as a person does: the page, then its button. */
+  async function openLink(page: Page, url: string): Promise<void> {
+    await page.goto(url);
+    await page.getByRole('button', { name: 'Open the console' }).click();
+  }
+
+  it('signs in through a portal link once, when its button is pressed, and refuses used, altered and expired links', async () => {
     const { createPortalSession } = await t.ok<{ createPortalSession: { url: string } }>(acme.adminToken, CREATE_LINK, { ro: true });
+    // A scanner that runs scripts: it loads the page, runs what it can and leaves. Nothing is used up.
+    const scanner = await browser.newPage();
+    const shown = await scanner.goto(createPortalSession.url, { waitUntil: 'networkidle' });
+    expect(shown!.status()).toBe(200);
+    await scanner.getByRole('heading', { name: 'Open the Hookline console' }).waitFor();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(scanner.url()).toBe(createPortalSession.url);
+    expect(await scanner.evaluate(() => sessionStorage.length)).toBe(0);
+    await browser.screenshot(scanner, '09-portal-link-page');
+    await scanner.close();
+    expect((await t.app.db.query(`SELECT count(*)::int AS n FROM console_sessions`))[0].n).toBe(0);
+
     const page = await browser.newPage();
-    await page.goto(createPortalSession.url);
+    await openLink(page, createPortalSession.url);
     await page.getByRole('link', { name: subscriptionUrl }).waitFor();
     expect(await banner(page).textContent()).toContain('Acme Receivables');
     expect(await banner(page).textContent()).toContain('Read only');
     // The session token left the address bar and lives in this tab only.
     expect(page.url()).toBe(`${origin}/console/#/webhooks`);
-    expect((await page.evaluate(() => Object.values(sessionStorage)))[0]).toMatch(/^hkc_/);
+    const session = (await page.evaluate(() => Object.values(sessionStorage)))[0];
+    expect(session).toMatch(/^hkc_/);
     expect(await page.getByRole('button', { name: 'New subscription' }).count()).toBe(0);
-    await browser.screenshot(page, '09-portal-read-only');
+    await browser.screenshot(page, '10-portal-read-only');
 
     const reused = await browser.newPage();
     const again = await reused.goto(createPortalSession.url);
     expect(again!.status()).toBe(410);
     await reused.getByRole('heading', { name: 'This link was already used' }).waitFor();
-    await browser.screenshot(reused, '10-portal-reused');
+    expect(await reused.getByRole('button').count()).toBe(0);
+    await browser.screenshot(reused, '11-portal-reused');
 
     const altered = createPortalSession.url.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
     expect((await reused.goto(altered))!.status()).toBe(400);
     await reused.getByRole('heading', { name: 'This link is not valid' }).waitFor();
 
+    // A page left open while the link expires: pressing its button says so.
     const { createPortalSession: short } = await t.ok<{ createPortalSession: { url: string } }>(acme.adminToken, CREATE_LINK, { s: 60 });
+    await reused.goto(short.url);
     await t.app.db.query(`UPDATE portal_links SET expires_at = now() - interval '1 second'`);
-    expect((await reused.goto(short.url))!.status()).toBe(410);
+    await reused.getByRole('button', { name: 'Open the console' }).click();
     await reused.getByRole('heading', { name: 'This link has expired' }).waitFor();
+    expect((await reused.goto(short.url))!.status()).toBe(410);
     await reused.close();
+
+    // Signing out ends the session on the server, not only in the tab.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API key').waitFor();
+    await expect
+      .poll(async () => (await t.gql(session, '{ viewer { role } }')).errors?.[0]?.extensions?.code, { timeout: 5_000 })
+      .toBe('UNAUTHENTICATED');
 
     // A link that is not read-only gives the ERP's customer the controls, but no API keys.
     const { createPortalSession: full } = await t.ok<{ createPortalSession: { url: string } }>(acme.adminToken, CREATE_LINK, {});
     const admin = await browser.newPage();
-    await admin.goto(full.url);
+    await openLink(admin, full.url);
     await admin.getByRole('button', { name: 'New subscription' }).waitFor();
     expect(await admin.getByRole('link', { name: 'API keys' }).count()).toBe(0);
     await admin.close();
     await page.close();
   });
+
+  it('lets its own pages frame the console, and no other site', async () => {
+    const framingPage = `<!doctype html><iframe name="console" src="${origin}/console/"></iframe>`;
+    /** A page at `at` that frames the console: whether the console came up inside the frame, and why not. */
+    const framed = async (at: string, serve: (route: Route) => Promise<void>): Promise<{ shown: boolean; refused: string | undefined }> => {
+      const page = await browser.newPage();
+      let refused: string | undefined;
+      page.on('requestfailed', (request) => {
+        if (request.url() === `${origin}/console/`) refused = request.failure()?.errorText;
+      });
+      await page.route(at, serve);
+      await page.goto(at);
+      const shown = await page
+        .frameLocator('iframe[name="console"]')
+        .getByLabel('API key')
+        .waitFor({ timeout: 5_000 })
+        .then(() => true)
+        .catch(() => false);
+      await page.close();
+      return { shown, refused };
+    };
+    const own = await framed(`${origin}/framing-page`, (route) => route.fulfill({ contentType: 'text/html', body: framingPage }));
+    expect(own).toEqual({ shown: true, refused: undefined });
+    // A page of another origin on this machine (another port), as a clickjacking page would be: the server
+    // answers the frame's request, and the browser refuses to show the answer in the frame.
+    const elsewhere = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(framingPage));
+    await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const { port } = elsewhere.address() as AddressInfo;
+      const other = await framed(`http://127.0.0.1:${port}/framing-page`, (route) => route.continue());
+      expect(other).toEqual({ shown: false, refused: 'net::ERR_BLOCKED_BY_RESPONSE' });
+    } finally {
+      elsewhere.closeAllConnections();
+      await new Promise((resolve) => elsewhere.close(resolve));
+    }
+  });
+
   it('edits, disables, enables, rotates, filters, replays and deletes', async () => {
     const page = await browser.newPage();
     page.on('dialog', (dialog) => void dialog.accept());
@@ -358,7 +427,7 @@ describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('the console in Chromiu
       )
       .toBe(2);
     await page.getByText('Healthy', { exact: true }).waitFor();
-    await browser.screenshot(page, '11-after-replay');
+    await browser.screenshot(page, '12-after-replay');
 
     await page.getByRole('button', { name: 'Delete' }).click();
     await page.getByRole('button', { name: 'New subscription' }).waitFor();

@@ -178,14 +178,15 @@ describe('publishing and delivering', () => {
   });
 
   it('cancels a delivery whose subscription was disabled before its turn, and redelivers with the same id', async () => {
-    const sub = await acme.subscribe({ url: `${receiver.url}/later`, channels: ['employees'], retrySchedule: [2] });
+    // The retry waits long enough that the subscription is surely disabled before it falls due, however slow the machine.
+    const sub = await acme.subscribe({ url: `${receiver.url}/later`, channels: ['employees'], retrySchedule: [5] });
     receiver.setSecrets([sub.secret]);
     receiver.respondWith(() => ({ status: 500 }));
     const { event } = await acme.publish('employees.created', { employeeId: 'EMP-1' });
     const [d] = await acme.waitForDeliveries(event.id, 1);
     await acme.waitForStatus(d!.id, 'RETRYING');
     await t.ok(acme.adminToken, 'mutation($id: ID!) { updateWebhookSubscription(id: $id, input: { enabled: false }) { id } }', { id: sub.id });
-    const cancelled = await acme.waitForStatus(d!.id, 'CANCELLED', 20_000);
+    const cancelled = await acme.waitForStatus(d!.id, 'CANCELLED', 30_000);
     expect(cancelled.attempts).toHaveLength(1);
 
     await t.ok(acme.adminToken, 'mutation($id: ID!) { updateWebhookSubscription(id: $id, input: { enabled: true }) { id } }', { id: sub.id });
@@ -200,6 +201,35 @@ describe('publishing and delivering', () => {
     expect(done.attempts.map((a) => a.number)).toEqual([1, 2]);
     expect(receiver.requests.map((r) => r.headers['webhook-id'])).toEqual([d!.id, d!.id]);
     expect(receiver.requests.every((r) => r.verified)).toBe(true);
+  });
+
+  it('sends a test event to a disabled subscription, and nothing else of it', async () => {
+    const sub = await acme.subscribe({ url: `${receiver.url}/disabled`, channels: ['bills'] });
+    receiver.setSecrets([sub.secret]);
+    receiver.respondWith(() => ({ status: 200 }));
+    const { event: before } = await acme.publish('bills.created', { billId: 'B-1' });
+    const earlier = (await acme.waitForDeliveries(before.id, 1)).find((d) => d.subscription.id === sub.id);
+    await acme.waitForStatus(earlier!.id, 'SUCCEEDED');
+    await t.ok(acme.adminToken, 'mutation($id: ID!) { updateWebhookSubscription(id: $id, input: { enabled: false }) { id } }', { id: sub.id });
+
+    // How an integrator checks the endpoint before enabling it again.
+    const sent = await t.ok<{ sendTestEvent: { id: string } }>(acme.adminToken, 'mutation($id: ID!) { sendTestEvent(subscriptionId: $id) { id } }', {
+      id: sub.id,
+    });
+    const tested = await acme.waitForStatus(sent.sendTestEvent.id, 'SUCCEEDED');
+    expect(tested.attempts).toHaveLength(1);
+    const testRequest = receiver.requests.find((r) => r.headers['webhook-id'] === sent.sendTestEvent.id);
+    expect(testRequest?.verified).toBe(true);
+    expect(JSON.parse(testRequest!.body).event).toBe('webhook.test');
+
+    // Events published while it is disabled give it no delivery; a delivery sent again while it is disabled is cancelled.
+    const { event: during } = await acme.publish('bills.created', { billId: 'B-2' });
+    const ofDuring = await acme.deliveriesOfEvent(during.id);
+    expect(ofDuring.filter((d) => d.subscription.id === sub.id)).toEqual([]);
+    await t.ok(acme.adminToken, 'mutation($id: ID!) { redeliver(deliveryId: $id) { id } }', { id: earlier!.id });
+    expect((await acme.waitForStatus(earlier!.id, 'CANCELLED')).attempts).toHaveLength(1);
+    expect(receiver.requests.filter((r) => r.path.startsWith('/disabled'))).toHaveLength(2);
+    expect(await acme.subscriptionState(sub.id)).toEqual({ enabled: false, disabledReason: expect.any(String) });
   });
 
   it('replays the failed deliveries of a subscription', async () => {

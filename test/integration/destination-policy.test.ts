@@ -1,3 +1,6 @@
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount, startTestApp, type TestApp } from '../support/app.js';
 import { CREATE, UPDATE, createSubscription, errorOf, expectBadInput } from '../support/subscriptions.js';
@@ -84,5 +87,68 @@ describe('subscriptions on an external database with HOOKLINE_ALLOW_PRIVATE_URLS
     expect(t.config.nodeEnv).toBe('development');
     const result = await t.gql(admin, CREATE, { input: { url: 'https://10.0.0.1/hook', channels: ['invoices'] } });
     expectBadInput(result, 'input.url');
+  });
+});
+
+describe('host names of endpoints under a nameserver that never answers', () => {
+  const DNS_TIMEOUT_MS = 4_000;
+  let t: TestApp;
+  let hanging: string;
+  let other: string;
+  let queries = 0;
+  const dns = createSocket('udp4');
+
+  beforeAll(async () => {
+    // A DNS server that reads every query and answers none, made the API's resolver.
+    dns.on('message', () => (queries += 1));
+    dns.bind(0, '127.0.0.1');
+    await once(dns, 'listening');
+    t = await startTestApp({
+      role: 'api',
+      env: {
+        HOOKLINE_ALLOW_PRIVATE_URLS: 'false',
+        HOOKLINE_DNS_SERVERS: `127.0.0.1:${dns.address().port}`,
+        HOOKLINE_DNS_TIMEOUT_MS: String(DNS_TIMEOUT_MS),
+      },
+    });
+    ({ adminToken: hanging } = await createAccount(t, 'Hanging names'));
+    ({ adminToken: other } = await createAccount(t, 'Another tenant'));
+  });
+  afterAll(async () => {
+    await t?.stop();
+    await new Promise<void>((resolve) => dns.close(() => resolve()));
+  });
+
+  it("refuses each save at the lookup's deadline naming url, and holds up nothing else meanwhile", async () => {
+    const started = Date.now();
+    // More saves than libuv has threads: dns.lookup would hold all four, and every file read behind them.
+    const saves = Array.from({ length: 8 }, (_, i) =>
+      t
+        .gql(hanging, CREATE, { input: { url: `https://hook-${i}.never-answers.example/in`, channels: ['invoices'] } })
+        .then((result) => ({ result, at: Date.now() })),
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    expect(queries).toBeGreaterThan(0);
+
+    // Meanwhile another tenant works, and the process reads files.
+    const meanwhile: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await t.ok(other, '{ viewer { role } }');
+      await createSubscription(t, other, { url: `https://8.8.8.8/hook-${i}` });
+      await readFile(new URL('../../package.json', import.meta.url));
+      meanwhile.push(Date.now());
+    }
+    const answered = await Promise.all(saves);
+    // All of that was done long before any hanging save was answered, and no save waited for another's lookup.
+    expect(Math.max(...meanwhile)).toBeLessThan(Math.min(...answered.map((a) => a.at)));
+    for (const { result, at } of answered) {
+      expectBadInput(result, 'input.url');
+      expect(errorOf(result).message).toMatch(/DNS lookup of host hook-\d\.never-answers\.example timed out/);
+      // It waited for the lookup (c-ares may give up a little before the deadline), and not much longer.
+      expect(at - started).toBeGreaterThanOrEqual(DNS_TIMEOUT_MS / 2);
+      expect(at - started).toBeLessThan(DNS_TIMEOUT_MS * 3);
+    }
+    const list = await t.ok<{ webhookSubscriptions: unknown[] }>(hanging, '{ webhookSubscriptions { id } }');
+    expect(list.webhookSubscriptions).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { HOLD_AFTER_FAILURES } from '../../src/delivery-engine/endpoint-health.js';
+import { FIRST_PROBE_DELAY_MS, HOLD_AFTER_FAILURES } from '../../src/delivery-engine/endpoint-health.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 import { tenant, type Tenant } from '../support/scenario.js';
@@ -86,9 +86,26 @@ describe('endpoint health', () => {
     expect(held.endpointHealth.since).not.toBeNull();
     expect(held.endpointHealth.nextProbeAt).not.toBeNull();
 
-    // While held, only probes reach the endpoint: one request per probe, each after its wait.
+    // However many failures landed in the hold, the first probe waits the first probe delay from its start.
+    expect(new Date(held.endpointHealth.nextProbeAt!).getTime() - new Date(held.endpointHealth.since!).getTime()).toBe(FIRST_PROBE_DELAY_MS);
+
+    // While held, only probes reach the endpoint. Once the attempts that were in flight when the hold
+    // began are recorded, nothing else arrives before the probe is due.
+    await waitFor(
+      async () => (await sql.query(`SELECT count(*)::int AS n FROM delivery_attempts WHERE subscription_id = $1`, [sub.id])).rows[0].n as number,
+      (n) => n === receiver.requests.length,
+      20_000,
+      'the attempts in flight to be recorded',
+    );
     const requestsWhenHeld = receiver.requests.length;
-    await new Promise((r) => setTimeout(r, 1_500));
+    // The failures that landed in the hold after it began moved neither its start nor its first probe
+    // (read before that probe was due, so that no probe can have been sent yet).
+    const readAt = Date.now();
+    const settled = (await health(sub.id)).endpointHealth;
+    expect(settled.since).toBe(held.endpointHealth.since);
+    if (readAt < Date.parse(held.endpointHealth.nextProbeAt!)) expect(settled.nextProbeAt).toBe(held.endpointHealth.nextProbeAt);
+    const quietUntil = Math.min(Date.now() + 1_500, new Date(held.endpointHealth.nextProbeAt!).getTime() - 200);
+    await new Promise((r) => setTimeout(r, Math.max(0, quietUntil - Date.now())));
     expect(receiver.requests.length).toBe(requestsWhenHeld);
 
     receiver.respondWith(() => ({ status: 200 }));

@@ -73,7 +73,16 @@ describe('metrics', () => {
     const token = randomBytes(24).toString('base64url');
     let t: TestApp;
     beforeAll(async () => {
-      t = await startTestApp({ role: 'api', env: { HOOKLINE_METRICS_PORT: '0', HOOKLINE_METRICS_TOKEN: token } });
+      // The API on loopback's 127.0.0.1; the metrics port on 127.0.0.2 alone, as a monitoring network's address would be.
+      t = await startTestApp({
+        role: 'api',
+        env: {
+          HOOKLINE_METRICS_PORT: '0',
+          HOOKLINE_METRICS_TOKEN: token,
+          HOOKLINE_BIND_ADDRESS: '127.0.0.1',
+          HOOKLINE_METRICS_BIND_ADDRESS: '127.0.0.2',
+        },
+      });
     });
     afterAll(async () => {
       await t?.stop();
@@ -84,7 +93,9 @@ describe('metrics', () => {
       const port = t.app.http?.metricsPort;
       expect(port).toBeGreaterThan(0);
       expect(port).not.toBe(t.app.port);
-      const url = `http://127.0.0.1:${port}/metrics`;
+      const url = `http://127.0.0.2:${port}/metrics`;
+      await expect(fetch(`http://127.0.0.1:${port}/metrics`)).rejects.toThrow();
+      await expect(fetch(`http://127.0.0.2:${t.app.port}/healthz`)).rejects.toThrow();
       expect((await fetch(url)).status).toBe(401);
       expect((await fetch(url, { headers: { authorization: 'Bearer not-the-token-at-all' } })).status).toBe(401);
       const ok = await fetch(url, { headers: { authorization: `Bearer ${token}` } });

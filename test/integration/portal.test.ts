@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import type { Environment } from '../../src/domain.js';
+import { RetentionPurge } from '../../src/delivery-engine/retention.js';
+import { createLogger } from '../../src/logger.js';
 import { portalSigningKey, signLink } from '../../src/portal/link-token.js';
 import { createAccount, createKey, startTestApp, type TestApp } from '../support/app.js';
 import { createSubscription, errorOf, expectBadInput } from '../support/subscriptions.js';
@@ -27,11 +29,18 @@ describe('portal links and console sessions', () => {
   const link = async (token = admin, variables: Record<string, unknown> = {}) =>
     (await t.ok<{ createPortalSession: { url: string; expiresAt: string } }>(token, CREATE_LINK, variables)).createPortalSession;
 
-  /** Opens a link as a browser would, without following the redirect. */
+  /** Fetches a link as a mail scanner, a link preview or a person's browser does first. */
   const open = (url: string) => fetch(url, { redirect: 'manual' });
 
+  /** Presses the page's button: the form posts back to the link, from this site. */
+  const press = (url: string, headers: Record<string, string> = { origin: base, 'sec-fetch-site': 'same-origin' }) =>
+    fetch(url, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } });
+
   const sessionOf = async (url: string): Promise<string> => {
-    const response = await open(url);
+    const page = await open(url);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<form method="post">');
+    const response = await press(url);
     expect(response.status).toBe(303);
     expect(response.headers.get('cache-control')).toBe('no-store');
     const location = response.headers.get('location')!;
@@ -99,10 +108,98 @@ describe('portal links and console sessions', () => {
       const { subscription } = await createSubscription(t, session, { url: 'http://127.0.0.1:9/portal' });
       expect(subscription.environment).toBe('PRODUCTION');
 
-      const again = await open(url);
-      expect(again.status).toBe(410);
-      expect(again.headers.get('content-type')).toMatch(/text\/html/);
-      expect(await again.text()).toContain('This link was already used');
+      for (const again of [await open(url), await press(url)]) {
+        expect(again.status).toBe(410);
+        expect(again.headers.get('content-type')).toMatch(/text\/html/);
+        expect(again.headers.get('location')).toBeNull();
+        expect(await again.text()).toContain('This link was already used');
+      }
+    });
+
+    it('is neither used up nor opened by fetching it, as scanners and link previews do', async () => {
+      const { url } = await link();
+      const linkId = JSON.parse(Buffer.from(url.slice(url.lastIndexOf('/') + 1).split('.')[0]!, 'base64url').toString('utf8')).id as string;
+      for (let i = 0; i < 3; i++) {
+        const page = await open(url);
+        expect(page.status).toBe(200);
+        expect(page.headers.get('location')).toBeNull();
+        expect(page.headers.get('cache-control')).toBe('no-store');
+        expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+        // No script may run on the page, so a scanner that runs scripts presses nothing.
+        expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
+        const html = await page.text();
+        expect(html).toContain('Open the Hookline console');
+        expect(html).toMatch(/<button type="submit">Open the console<\/button>/);
+        expect(html).not.toMatch(/hkc_|<script/);
+      }
+      expect((await fetch(url, { method: 'HEAD' })).status).toBe(200);
+      const { rows } = await sql.query(
+        `SELECT l.used_at, (SELECT count(*)::int FROM console_sessions s WHERE s.portal_link_id = l.id) AS sessions FROM portal_links l WHERE l.id = $1`,
+        [linkId],
+      );
+      expect(rows).toEqual([{ used_at: null, sessions: 0 }]);
+      await sessionOf(url);
+    });
+
+    it("refuses a press that another site's page made the browser send, and keeps the link", async () => {
+      const { url } = await link();
+      const attempts: Array<Record<string, string>> = [
+        { 'sec-fetch-site': 'cross-site', origin: 'https://attacker.example' },
+        { origin: 'https://attacker.example' },
+      ];
+      for (const headers of attempts) {
+        const response = await press(url, headers);
+        expect(response.status).toBe(400);
+        expect(response.headers.get('location')).toBeNull();
+      }
+      await sessionOf(url);
+    });
+
+    it('ends a session on the server when the console signs out', async () => {
+      const session = await sessionOf((await link()).url);
+      const other = await sessionOf((await link()).url);
+      await t.ok(session, '{ viewer { role } }');
+      const out = await fetch(`${base}/console/sign-out`, { method: 'POST', headers: { authorization: `Bearer ${session}` } });
+      expect(out.status).toBe(204);
+      expect(errorOf(await t.gql(session, '{ viewer { role } }')).code).toBe('UNAUTHENTICATED');
+      // Only that session: another browser's stays signed in, and signing out twice is harmless.
+      await t.ok(other, '{ viewer { role } }');
+      expect((await fetch(`${base}/console/sign-out`, { method: 'POST', headers: { authorization: `Bearer ${session}` } })).status).toBe(204);
+      expect((await fetch(`${base}/console/sign-out`, { method: 'POST' })).status).toBe(204);
+      // The account's audit log says that the session signed out, once.
+      const { auditLog } = await t.ok<{ auditLog: { nodes: Array<{ action: string; actor: { kind: string } }> } }>(
+        admin,
+        '{ auditLog(first: 20) { nodes { action actor { kind } } } }',
+      );
+      expect(auditLog.nodes.filter((e) => e.action === 'console.signed_out')).toEqual([
+        { action: 'console.signed_out', actor: { kind: 'CONSOLE_SESSION' } },
+      ]);
+    });
+
+    it('deletes expired sessions and links in the background, keeping what a live session needs', async () => {
+      await sql.query('DELETE FROM console_sessions');
+      await sql.query('DELETE FROM portal_links');
+      const expiredSession = await sessionOf((await link()).url);
+      const liveSession = await sessionOf((await link()).url);
+      const unused = (await link()).url;
+      const live = (await link()).url;
+      const ids = async () => (await sql.query(`SELECT id FROM portal_links ORDER BY id`)).rows.map((r: { id: string }) => r.id) as string[];
+      const [expiredSessionLink, liveSessionLink, unusedLink, liveLink] = await ids();
+      await sql.query(`UPDATE console_sessions SET expires_at = now() - interval '1 second' WHERE portal_link_id = $1`, [expiredSessionLink]);
+      // Every link has expired but one; a session outlives its link.
+      await sql.query(`UPDATE portal_links SET expires_at = now() - interval '1 second' WHERE id <> $1`, [liveLink]);
+
+      // The maintenance job's purge, as a worker runs it every minute.
+      const purge = new RetentionPurge(t.app.db, createLogger('silent'), 30);
+      await purge.run(5_000);
+      expect(await ids()).toEqual([liveSessionLink, liveLink]);
+      expect((await sql.query(`SELECT count(*)::int AS n FROM console_sessions`)).rows[0].n).toBe(1);
+      expect(unusedLink).toBeDefined();
+      await t.ok(liveSession, '{ viewer { role } }');
+      expect(errorOf(await t.gql(expiredSession, '{ viewer { role } }')).code).toBe('UNAUTHENTICATED');
+      // A link whose row is gone opens nothing (a real one's signed expiry has passed, and its page says so); the live one opens.
+      for (const response of [await open(unused), await press(unused)]) expect(response.status).toBe(400);
+      await sessionOf(live);
     });
 
     it('gives a read-only link a VIEWER session', async () => {
@@ -135,9 +232,10 @@ describe('portal links and console sessions', () => {
       const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
       const forged = Buffer.from(JSON.stringify({ ...claims, r: !claims.r }), 'utf8').toString('base64url');
       for (const token of [`${forged}.${signature}`, `${payload}.${signature.slice(0, -2)}AA`, payload, 'x.y.z']) {
-        const response = await open(`${base}/console/portal/${token}`);
-        expect(response.status, token).toBe(400);
-        expect(await response.text()).toContain('This link is not valid');
+        for (const response of [await open(`${base}/console/portal/${token}`), await press(`${base}/console/portal/${token}`)]) {
+          expect(response.status, token).toBe(400);
+          expect(await response.text()).toContain('This link is not valid');
+        }
       }
       // The genuine link was not used up by the attempts.
       await sessionOf(url);
@@ -156,14 +254,16 @@ describe('portal links and console sessions', () => {
         readOnly: false,
         expiresAt: Math.floor(Date.now() / 1000) - 1,
       });
-      const response = await open(`${base}/console/portal/${expired}`);
-      expect(response.status).toBe(410);
-      expect(await response.text()).toContain('This link has expired');
+      for (const response of [await open(`${base}/console/portal/${expired}`), await press(`${base}/console/portal/${expired}`)]) {
+        expect(response.status).toBe(410);
+        expect(await response.text()).toContain('This link has expired');
+      }
       // And the stored expiry holds even for a token that claims more time.
       await sql.query(`UPDATE portal_links SET expires_at = now() - interval '1 second' WHERE id = $1`, [claims.id]);
-      const stale = await open(url);
-      expect(stale.status).toBe(410);
-      expect(await stale.text()).toContain('This link has expired');
+      for (const stale of [await open(url), await press(url)]) {
+        expect(stale.status).toBe(410);
+        expect(await stale.text()).toContain('This link has expired');
+      }
     });
 
     it('keeps a session to its own account and environment', async () => {
@@ -190,6 +290,7 @@ describe('portal links and console sessions', () => {
       await t.ok(admin, 'mutation($id: ID!) { revokeApiKey(id: $id) { id } }', { id: keyId });
       expect(errorOf(await t.gql(session, '{ viewer { role } }')).code).toBe('UNAUTHENTICATED');
       expect((await open(unused)).status).toBe(400);
+      expect((await press(unused)).status).toBe(400);
 
       const later = await sessionOf((await link()).url);
       await sql.query(`UPDATE console_sessions SET expires_at = now() - interval '1 second'`);

@@ -44,7 +44,7 @@ describe('worker processes', () => {
   let receiver: Receiver;
   const children: ChildProcess[] = [];
 
-  function startWorker(port: number): ChildProcess {
+  function startWorker(port: number, env: Record<string, string> = {}): ChildProcess {
     const child = spawn(process.execPath, [cli, 'worker'], {
       env: {
         ...process.env,
@@ -56,6 +56,7 @@ describe('worker processes', () => {
         HOOKLINE_WORKER_CONCURRENCY: '4',
         HOOKLINE_WORKER_PORT: String(port),
         LOG_LEVEL: 'error',
+        ...env,
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
@@ -115,4 +116,29 @@ describe('worker processes', () => {
       expect(text).toContain('hookline_endpoints_held');
     }
   }, 120_000);
+
+  it('answer /metrics only with the metrics token when one is set, on the address they are told to listen on', async () => {
+    const token = 'worker-metrics-token-0123456789';
+    const port = await freePort();
+    // 127.0.0.2 is loopback too, but another address than 127.0.0.1.
+    startWorker(port, { HOOKLINE_METRICS_TOKEN: token, HOOKLINE_BIND_ADDRESS: '127.0.0.2' });
+    const base = `http://127.0.0.2:${port}`;
+    await waitUntil(async () => (await fetch(`${base}/readyz`)).status === 200, 30_000, 'the worker to be ready');
+    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+
+    for (const authorization of [undefined, 'Bearer wrong-token-0123456789', `Basic ${token}`, token]) {
+      const refused = await fetch(`${base}/metrics`, { headers: authorization ? { authorization } : {} });
+      expect(refused.status, authorization).toBe(401);
+      expect(refused.headers.get('www-authenticate')).toBe('Bearer');
+      expect(await refused.text()).not.toContain('hookline_');
+    }
+    const metrics = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain('hookline_delivery_queue_depth');
+    // Health checks need no token; every answer is marked nosniff.
+    for (const path of ['/healthz', '/readyz', '/metrics', '/nowhere']) {
+      const response = await fetch(`${base}${path}`);
+      expect(response.headers.get('x-content-type-options'), path).toBe('nosniff');
+    }
+  }, 60_000);
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DeliveryDns } from '../../src/delivery-engine/dns.js';
 import { checkDestination, isBlockedAddress } from '../../src/net/address-policy.js';
 
 describe('isBlockedAddress', () => {
@@ -78,12 +79,13 @@ describe('isBlockedAddress', () => {
 });
 
 describe('checkDestination', () => {
-  const strict = { allowPrivate: false };
+  const resolve = (host: string) => new DeliveryDns({ timeoutMs: 2_000 }).resolve(host);
+  const strict = { allowPrivate: false, resolve };
   it('allows anything http(s) when private URLs are allowed', async () => {
-    await expect(checkDestination(new URL('http://127.0.0.1:9/x'), { allowPrivate: true })).resolves.toBeUndefined();
+    await expect(checkDestination(new URL('http://127.0.0.1:9/x'), { allowPrivate: true, resolve })).resolves.toBeUndefined();
   });
   it('refuses other schemes in any mode', async () => {
-    await expect(checkDestination(new URL('ftp://example.com/'), { allowPrivate: true })).rejects.toThrow(/http or https/);
+    await expect(checkDestination(new URL('ftp://example.com/'), { allowPrivate: true, resolve })).rejects.toThrow(/http or https/);
   });
   it('requires https and public addresses in strict mode', async () => {
     await expect(checkDestination(new URL('http://8.8.8.8/'), strict)).rejects.toThrow(/https/);

@@ -41,4 +41,8 @@ export class ApiKeyEntity {
 
   @Column('timestamptz', { name: 'revoked_at', nullable: true })
   revokedAt: Date | null;
+
+  /** Requests per second this key may make; null: the installation's default (HOOKLINE_RATE_LIMIT_PER_KEY). */
+  @Column('integer', { name: 'rate_limit_per_second', nullable: true })
+  rateLimitPerSecond: number | null;
 }

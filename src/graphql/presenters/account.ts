@@ -17,6 +17,7 @@ export function presentApiKey(entity: ApiKeyEntity): ApiKey {
     createdAt: entity.createdAt,
     lastUsedAt: entity.lastUsedAt,
     revokedAt: entity.revokedAt,
+    rateLimitPerSecond: entity.rateLimitPerSecond,
   });
 }
 

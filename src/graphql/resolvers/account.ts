@@ -1,4 +1,4 @@
-import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import { Role } from '../../domain.js';
 import { requirePrincipal, type GraphQLContext } from '../context.js';
 import { presentApiKey, presentCreatedAccount, presentCreatedApiKey, presentViewer } from '../presenters/account.js';
@@ -44,8 +44,20 @@ export class AccountResolver {
     @Arg('name') name: string,
     @Arg('role', () => Role) role: Role,
     @Arg('environment', () => Environment, { nullable: true }) environment?: Environment | null,
+    @Arg('rateLimitPerSecond', () => Int, { nullable: true, description: "This key's own request budget instead of the installation's default" })
+    rateLimitPerSecond?: number | null,
   ): Promise<CreatedApiKey> {
-    return presentCreatedApiKey(await ctx.services.accounts.createApiKey(requirePrincipal(ctx), { name, role, environment }));
+    return presentCreatedApiKey(await ctx.services.accounts.createApiKey(requirePrincipal(ctx), { name, role, environment, rateLimitPerSecond }));
+  }
+
+  @Authorized(Role.ADMIN, Role.OPERATOR)
+  @Mutation(() => ApiKey, { description: "ADMIN: a key's own request budget; null returns it to the installation's default" })
+  async setApiKeyRateLimit(
+    @Ctx() ctx: GraphQLContext,
+    @Arg('id', () => ID) id: string,
+    @Arg('rateLimitPerSecond', () => Int, { nullable: true }) rateLimitPerSecond: number | null,
+  ): Promise<ApiKey> {
+    return presentApiKey(await ctx.services.accounts.setApiKeyRateLimit(requirePrincipal(ctx), id, rateLimitPerSecond ?? null));
   }
 
   @Authorized(Role.ADMIN, Role.OPERATOR)

@@ -1,4 +1,4 @@
-import { Field, ID, ObjectType } from 'type-graphql';
+import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { Environment, Role } from './enums.js';
 
 @ObjectType()
@@ -38,6 +38,9 @@ export class ApiKey {
 
   @Field(() => Date, { nullable: true })
   revokedAt: Date | null;
+
+  @Field(() => Int, { nullable: true, description: "Requests per second this key may make; null: the installation's default" })
+  rateLimitPerSecond: number | null;
 }
 
 @ObjectType()
