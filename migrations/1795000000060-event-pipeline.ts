@@ -37,6 +37,8 @@ export class EventPipeline1795000000060 implements MigrationInterface {
     await queryRunner.query(
       `CREATE INDEX "deliveries_due_idx" ON "deliveries" ("subscription_id", "next_attempt_at") WHERE status IN ('PENDING', 'RETRYING') AND NOT order_wait`,
     );
+    // The deliveries waiting behind their key, found when the one before them settles; a small index of those rows alone.
+    await queryRunner.query(`CREATE INDEX "deliveries_waiting_idx" ON "deliveries" ("subscription_id", "ordering_key", "sequence") WHERE order_wait`);
     await queryRunner.query(
       `ALTER TABLE "ordering_keys" ADD CONSTRAINT "FK_2e73dcf1ea62ed7544edc153c4a" FOREIGN KEY ("account_id") REFERENCES "accounts"("id") ON DELETE CASCADE ON UPDATE NO ACTION`,
     );
@@ -50,6 +52,7 @@ export class EventPipeline1795000000060 implements MigrationInterface {
     await queryRunner.query(`ALTER TABLE "ordering_keys" DROP CONSTRAINT "FK_2e73dcf1ea62ed7544edc153c4a"`);
     await queryRunner.query(`DROP INDEX "deliveries_due_idx"`);
     await queryRunner.query(`CREATE INDEX "deliveries_due_idx" ON "deliveries" ("subscription_id", "next_attempt_at") WHERE status IN ('PENDING', 'RETRYING')`);
+    await queryRunner.query(`DROP INDEX "deliveries_waiting_idx"`);
     await queryRunner.query(`DROP INDEX "deliveries_ordering_key"`);
     await queryRunner.query(`DROP INDEX "events_ordering_key"`);
     await queryRunner.query(`ALTER TABLE "deliveries" DROP COLUMN "redeliver_requested"`);

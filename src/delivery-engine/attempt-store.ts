@@ -59,6 +59,14 @@ export interface ClaimLimits {
 /** Active and not waiting behind an earlier delivery of its ordering key: the due index's predicate. */
 const CLAIMABLE = `status IN ('PENDING', 'RETRYING') AND NOT order_wait`;
 
+/** Lets the next delivery of each key whose delivery succeeded go; only groups with keyed successes need it. */
+const NEXT_IN_LINE = `, next_in_line AS (
+         UPDATE deliveries w SET order_wait = false, updated_at = now()
+         FROM settled
+         WHERE settled.status = 'SUCCEEDED' AND settled.ordering_key IS NOT NULL AND w.order_wait
+           AND w.subscription_id = settled.subscription_id AND w.ordering_key = settled.ordering_key AND w.sequence = settled.sequence + 1
+       )`;
+
 /**
  * A group of attempts: the attempts, the deliveries' new state with their
  * leases given back (only under the current lease; a success settles in any
@@ -67,7 +75,7 @@ const CLAIMABLE = `status IN ('PENDING', 'RETRYING') AND NOT order_wait`;
  * those whose health the caller worked out, and those where a success
  * clears failures recorded since the claim.
  */
-const RECORD_SQL = `WITH u AS (
+const recordSql = (nextInLine: boolean) => `WITH u AS (
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::timestamptz[],
                               $7::timestamptz[], $8::int[], $9::int[], $10::text[], $11::text[], $12::boolean[])
            AS u(id, token, attempt_id, subscription_id, status, next_attempt_at, started_at, duration_ms, response_status, response_body, error, succeeded)
@@ -88,12 +96,7 @@ const RECORD_SQL = `WITH u AS (
          INSERT INTO delivery_attempts (id, delivery_id, subscription_id, number, started_at, duration_ms, response_status, response_body, error, succeeded)
          SELECT u.attempt_id, u.id, u.subscription_id, settled.attempt_count, u.started_at, u.duration_ms, u.response_status, u.response_body, u.error, u.succeeded
          FROM u JOIN settled ON settled.id = u.id
-       ), next_in_line AS (
-         UPDATE deliveries w SET order_wait = false, updated_at = now()
-         FROM settled
-         WHERE settled.status = 'SUCCEEDED' AND settled.ordering_key IS NOT NULL AND w.order_wait
-           AND w.subscription_id = settled.subscription_id AND w.ordering_key = settled.ordering_key AND w.sequence = settled.sequence + 1
-       ), health AS (
+       )${nextInLine ? NEXT_IN_LINE : ''}, health AS (
          UPDATE webhook_subscriptions s
          SET health_state = h.state, health_since = h.since, consecutive_failures = h.failures, next_probe_at = h.next_probe_at, failing_since = h.failing_since
          FROM unnest($13::uuid[], $14::text[], $15::timestamptz[], $16::int[], $17::timestamptz[], $18::timestamptz[])
@@ -106,6 +109,21 @@ const RECORD_SQL = `WITH u AS (
            AND (s.health_state <> 'HEALTHY' OR s.consecutive_failures > 0)
        )
        SELECT count(*)::int AS settled FROM settled`;
+const RECORD_SQL = recordSql(false);
+const RECORD_KEYED_SQL = recordSql(true);
+
+/** Endpoints in the order a fair claim serves them: the account with fewest in flight here, then the endpoint; ties at random. */
+function fairestFirst<T extends { id: string; account_id: string }>(endpoints: readonly T[], limits: ClaimLimits): T[] {
+  return endpoints
+    .map((e) => ({
+      e,
+      account: limits.inFlightByAccount.get(e.account_id) ?? 0,
+      endpoint: limits.inFlightByEndpoint.get(e.id) ?? 0,
+      tie: Math.random(),
+    }))
+    .sort((x, y) => x.account - y.account || x.endpoint - y.endpoint || x.tie - y.tie)
+    .map((x) => x.e);
+}
 
 function compare<T extends string | number>(x: T, y: T): number {
   return x < y ? -1 : x > y ? 1 : 0;
@@ -257,11 +275,14 @@ export class AttemptStore {
           values: [limits.defaultMaxInFlight],
         })
       ).rows;
-      const endpoints = found.filter(
+      const open = found.filter(
         (e) =>
           (limits.inFlightByEndpoint.get(e.id) ?? 0) < limits.maxInFlightPerEndpoint &&
           (limits.inFlightByAccount.get(e.account_id) ?? 0) < limits.maxInFlightPerAccount,
       );
+      // No more endpoints than deliveries wanted, the least busy accounts' and endpoints' first: a claim of a
+      // few freed slots then looks at a few endpoints, not every one with a backlog.
+      const endpoints = fairestFirst(open, limits).slice(0, limits.limit);
       let rows: Array<Record<string, unknown>> = [];
       if (endpoints.length > 0) {
         const accounts = [...new Set(endpoints.map((e) => e.account_id))];
@@ -496,7 +517,7 @@ export class AttemptStore {
       health.map((h) => h.health.nextProbeAt),
       health.map((h) => h.health.failingSince),
     ];
-    if (manager) await manager.query(RECORD_SQL, values);
+    if (manager) await manager.query(entries.some((e) => e.context.delivery.orderingKey !== null) ? RECORD_KEYED_SQL : RECORD_SQL, values);
     else await this.prepared('hookline_record', RECORD_SQL, values);
   }
 

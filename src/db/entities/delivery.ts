@@ -9,6 +9,7 @@ import { DeliveryStatus, Environment } from '../../domain.js';
 @Index('deliveries_event_subscription_key', ['eventId', 'subscriptionId'], { unique: true })
 @Index('deliveries_due_idx', ['subscriptionId', 'nextAttemptAt'], { where: "status IN ('PENDING', 'RETRYING') AND NOT order_wait" })
 @Index('deliveries_ordering_key', ['subscriptionId', 'orderingKey', 'sequence'], { unique: true, where: 'ordering_key IS NOT NULL' })
+@Index('deliveries_waiting_idx', ['subscriptionId', 'orderingKey', 'sequence'], { where: 'order_wait' })
 @Index('deliveries_leased_idx', ['subscriptionId'], { where: 'lease_token IS NOT NULL' })
 export class DeliveryEntity {
   /** UUIDv7; also the webhook-id header, the same on every attempt. */
