@@ -61,7 +61,7 @@ export function createServices(deps: ServiceDeps): Services {
       maxSubscriptions: deps.config.maxSubscriptions,
     },
   );
-  const deliveries = new DeliveryService(deps.db, catalog, subscriptions, deps.wakeWorkers, audit);
+  const deliveries = new DeliveryService(deps.db, subscriptions, deps.wakeWorkers, audit);
   return {
     accounts: new AccountService(deps.db, audit, { rateLimitPerKeyCeiling: deps.config.api.rateLimitPerKeyCeiling }),
     catalog,

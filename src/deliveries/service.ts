@@ -1,7 +1,6 @@
 import { In, type DataSource, type EntityManager } from 'typeorm';
 import { AUDIT_ACTIONS, type AuditActor } from '../audit/actions.js';
 import type { AuditService } from '../audit/service.js';
-import type { CatalogService } from '../catalog/service.js';
 import { DeliveryAttemptEntity, DeliveryEntity, EventEntity } from '../db/entities/index.js';
 import { DEFAULT_MAX_IN_FLIGHT } from '../delivery-engine/limits.js';
 import { TEST_EVENT_TYPE, lockNextInLine } from '../delivery-engine/attempt-store.js';
@@ -60,7 +59,6 @@ export class DeliveryService {
 
   constructor(
     private readonly db: DataSource,
-    private readonly catalog: CatalogService,
     private readonly subscriptions: SubscriptionService,
     private readonly wakeWorkers: (topic: 'deliveries') => void,
     private readonly audit: AuditService,
