@@ -32,20 +32,31 @@ export function checkPageSize(first: number, field = 'first'): number {
 }
 
 /**
+ * How a keyset page is ordered: the column, newest first, and the condition
+ * that keeps the rows after the cursor's row (whose id is `:cursor`).
+ */
+export interface KeysetOrder {
+  column: string;
+  after: string;
+}
+
+/**
  * One page of a filtered query, newest first, keyset-paginated on the
- * time-ordered id (`alias.id`), with the total of the filter.
+ * time-ordered id (`alias.id`) unless another order is given, with the total
+ * of the filter. The cursor is always the last row's id.
  */
 export async function keysetPage<T extends { id: string }>(
   query: SelectQueryBuilder<T>,
   alias: string,
   first: number,
   after: string | null | undefined,
+  order: KeysetOrder = { column: `${alias}.id`, after: `${alias}.id < :cursor` },
 ): Promise<Page<T>> {
   const count = query.clone();
   const cursor = decodeCursor(after, 'after');
-  if (cursor) query.andWhere(`${alias}.id < :cursor`, { cursor });
+  if (cursor) query.andWhere(order.after, { cursor });
   const rows = await query
-    .orderBy(`${alias}.id`, 'DESC')
+    .orderBy(order.column, 'DESC')
     .limit(first + 1)
     .getMany();
   const nodes = rows.slice(0, first);

@@ -4,7 +4,7 @@ import { Environment, type Scope } from '../domain.js';
 import { InputError } from '../errors.js';
 import { isUuid, newId } from '../ids.js';
 import type { Logger } from '../logger.js';
-import { encodeCursor, decodeCursor, type Page } from '../pagination.js';
+import { keysetPage, type Page } from '../pagination.js';
 import { AUDIT_ACTIONS, systemActor, type AuditActor, type AuditRecord } from './actions.js';
 import {
   canonicalForm,
@@ -198,24 +198,11 @@ export class AuditService {
     if (filter.targetId) query.andWhere('a.target_id = :targetId', { targetId: filter.targetId });
     if (filter.since) query.andWhere('a.at >= :since', { since: filter.since });
     if (filter.until) query.andWhere('a.at < :until', { until: filter.until });
-    const count = query.clone();
-    const cursor = decodeCursor(after, 'after');
-    if (cursor) {
-      query.andWhere('a.seq < (SELECT c.seq FROM audit_log c WHERE c.id = :cursor AND c.account_id = :accountId AND c.environment = :environment)', {
-        cursor,
-      });
-    }
-    const rows = await query
-      .orderBy('a.seq', 'DESC')
-      .limit(first + 1)
-      .getMany();
-    const nodes = rows.slice(0, first);
-    return {
-      nodes,
-      totalCount: () => count.getCount(),
-      hasNextPage: rows.length > first,
-      endCursor: nodes.length ? encodeCursor(nodes[nodes.length - 1]!.id) : null,
-    };
+    // Ordered by the place in the chain; the cursor is an entry's id, whose place is looked up.
+    return keysetPage(query, 'a', first, after, {
+      column: 'a.seq',
+      after: 'a.seq < (SELECT c.seq FROM audit_log c WHERE c.id = :cursor AND c.account_id = :accountId AND c.environment = :environment)',
+    });
   }
 
   /**

@@ -119,7 +119,7 @@ export class OperationsReporter {
       if (raises) publish(t.subscription, held ? endpointHeld(t.subscription, f, t.after.nextProbeAt) : endpointRecovered(t.subscription, f, now));
     }
     for (const d of byScope(changes.disabled)) {
-      const f = figures(d.subscription, { ...healthOfSubscription(d.subscription) }, d.lastStatus);
+      const f = figures(d.subscription, healthOfSubscription(d.subscription), d.lastStatus);
       await this.deps.audit.recordEndpointChange(manager, {
         ...scopeOf(d.subscription),
         subscriptionId: d.subscription.id,

@@ -31,6 +31,8 @@ export interface Browser {
   newPage(): Promise<Page>;
   /** Requests that went anywhere but the server under test. */
   readonly outside: string[];
+  /** Opens the console in the page and signs in with the key, waiting for the signed-in navigation. */
+  signIn(page: Page, key: string): Promise<void>;
   /** Writes a PNG of the page when HOOKLINE_SCREENSHOTS names a folder. */
   screenshot(page: Page, name: string): Promise<void>;
   close(): Promise<void>;
@@ -62,6 +64,12 @@ export async function launchBrowser(origin: string): Promise<Browser> {
     outside,
     async newPage() {
       return context.newPage();
+    },
+    async signIn(page, key) {
+      await page.goto(`${origin}/console`);
+      await page.getByLabel('API key').fill(key);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('link', { name: 'Webhooks' }).waitFor();
     },
     async screenshot(page, name) {
       if (shots) await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });

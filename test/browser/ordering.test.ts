@@ -49,12 +49,7 @@ describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('ordering per key in th
     await t?.stop();
   });
 
-  async function signIn(page: Page, key: string): Promise<void> {
-    await page.goto(`${origin}/console`);
-    await page.getByLabel('API key').fill(key);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('link', { name: 'Webhooks' }).waitFor();
-  }
+  const signIn = (page: Page, key: string) => browser.signIn(page, key);
 
   const facts = (page: Page) => page.locator('dl.facts');
 
