@@ -31,7 +31,7 @@ const list = (value: string) =>
     .map((s) => s.trim())
     .filter(Boolean);
 
-/** The heap settings that the README recommends for Hookline's processes and that npm start uses. */
+/** The heap settings that docs/operations.md recommends for Hookline's processes and that npm start uses. */
 const HOOKLINE_NODE_FLAGS = '--max-semi-space-size=8 --max-old-space-size=256';
 
 const program = new Command()

@@ -314,7 +314,7 @@ export async function postgresFor(ctx: Context, workers: number): Promise<{ post
   };
 }
 
-/** Node flags of a Hookline process: the heap settings the README recommends (--node-flags), and profiling when asked. */
+/** Node flags of a Hookline process: the heap settings docs/operations.md recommends (--node-flags), and profiling when asked. */
 function nodeArgs(ctx: Context, name: string): string[] {
   const flags = ctx.options.nodeFlags.split(/\s+/).filter(Boolean);
   return ctx.options.cpuProf

@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { consoleDirectory } from '../../src/http/console.js';
 
-/** The most JavaScript, gzipped, that the console may ship (README: "The developer console"). */
+/** The most JavaScript, gzipped, that the console may ship (docs/console.md: "Why this stack"). */
 const JS_BUDGET_BYTES = 100 * 1024;
 
 describe('the built console', () => {
