@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError, gql } from '../api';
 import { ErrorMessage, handle } from '../common';
 import { orderingMeaning, ORDERINGS, orderingWord } from './ordering';
+import type { SubscriptionKind } from './pull';
 
 export interface Channel {
   name: string;
@@ -13,6 +14,7 @@ export interface Channel {
 export interface SubscriptionFields {
   id: string;
   url: string;
+  kind: SubscriptionKind;
   description: string | null;
   channels: string[];
   events: string[];
@@ -25,7 +27,7 @@ export interface SubscriptionFields {
 }
 
 const DEFAULT_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000];
-const SAVED = `id url description channels events payloadFormat retrySchedule headers rateLimitPerSecond ordering enabled disabledReason`;
+const SAVED = `id url kind description channels events payloadFormat retrySchedule headers rateLimitPerSecond ordering enabled disabledReason`;
 
 function sameSchedule(a: number[], b: number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
@@ -69,6 +71,8 @@ export function SubscriptionForm({
   onCancel: () => void;
 }) {
   const [channels, setChannels] = useState<Channel[] | null>(null);
+  const [kind, setKind] = useState<SubscriptionKind>(existing?.kind ?? 'PUSH');
+  const pull = kind === 'PULL';
   const [url, setUrl] = useState(existing?.url ?? '');
   const [description, setDescription] = useState(existing?.description ?? '');
   const [chosen, setChosen] = useState<string[]>(existing?.channels ?? []);
@@ -115,23 +119,34 @@ export function SubscriptionForm({
     try {
       const retrySchedule = scheduleKind === 'default' ? DEFAULT_SCHEDULE : scheduleKind === 'none' ? [] : parseWaits(waits);
       const input: Record<string, unknown> = {
-        url: url.trim(),
         description: description.trim() || null,
         channels: chosen,
         events,
         payloadFormat: format,
         retrySchedule,
-        headers: parseHeaders(headers),
-        rateLimitPerSecond: rateLimit.trim() ? Number(rateLimit) : null,
-        maxInFlight: maxInFlight.trim() ? Number(maxInFlight) : null,
         ordering,
       };
+      // A pull subscription has no endpoint: nothing to send headers to, pace or cap.
+      if (!pull) {
+        Object.assign(input, {
+          url: url.trim(),
+          headers: parseHeaders(headers),
+          rateLimitPerSecond: rateLimit.trim() ? Number(rateLimit) : null,
+          maxInFlight: maxInFlight.trim() ? Number(maxInFlight) : null,
+        });
+      }
       if (existing) {
         const d = await gql<{ updateWebhookSubscription: { id: string } }>(
           `mutation($id: ID!, $input: UpdateWebhookSubscriptionInput!) { updateWebhookSubscription(id: $id, input: $input) { ${SAVED} } }`,
           { id: existing.id, input },
         );
         onSaved({ id: d.updateWebhookSubscription.id });
+      } else if (pull) {
+        const d = await gql<{ createPullSubscription: { subscription: { id: string }; secret: string } }>(
+          `mutation($input: CreatePullSubscriptionInput!) { createPullSubscription(input: $input) { subscription { ${SAVED} } secret } }`,
+          { input },
+        );
+        onSaved({ id: d.createPullSubscription.subscription.id, secret: d.createPullSubscription.secret });
       } else {
         if (secret.trim()) input.sharedSecret = secret.trim();
         const d = await gql<{ createWebhookSubscription: { subscription: { id: string }; secret: string } }>(
@@ -150,17 +165,32 @@ export function SubscriptionForm({
   return (
     <form class="subscription-form" onSubmit={handle(submit)} aria-label={existing ? 'Edit subscription' : 'New subscription'}>
       <h2>{existing ? 'Edit subscription' : 'New subscription'}</h2>
-      <div class="field">
-        <label for="sub-url">URL</label>
-        <input
-          id="sub-url"
-          type="url"
-          required
-          placeholder="https://erp.example.com/webhooks"
-          value={url}
-          onInput={(e) => setUrl(e.currentTarget.value)}
-        />
-      </div>
+      {!existing && (
+        <fieldset>
+          <legend>Delivery</legend>
+          <label class="checkbox">
+            <input type="radio" name="kind" value="PUSH" checked={!pull} onChange={() => setKind('PUSH')} />
+            Push: Hookline POSTs each delivery to your URL
+          </label>
+          <label class="checkbox">
+            <input type="radio" name="kind" value="PULL" checked={pull} onChange={() => setKind('PULL')} />
+            Pull (no URL): your consumer fetches the deliveries and acknowledges them, e.g. behind a firewall
+          </label>
+        </fieldset>
+      )}
+      {!pull && (
+        <div class="field">
+          <label for="sub-url">URL</label>
+          <input
+            id="sub-url"
+            type="url"
+            required
+            placeholder="https://erp.example.com/webhooks"
+            value={url}
+            onInput={(e) => setUrl(e.currentTarget.value)}
+          />
+        </div>
+      )}
       <div class="field">
         <label for="sub-description">Description</label>
         <input id="sub-description" value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
@@ -230,27 +260,38 @@ export function SubscriptionForm({
           </div>
         )}
       </fieldset>
-      <div class="field">
-        <label for="sub-headers">Custom headers</label>
-        <textarea id="sub-headers" rows={3} placeholder="X-Tenant: acme" value={headers} onInput={(e) => setHeaders(e.currentTarget.value)} />
-        <p class="hint">One "Name: value" per line, sent with every delivery.</p>
-      </div>
-      <div class="field">
-        <label for="sub-rate">Rate limit (deliveries per second)</label>
-        <input id="sub-rate" type="number" min={1} placeholder="No limit" value={rateLimit} onInput={(e) => setRateLimit(e.currentTarget.value)} />
-      </div>
-      <div class="field">
-        <label for="sub-in-flight">Most deliveries in flight at once</label>
-        <input
-          id="sub-in-flight"
-          type="number"
-          min={1}
-          max={1000}
-          placeholder="10 (the default)"
-          value={maxInFlight}
-          onInput={(e) => setMaxInFlight(e.currentTarget.value)}
-        />
-      </div>
+      {!pull && (
+        <>
+          <div class="field">
+            <label for="sub-headers">Custom headers</label>
+            <textarea id="sub-headers" rows={3} placeholder="X-Tenant: acme" value={headers} onInput={(e) => setHeaders(e.currentTarget.value)} />
+            <p class="hint">One "Name: value" per line, sent with every delivery.</p>
+          </div>
+          <div class="field">
+            <label for="sub-rate">Rate limit (deliveries per second)</label>
+            <input
+              id="sub-rate"
+              type="number"
+              min={1}
+              placeholder="No limit"
+              value={rateLimit}
+              onInput={(e) => setRateLimit(e.currentTarget.value)}
+            />
+          </div>
+          <div class="field">
+            <label for="sub-in-flight">Most deliveries in flight at once</label>
+            <input
+              id="sub-in-flight"
+              type="number"
+              min={1}
+              max={1000}
+              placeholder="10 (the default)"
+              value={maxInFlight}
+              onInput={(e) => setMaxInFlight(e.currentTarget.value)}
+            />
+          </div>
+        </>
+      )}
       <fieldset>
         <legend>Ordering</legend>
         {ORDERINGS.map((kind) => (
@@ -261,7 +302,7 @@ export function SubscriptionForm({
           </label>
         ))}
       </fieldset>
-      {!existing && (
+      {!existing && !pull && (
         <div class="field">
           <label for="sub-secret">Signing secret (optional)</label>
           <input

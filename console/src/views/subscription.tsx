@@ -8,6 +8,7 @@ import { DeliveryRow, type ListedDelivery } from './deliveries';
 import { SubscriptionForm, type SubscriptionFields } from './form';
 import { HEALTH_FIELDS, HealthBadge, type EndpointHealth } from './health';
 import { BLOCKED_FIELDS, BlockedKeys, orderingMeaning, orderingWord, type BlockedKey } from './ordering';
+import { HowToPull, idleExpiry, KindBadge, kindMeaning, lastPulled } from './pull';
 
 interface Detail extends SubscriptionFields {
   enabled: boolean;
@@ -28,6 +29,10 @@ interface Detail extends SubscriptionFields {
   };
   endpointHealth: EndpointHealth;
   blockedOrderingKeys: BlockedKey[];
+  lastPulledAt: string | null;
+  expireAfterIdleSeconds: number | null;
+  /** Deliveries no consumer has been handed yet; the rest of stats.pending are leased or waiting for a retry. */
+  unpulled: { totalCount: number };
 }
 
 const RANGES = [
@@ -52,7 +57,8 @@ export function SubscriptionDetail({ id, session }: { id: string; session: Sessi
   useEffect(() => {
     gql<{ webhookSubscription: Detail | null }>(
       `query($id: ID!) { webhookSubscription(id: $id) {
-        id url description channels events payloadFormat retrySchedule headers rateLimitPerSecond enabled disabledReason environment createdAt
+        id url kind lastPulledAt expireAfterIdleSeconds description channels events payloadFormat retrySchedule headers rateLimitPerSecond enabled disabledReason environment createdAt
+        unpulled: deliveries(status: PENDING, first: 1) { totalCount }
         secrets { id hint createdAt expiresAt }
         stats { total succeeded failed pending successRate latencyP50Ms latencyP95Ms lastSuccessAt lastFailureAt }
         maxInFlight ordering ${BLOCKED_FIELDS} ${HEALTH_FIELDS} } }`,
@@ -89,6 +95,7 @@ export function SubscriptionDetail({ id, session }: { id: string; session: Sessi
     }
   };
 
+  const pull = sub.kind === 'PULL';
   return (
     <section>
       <p>
@@ -102,10 +109,30 @@ export function SubscriptionDetail({ id, session }: { id: string; session: Sessi
           {sub.enabled ? <span class="badge ok">Enabled</span> : <span class="badge off">Disabled</span>}
           {sub.disabledReason && <span class="hint"> {sub.disabledReason}</span>}
         </dd>
-        <dt>Endpoint health</dt>
+        <dt>Kind</dt>
         <dd>
-          <HealthBadge health={sub.endpointHealth} detailed />
+          <KindBadge kind={sub.kind} /> <span class="hint">{kindMeaning(sub.kind)}</span>
         </dd>
+        {pull ? (
+          <>
+            <dt>Waiting deliveries</dt>
+            <dd>
+              {sub.stats.pending}{' '}
+              <span class="hint">({sub.unpulled.totalCount} not pulled yet; the others are leased to a consumer or wait for a retry)</span>
+            </dd>
+            <dt>Last pulled</dt>
+            <dd>{lastPulled(sub.lastPulledAt)}</dd>
+            <dt>Idle expiry</dt>
+            <dd>{idleExpiry(sub.expireAfterIdleSeconds)}</dd>
+          </>
+        ) : (
+          <>
+            <dt>Endpoint health</dt>
+            <dd>
+              <HealthBadge health={sub.endpointHealth} detailed />
+            </dd>
+          </>
+        )}
         <dt>Channels</dt>
         <dd>{sub.channels.join(', ')}</dd>
         <dt>Events</dt>
@@ -114,16 +141,24 @@ export function SubscriptionDetail({ id, session }: { id: string; session: Sessi
         <dd>{sub.payloadFormat}</dd>
         <dt>Retry schedule</dt>
         <dd>{sub.retrySchedule.length ? sub.retrySchedule.map((s) => `${s} s`).join(', ') : 'No retries'}</dd>
-        <dt>Rate limit</dt>
-        <dd>{sub.rateLimitPerSecond ? `${sub.rateLimitPerSecond} per second` : 'None'}</dd>
-        <dt>Most in flight</dt>
-        <dd>{sub.maxInFlight ?? 'The default (10)'}</dd>
+        {!pull && (
+          <>
+            <dt>Rate limit</dt>
+            <dd>{sub.rateLimitPerSecond ? `${sub.rateLimitPerSecond} per second` : 'None'}</dd>
+            <dt>Most in flight</dt>
+            <dd>{sub.maxInFlight ?? 'The default (10)'}</dd>
+          </>
+        )}
         <dt>Ordering</dt>
         <dd>
           {orderingWord(sub.ordering)}: <span class="hint">{orderingMeaning(sub.ordering)}</span>
         </dd>
-        <dt>Custom headers</dt>
-        <dd>{sub.headers ? Object.keys(sub.headers).join(', ') : 'None'}</dd>
+        {!pull && (
+          <>
+            <dt>Custom headers</dt>
+            <dd>{sub.headers ? Object.keys(sub.headers).join(', ') : 'None'}</dd>
+          </>
+        )}
         <dt>Signing secrets</dt>
         <dd>
           {sub.secrets.map((s) => (
@@ -192,6 +227,7 @@ export function SubscriptionDetail({ id, session }: { id: string; session: Sessi
           }}
         />
       )}
+      {pull && <HowToPull id={sub.id} channels={sub.channels} events={sub.events} />}
       {sub.ordering === 'PER_KEY' && (
         <BlockedKeys subscriptionId={sub.id} blocked={sub.blockedOrderingKeys} canWrite={session.canWrite} onChanged={refresh} />
       )}

@@ -4,10 +4,14 @@ import type { Session } from '../app';
 import { ErrorMessage, Loading, ShownOnce } from '../common';
 import { SubscriptionForm } from './form';
 import { HEALTH_FIELDS, HealthBadge, type EndpointHealth } from './health';
+import { KindBadge, lastPulled, type SubscriptionKind } from './pull';
 
 interface ListedSubscription {
   id: string;
   url: string;
+  kind: SubscriptionKind;
+  lastPulledAt: string | null;
+  stats: { pending: number };
   description: string | null;
   channels: string[];
   payloadFormat: string;
@@ -24,7 +28,7 @@ export function WebhooksView({ session }: { session: Session }) {
 
   const load = () =>
     gql<{ webhookSubscriptions: ListedSubscription[] }>(
-      `{ webhookSubscriptions { id url description channels payloadFormat enabled disabledReason ${HEALTH_FIELDS} } }`,
+      `{ webhookSubscriptions { id url kind lastPulledAt stats { pending } description channels payloadFormat enabled disabledReason ${HEALTH_FIELDS} } }`,
     ).then(
       (d) => setSubs(d.webhookSubscriptions),
       (e: unknown) => setError(e),
@@ -50,7 +54,7 @@ export function WebhooksView({ session }: { session: Session }) {
       {created && (
         <ShownOnce label="Signing secret" value={created.secret}>
           <p>
-            Your endpoint verifies each delivery's <code>webhook-signature</code> with it.{' '}
+            Your endpoint (or pull consumer) verifies each delivery's <code>webhook-signature</code> with it.{' '}
             <a href={`#/webhooks/${created.id}`}>Open the subscription</a>
           </p>
         </ShownOnce>
@@ -76,14 +80,14 @@ export function WebhooksView({ session }: { session: Session }) {
               <th scope="col">Channels</th>
               <th scope="col">Format</th>
               <th scope="col">State</th>
-              <th scope="col">Endpoint health</th>
+              <th scope="col">Health</th>
             </tr>
           </thead>
           <tbody>
             {subs.map((s) => (
               <tr key={s.id}>
                 <td>
-                  <a href={`#/webhooks/${s.id}`}>{s.url}</a>
+                  <KindBadge kind={s.kind} /> <a href={`#/webhooks/${s.id}`}>{s.url}</a>
                   {s.description && <div class="hint">{s.description}</div>}
                 </td>
                 <td>{s.channels.join(', ')}</td>
@@ -99,7 +103,13 @@ export function WebhooksView({ session }: { session: Session }) {
                   )}
                 </td>
                 <td>
-                  <HealthBadge health={s.endpointHealth} />
+                  {s.kind === 'PULL' ? (
+                    <span class="hint">
+                      {s.stats.pending} waiting · last pulled {lastPulled(s.lastPulledAt)}
+                    </span>
+                  ) : (
+                    <HealthBadge health={s.endpointHealth} />
+                  )}
                 </td>
               </tr>
             ))}
