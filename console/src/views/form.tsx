@@ -170,11 +170,11 @@ export function SubscriptionForm({
           <legend>Delivery</legend>
           <label class="checkbox">
             <input type="radio" name="kind" value="PUSH" checked={!pull} onChange={() => setKind('PUSH')} />
-            Push: Hookline POSTs each delivery to your URL
+            Push: Hookline POSTs each delivery to your endpoint
           </label>
           <label class="checkbox">
             <input type="radio" name="kind" value="PULL" checked={pull} onChange={() => setKind('PULL')} />
-            Pull (no URL): your consumer fetches the deliveries and acknowledges them, e.g. behind a firewall
+            Pull, without an endpoint: your consumer fetches the deliveries and acknowledges them (behind a firewall, on a laptop)
           </label>
         </fieldset>
       )}

@@ -31,8 +31,6 @@ interface Detail extends SubscriptionFields {
   blockedOrderingKeys: BlockedKey[];
   lastPulledAt: string | null;
   expireAfterIdleSeconds: number | null;
-  /** Deliveries no consumer has been handed yet; the rest of stats.pending are leased or waiting for a retry. */
-  unpulled: { totalCount: number };
 }
 
 const RANGES = [
@@ -58,7 +56,6 @@ export function SubscriptionDetail({ id, session }: { id: string; session: Sessi
     gql<{ webhookSubscription: Detail | null }>(
       `query($id: ID!) { webhookSubscription(id: $id) {
         id url kind lastPulledAt expireAfterIdleSeconds description channels events payloadFormat retrySchedule headers rateLimitPerSecond enabled disabledReason environment createdAt
-        unpulled: deliveries(status: PENDING, first: 1) { totalCount }
         secrets { id hint createdAt expiresAt }
         stats { total succeeded failed pending successRate latencyP50Ms latencyP95Ms lastSuccessAt lastFailureAt }
         maxInFlight ordering ${BLOCKED_FIELDS} ${HEALTH_FIELDS} } }`,
@@ -117,8 +114,7 @@ export function SubscriptionDetail({ id, session }: { id: string; session: Sessi
           <>
             <dt>Waiting deliveries</dt>
             <dd>
-              {sub.stats.pending}{' '}
-              <span class="hint">({sub.unpulled.totalCount} not pulled yet; the others are leased to a consumer or wait for a retry)</span>
+              {sub.stats.pending} <span class="hint">pending or retrying; a pulled delivery counts until its consumer acknowledges it</span>
             </dd>
             <dt>Last pulled</dt>
             <dd>{lastPulled(sub.lastPulledAt)}</dd>
