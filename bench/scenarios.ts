@@ -38,6 +38,7 @@ import {
 } from './stack.js';
 import { Samples, round, type LatencySummary } from './stats.js';
 import { BATCHES_IN_FLIGHT, PUBLISH_SCENARIOS, publishInBatches } from './publish.js';
+import { pull } from './pull.js';
 
 export interface RunResult {
   scenario: string;
@@ -1034,4 +1035,5 @@ export const SCENARIOS: Record<string, Scenario> = {
   workers,
   history,
   ...PUBLISH_SCENARIOS,
+  pull,
 };
