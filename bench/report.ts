@@ -188,6 +188,23 @@ export function cpuMsPerDelivery(run: RunResult): number | null {
   return round((seconds * 1000) / run.delivered, 2);
 }
 
+/**
+ * The process that limits a run: a Node process near one busy core (its
+ * event loop is single-threaded), else the machine when its cores are all
+ * busy (then the busiest process is the biggest share), else none (the
+ * run waited on something other than CPU: the network, a timer, a lock).
+ */
+export function bottleneck(run: RunResult, cpus: number): string {
+  const ranked = [...run.usage.processes].filter((p) => p.cpuSeconds > 0).sort((x, y) => y.cores - x.cores);
+  const busiest = ranked[0];
+  if (!busiest) return '–';
+  const node = ranked.find((p) => p.role !== 'postgres' && p.cores >= 0.85);
+  if (node) return `${node.name} (${fmt(node.cores, 2)} of its one core)`;
+  if (run.usage.machineBusyCores >= 0.9 * cpus)
+    return `the machine's ${cpus} cores (${fmt(run.usage.machineBusyCores, 2)} busy; most: ${busiest.name} ${fmt(busiest.cores, 2)})`;
+  return `none saturated (most: ${busiest.name} ${fmt(busiest.cores, 2)} cores)`;
+}
+
 function rssCell(run: RunResult): string {
   const list = run.usage.processes.filter((p) => p.role === 'api' || p.role === 'worker' || p.role === 'raw');
   return list.map((p) => `${p.name} ${fmt(p.peakRssMb)}`).join(' · ') || '–';
@@ -203,8 +220,8 @@ export function markdown(machine: Machine, summaries: Summary[], command: string
     '',
   );
   lines.push(
-    '| scenario | deliveries | deliveries/s | × raw stack | publish p50 / p99 ms | receipt p50 / p95 / p99 ms | CPU ms / delivery | CPU s (window) | peak RSS MB |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
+    '| scenario | deliveries | deliveries/s | × raw stack | publish p50 / p99 ms | receipt p50 / p95 / p99 ms | CPU ms / delivery | CPU s (window) | bottleneck | peak RSS MB |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |',
   );
   for (const s of summaries) {
     const r = s.run;
@@ -214,7 +231,7 @@ export function markdown(machine: Machine, summaries: Summary[], command: string
     const ratio = raw && s.scenario !== 'baseline' ? fmt(r.deliveriesPerSecond / raw, 2) : s.label.startsWith('raw stack') ? '1' : '–';
     const extra = r.extra.sendPerSecond ? `; send ${fmt(r.extra.sendPerSecond as number)}/s` : '';
     lines.push(
-      `| ${s.label} | ${fmt(r.delivered)}${r.missing ? ` (${fmt(r.missing)} missing)` : ''} | ${fmt(r.deliveriesPerSecond)}${rates}${extra} | ${ratio} | ${p ? `${fmt(p.p50, 1)} / ${fmt(p.p99, 1)}` : '–'} | ${l ? `${fmt(l.p50, 1)} / ${fmt(l.p95, 1)} / ${fmt(l.p99, 1)}` : '–'} | ${fmt(cpuMsPerDelivery(r), 2)} | ${cpuCell(r)} | ${rssCell(r)} |`,
+      `| ${s.label} | ${fmt(r.delivered)}${r.missing ? ` (${fmt(r.missing)} missing)` : ''} | ${fmt(r.deliveriesPerSecond)}${rates}${extra} | ${ratio} | ${p ? `${fmt(p.p50, 1)} / ${fmt(p.p99, 1)}` : '–'} | ${l ? `${fmt(l.p50, 1)} / ${fmt(l.p95, 1)} / ${fmt(l.p99, 1)}` : '–'} | ${fmt(cpuMsPerDelivery(r), 2)} | ${cpuCell(r)} | ${bottleneck(r, machine.cpus)} | ${rssCell(r)} |`,
     );
   }
   const t = targets(summaries);
@@ -235,7 +252,7 @@ export function markdown(machine: Machine, summaries: Summary[], command: string
   if (notes.length) lines.push('', 'Notes:', ...notes);
   lines.push(
     '',
-    'deliveries/s: distinct deliveries received ÷ (last receipt − first publish; for the backlog, − workers ready). × raw stack: that rate ÷ the raw stack (pg-boss fetch → signed undici POST → complete, same concurrency, jobs queued beforehand). CPU ms / delivery: CPU of the API, the worker(s) (or the raw worker) and PostgreSQL ÷ deliveries, which holds better than rates on a busy machine. CPU s: api · wrk (worker processes) · rcv (receiver) · drv (bench driver and publisher) · pg (the PostgreSQL server processes, all its databases) during the run. Peak RSS: VmHWM.',
+    'deliveries/s: distinct deliveries received ÷ (last receipt − first publish; for the backlog, − workers ready). × raw stack: that rate ÷ the raw stack (pg-boss fetch → signed undici POST → complete, same concurrency, jobs queued beforehand). CPU ms / delivery: CPU of the API, the worker(s) (or the raw worker) and PostgreSQL ÷ deliveries, which holds better than rates on a busy machine. CPU s: api · wrk (worker processes) · rcv (receiver) · drv (bench driver and publisher) · pg (the PostgreSQL server processes, all its databases) during the run. Bottleneck: a Node process near one busy core, else the machine when all its cores are busy. Peak RSS: VmHWM.',
   );
   return lines.join('\n') + '\n';
 }
