@@ -72,6 +72,22 @@ function isIdle(s: SubscriptionEntity, now: Date): boolean {
   return (s.lastPulledAt ?? s.createdAt).getTime() <= now.getTime() - s.expireAfterIdleSeconds * 1000;
 }
 
+/**
+ * A PULL subscription that is deleted or disabled ends its waiting
+ * deliveries at once. The delivery engine ends a push subscription's when it
+ * claims them; nobody may be left to pull these, and a delivery left
+ * pending would keep its event from retention for ever.
+ */
+async function cancelWaitingPullDeliveries(manager: EntityManager, subscription: SubscriptionEntity): Promise<void> {
+  if (subscription.kind !== SubscriptionKind.PULL) return;
+  await manager.query(
+    `UPDATE deliveries SET status = 'CANCELLED', next_attempt_at = NULL, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
+       order_wait = false, updated_at = now()
+     WHERE subscription_id = $1 AND status IN ('PENDING', 'RETRYING')`,
+    [subscription.id],
+  );
+}
+
 /** Settings of a push endpoint that mean nothing to a PULL subscription. */
 const PUSH_ONLY_FIELDS = ['url', 'headers', 'rateLimitPerSecond', 'maxInFlight'] as const;
 
@@ -230,6 +246,7 @@ export class SubscriptionService {
         Object.assign(changes, { enabled: false, disabledReason: DISABLED_BY_ADMIN });
       }
       await manager.update(SubscriptionEntity, { id: current.id }, changes);
+      if (changes.enabled === false) await cancelWaitingPullDeliveries(manager, current);
       const updated = await manager.findOneByOrFail(SubscriptionEntity, { id: current.id });
       const [before, after] = [auditedSubscription(current), auditedSubscription(updated)];
       const changed = fieldChanges(before, after, AUDITED_SUBSCRIPTION_FIELDS);
@@ -256,6 +273,7 @@ export class SubscriptionService {
       const current = await this.lockForUpdate(manager, scope, id);
       if (onlyIf && !onlyIf(current)) return false;
       await manager.update(SubscriptionEntity, { id: current.id }, { deletedAt: new Date() });
+      await cancelWaitingPullDeliveries(manager, current);
       await this.secrets.expireAll(manager, current.id);
       await this.audit.record(manager, scope, actor, {
         action: AUDIT_ACTIONS.subscriptionDeleted,

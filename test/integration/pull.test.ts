@@ -261,6 +261,22 @@ describe('PULL subscriptions', () => {
     expect(pulled!.delivery.attemptCount).toBe(0);
   });
 
+  it('ends its waiting deliveries when it is disabled or deleted: nobody is left to pull them', async () => {
+    const disabled = await createPull({ channels: ['expenses'] });
+    const deleted = await createPull({ channels: ['expenses'] });
+    const { event } = await acme.publish('expenses.created', { expenseId: 'E-1' });
+    let waiting: Array<{ id: string; status: string; subscription: { id: string } }> = [];
+    for (const until = Date.now() + 20_000; waiting.length < 2 && Date.now() < until;) {
+      waiting = (await acme.deliveriesOfEvent(event.id)).filter((d) => d.status === 'PENDING');
+      if (waiting.length < 2) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(waiting).toHaveLength(2);
+    await t.ok(acme.adminToken, `mutation($id: ID!) { updateWebhookSubscription(id: $id, input: { enabled: false }) { id } }`, { id: disabled.id });
+    await t.ok(acme.adminToken, `mutation($id: ID!) { deleteWebhookSubscription(id: $id) }`, { id: deleted.id });
+    const after = await acme.deliveriesOfEvent(event.id);
+    expect(after.map((d) => d.status)).toEqual(['CANCELLED', 'CANCELLED']);
+  });
+
   it('is deleted by Hookline once nobody has pulled for its idle expiry, with an audit entry', async () => {
     const sub = await createPull({ channels: ['invoices'], expireAfterIdleSeconds: 60 });
     const kept = await createPull({ channels: ['invoices'] });
