@@ -113,6 +113,17 @@ describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('pull subscriptions in 
     await deliveries.getByRole('row').getByText('Succeeded').waitFor();
     await deliveries.getByRole('row').getByText('Pending').waitFor();
     await browser.screenshot(page, 'pull-03-after-pull');
+
+    // Disabling it ends what waits, as nobody will pull it: the console says so first.
+    const dialogs: string[] = [];
+    page.on('dialog', (dialog) => {
+      dialogs.push(dialog.message());
+      void dialog.accept();
+    });
+    await page.getByRole('button', { name: 'Disable' }).click();
+    await page.getByRole('button', { name: 'Enable' }).waitFor();
+    expect(dialogs).toEqual(['Disable it? Its 1 waiting delivery is cancelled.']);
+    await expect.poll(() => fact(page, 'Waiting deliveries')).toMatch(/^0 pending or retrying/);
     await page.close();
   });
 

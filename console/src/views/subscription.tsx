@@ -174,11 +174,17 @@ export function SubscriptionDetail({ id, session }: { id: string; session: Sessi
           <button
             type="button"
             class="secondary"
-            onClick={handle(async () =>
-              act(`mutation($id: ID!, $input: UpdateWebhookSubscriptionInput!) { updateWebhookSubscription(id: $id, input: $input) { id } }`, {
-                id: sub.id,
-                input: { enabled: !sub.enabled },
-              }),
+            onClick={handle(
+              async () =>
+                // Nobody pulls from a disabled pull subscription, so its waiting deliveries end with it.
+                (!pull ||
+                  !sub.enabled ||
+                  sub.stats.pending === 0 ||
+                  confirm(`Disable it? Its ${sub.stats.pending} waiting ${sub.stats.pending === 1 ? 'delivery is' : 'deliveries are'} cancelled.`)) &&
+                act(`mutation($id: ID!, $input: UpdateWebhookSubscriptionInput!) { updateWebhookSubscription(id: $id, input: $input) { id } }`, {
+                  id: sub.id,
+                  input: { enabled: !sub.enabled },
+                }),
             )}
           >
             {sub.enabled ? 'Disable' : 'Enable'}
