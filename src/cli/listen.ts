@@ -294,7 +294,7 @@ class Listener {
       }
       failures = 0;
       this.reconnected();
-      if (batch.length > 0) await this.forwardBatch(batch, pulledAt);
+      if (batch.length > 0) await this.forwardBatch(subscription.id, batch, pulledAt);
     }
   }
 
@@ -320,7 +320,7 @@ class Listener {
   }
 
   /** Forwards a batch, a few at a time; each result is reported as soon as it is known. */
-  private async forwardBatch(batch: PulledDelivery[], pulledAt: number): Promise<void> {
+  private async forwardBatch(subscriptionId: string, batch: PulledDelivery[], pulledAt: number): Promise<void> {
     const queue = [...batch];
     const worker = async () => {
       for (let item = queue.shift(); item !== undefined && !this.signal.aborted; item = queue.shift()) {
@@ -328,14 +328,14 @@ class Listener {
         if (Date.now() - pulledAt > LATEST_FORWARD_START_MS) continue;
         const result = await this.forwarder.send({ url: this.settings.forwardTo, headers: forwardedHeaders(item.headers), body: item.body });
         this.print(item, result);
-        await this.acknowledge(item, result, pulledAt + LEASE_MS);
+        await this.acknowledge(subscriptionId, item, result, pulledAt + LEASE_MS);
       }
     };
     await Promise.all(Array.from({ length: Math.min(FORWARD_CONCURRENCY, queue.length) }, worker));
   }
 
   /** Reports the local result, retrying while the API is away and the lease holds. */
-  private async acknowledge(item: PulledDelivery, result: AttemptResult, leaseEndsAt: number): Promise<void> {
+  private async acknowledge(subscriptionId: string, item: PulledDelivery, result: AttemptResult, leaseEndsAt: number): Promise<void> {
     const report: PullResult = {
       deliveryId: item.delivery.id,
       leaseToken: item.leaseToken,
@@ -346,7 +346,7 @@ class Listener {
     };
     for (let attempt = 0; ; attempt++) {
       try {
-        const recorded = await acknowledgeDeliveries(this.api, this.subscription!.id, [report]);
+        const recorded = await acknowledgeDeliveries(this.api, subscriptionId, [report]);
         this.reconnected();
         if (recorded === 0) this.say(`The result of delivery ${item.delivery.id} came after its lease lapsed; it will be offered again.`);
         return;
