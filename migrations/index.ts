@@ -12,6 +12,7 @@ import { EventPipeline1795000000060 } from './1795000000060-event-pipeline.js';
 import { ApiKeyRateLimits1795000000070 } from './1795000000070-api-key-rate-limits.js';
 import { AuditLog1795000000080 } from './1795000000080-audit-log.js';
 import { OperationsChannel1795000000081 } from './1795000000081-operations-channel.js';
+import { PullSubscriptions1795000000090 } from './1795000000090-pull-subscriptions.js';
 
 /** Every migration, oldest first. A new migration is added here as well as in its own file. */
 export const migrations = [
@@ -29,4 +30,5 @@ export const migrations = [
   ApiKeyRateLimits1795000000070,
   AuditLog1795000000080,
   OperationsChannel1795000000081,
+  PullSubscriptions1795000000090,
 ];

@@ -93,7 +93,17 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     stack.push(() => waker.close());
 
     const metrics = new Metrics();
-    const services = createServices({ db, boss, config, logger, masterKey, metrics, wakeWorkers: (topic) => waker.wake(topic) });
+    const services = createServices({
+      db,
+      boss,
+      config,
+      logger,
+      masterKey,
+      metrics,
+      wakeWorkers: (topic) => waker.wake(topic),
+      wakePull: (ids) => waker.wakePull(ids),
+      databaseUrl: url,
+    });
     stack.push(() => services.catalog.stop());
     const operatorToken = role === 'worker' ? undefined : await services.accounts.bootstrapOperator(config.bootstrapToken);
 
@@ -115,10 +125,14 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       await keyCache.start();
       stack.push(() => keyCache.stop());
       services.accounts.cacheAuthentication(keyCache);
+      await services.pull.start();
+      stack.push(() => services.pull.stop());
       http = new HttpServer({ schema: await buildHooklineSchema(), services, db, boss, metrics, logger, settings: config.api });
       port = await http.start(config.port);
       const server = http;
       stack.push(() => server.stop());
+      // Before the server closes: the long polls it waits for answer at once.
+      stack.push(() => services.pull.stopWaiting());
     }
 
     const host = !config.bindAddress || ['0.0.0.0', '::'].includes(config.bindAddress) ? 'localhost' : config.bindAddress;

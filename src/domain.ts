@@ -26,6 +26,12 @@ export enum DeliveryStatus {
   CANCELLED = 'CANCELLED',
 }
 
+/** PUSH: Hookline POSTs each delivery to the URL; PULL: the consumer leases deliveries with pullDeliveries and acknowledges them. */
+export enum SubscriptionKind {
+  PUSH = 'PUSH',
+  PULL = 'PULL',
+}
+
 /** How deliveries of events that share an ordering key reach one subscription. */
 export enum DeliveryOrdering {
   NONE = 'NONE',

@@ -15,6 +15,12 @@ import { PortalService } from './portal/service.js';
 import { SecretService } from './secrets/service.js';
 import { SubscriptionService } from './subscriptions/service.js';
 import type { WakeTopic } from './queue/wakeup.js';
+import { AttemptStore } from './delivery-engine/attempt-store.js';
+import { DeliveryRequestBuilder } from './delivery-engine/request.js';
+import { OperationsReporter } from './operations/reporter.js';
+import { PullService } from './pull/service.js';
+import { PullWaiters } from './pull/waiters.js';
+import { USER_AGENT } from './version.js';
 
 /** What the domain services are built from. */
 export interface ServiceDeps {
@@ -27,6 +33,10 @@ export interface ServiceDeps {
   metrics: Metrics;
   /** Wakes the workers; called after a commit that queued event jobs or made deliveries due. */
   wakeWorkers: (topic: WakeTopic) => void;
+  /** Wakes PULL consumers' long polls of these subscriptions, in every API process; called after the commit. */
+  wakePull: (subscriptionIds: string[]) => void;
+  /** For the LISTEN connection of the long polls. */
+  databaseUrl: string;
 }
 
 /** The domain services; resolvers and workers reach the rules only through these. */
@@ -40,6 +50,7 @@ export interface Services {
   statsSeries: StatsSeriesService;
   portal: PortalService;
   audit: AuditService;
+  pull: PullService;
 }
 
 export function createServices(deps: ServiceDeps): Services {
@@ -61,17 +72,31 @@ export function createServices(deps: ServiceDeps): Services {
       maxSubscriptions: deps.config.maxSubscriptions,
     },
   );
-  const deliveries = new DeliveryService(deps.db, subscriptions, deps.wakeWorkers, audit);
+  const deliveries = new DeliveryService(deps.db, subscriptions, deps.wakeWorkers, audit, deps.wakePull);
+  const events = new EventService(deps.db, catalog, deps.boss, deps.wakeWorkers);
+  const reporter = new OperationsReporter({ db: deps.db, events, audit, logger: deps.logger });
+  const pull = new PullService({
+    db: deps.db,
+    subscriptions,
+    secrets,
+    store: new AttemptStore(deps.db, catalog, subscriptions, reporter),
+    requests: new DeliveryRequestBuilder(catalog, secrets, USER_AGENT),
+    waiters: new PullWaiters(deps.databaseUrl, deps.logger),
+    reporter,
+    metrics: deps.metrics,
+    wakePull: deps.wakePull,
+  });
   return {
     accounts: new AccountService(deps.db, audit, { rateLimitPerKeyCeiling: deps.config.api.rateLimitPerKeyCeiling }),
     catalog,
     secrets,
     subscriptions,
-    events: new EventService(deps.db, catalog, deps.boss, deps.wakeWorkers),
+    events,
     deliveries,
     statsSeries: new StatsSeriesService(deps.db),
     // Portal links are signed with a key derived from the current master key.
     portal: new PortalService(deps.db, deps.masterKey instanceof Keyring ? deps.masterKey.current : deps.masterKey, audit),
     audit,
+    pull,
   };
 }

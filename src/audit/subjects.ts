@@ -7,6 +7,7 @@ import { urlWithoutQueryValues } from '../operations/url.js';
  * are secrets as much as the signing secrets are).
  */
 export interface AuditedSubscription {
+  kind: string;
   url: string;
   description: string | null;
   channels: string[];
@@ -18,9 +19,11 @@ export interface AuditedSubscription {
   headerNames: string[];
   rateLimitPerSecond: number | null;
   maxInFlight: number | null;
+  expireAfterIdleSeconds: number | null;
 }
 
 export const AUDITED_SUBSCRIPTION_FIELDS = [
+  'kind',
   'url',
   'description',
   'channels',
@@ -32,10 +35,12 @@ export const AUDITED_SUBSCRIPTION_FIELDS = [
   'headerNames',
   'rateLimitPerSecond',
   'maxInFlight',
+  'expireAfterIdleSeconds',
 ] as const satisfies ReadonlyArray<keyof AuditedSubscription>;
 
 export function auditedSubscription(s: SubscriptionEntity): AuditedSubscription {
   return {
+    kind: s.kind,
     url: urlWithoutQueryValues(s.url),
     description: s.description,
     channels: s.channels,
@@ -47,5 +52,6 @@ export function auditedSubscription(s: SubscriptionEntity): AuditedSubscription 
     headerNames: Object.keys(s.headers ?? {}).sort(),
     rateLimitPerSecond: s.rateLimitPerSecond,
     maxInFlight: s.maxInFlight,
+    expireAfterIdleSeconds: s.expireAfterIdleSeconds,
   };
 }

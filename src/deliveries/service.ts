@@ -54,15 +54,24 @@ const REPLAY_PACE_PER_SLOT = 20;
  * attempts) is src/delivery-engine/attempt-store.ts.
  */
 export class DeliveryService {
-  /** The transactions (by their manager) that made deliveries due at once. */
-  private readonly dueQueued = new WeakSet<EntityManager>();
+  /** The transactions (by their manager) that made deliveries due at once, with the subscriptions of those deliveries. */
+  private readonly dueQueued = new WeakMap<EntityManager, Set<string>>();
 
   constructor(
     private readonly db: DataSource,
     private readonly subscriptions: SubscriptionService,
     private readonly wakeWorkers: (topic: 'deliveries') => void,
     private readonly audit: AuditService,
+    /** Wakes the long polls of PULL subscriptions; called with every subscription whose deliveries became due. */
+    private readonly wakePull: (subscriptionIds: string[]) => void = () => undefined,
   ) {}
+
+  /** Notes that the transaction made deliveries of the subscription due now. */
+  private queued(manager: EntityManager, subscriptionId: string): void {
+    const ids = this.dueQueued.get(manager) ?? new Set<string>();
+    ids.add(subscriptionId);
+    this.dueQueued.set(manager, ids);
+  }
 
   // ---------------------------------------------------------------- queueing
 
@@ -73,13 +82,16 @@ export class DeliveryService {
    * through here.
    */
   async transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
-    let wake = false;
+    let due: Set<string> | undefined;
     const result = await this.db.transaction(async (manager) => {
       const value = await work(manager);
-      wake = this.dueQueued.has(manager);
+      due = this.dueQueued.get(manager);
       return value;
     });
-    if (wake) this.wakeWorkers('deliveries');
+    if (due) {
+      this.wakeWorkers('deliveries');
+      this.wakePull([...due]);
+    }
     return result;
   }
 
@@ -101,7 +113,7 @@ export class DeliveryService {
         pairs.map((p) => p.subscriptionId),
       ],
     );
-    if (inserted.length > 0) this.dueQueued.add(manager);
+    if (inserted.length > 0) for (const p of pairs) this.queued(manager, p.subscriptionId);
     return inserted.map((r) => r.id);
   }
 
@@ -148,7 +160,7 @@ export class DeliveryService {
          WHERE deliveries.id = current.id`,
         [delivery.id],
       );
-      this.dueQueued.add(manager);
+      this.queued(manager, delivery.subscriptionId);
       await this.audit.record(manager, scope, actor, { action: AUDIT_ACTIONS.deliveryRedelivered, targetType: 'delivery', targetId: delivery.id });
     });
     return this.get(scope, deliveryId);
@@ -175,7 +187,7 @@ export class DeliveryService {
          FROM chosen WHERE d.id = chosen.id AND d.status = 'FAILED'`,
         [subscription.id, since, pace],
       )) as [unknown[], number];
-      if (result[1] > 0) this.dueQueued.add(manager);
+      if (result[1] > 0) this.queued(manager, subscription.id);
       const changes = { since: since.toISOString(), deliveries: result[1] };
       await this.audit.record(manager, scope, actor, {
         action: AUDIT_ACTIONS.deliveriesReplayed,
@@ -211,7 +223,7 @@ export class DeliveryService {
                 (SELECT count(*) FROM deliveries WHERE subscription_id = $1 AND ordering_key = $2 AND status IN ('PENDING', 'RETRYING'))::int AS waiting`,
         [subscription.id, orderingKey],
       )) as Array<{ started: number; waiting: number }>;
-      if (row!.started > 0) this.dueQueued.add(manager);
+      if (row!.started > 0) this.queued(manager, subscription.id);
       const changes = { orderingKey, released: row!.started > 0, waiting: row!.waiting };
       await this.audit.record(manager, scope, actor, {
         action: AUDIT_ACTIONS.orderingKeyUnblocked,

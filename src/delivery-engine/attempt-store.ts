@@ -6,7 +6,7 @@ import { DeliveryEntity, EventEntity, SubscriptionEntity } from '../db/entities/
 import { entityColumns, type EntityColumns } from '../db/row-mapping.js';
 import { newId } from '../ids.js';
 import type { SubscriptionService } from '../subscriptions/service.js';
-import { DeliveryOrdering } from '../domain.js';
+import { DeliveryOrdering, SubscriptionKind } from '../domain.js';
 import type { HealthTransition, OperationsReporter } from '../operations/reporter.js';
 import { EndpointHealthState, healthAfterAttempts, healthChanged, type EndpointHealth } from './endpoint-health.js';
 import { deliveryAfterAttempt, type AttemptOutcome } from './outcome.js';
@@ -192,7 +192,7 @@ export class AttemptStore {
     this.delivery = entityColumns(db, DeliveryEntity, 'd');
     this.event = entityColumns(db, EventEntity, 'e');
     this.subscription = entityColumns(db, SubscriptionEntity, 's');
-    // The endpoints with claimable deliveries, by a skip scan of the due index (one probe per endpoint,
+    // The PUSH endpoints with claimable deliveries (PULL consumers lease their own), by a skip scan of the due index (one probe per endpoint,
     // however long its backlog), that may be sent to now (not held, or held with a probe due), locked
     // until the claim commits: a worker claiming at the same time skips them, so that two claims never
     // count an endpoint's deliveries in flight at once and both fill its cap.
@@ -205,7 +205,7 @@ export class AttemptStore {
       )
       SELECT s.id, s.account_id, CASE WHEN s.health_state = 'HELD' THEN 1 ELSE COALESCE(s.max_in_flight, $1) END AS cap
       FROM pending p JOIN webhook_subscriptions s ON s.id = p.id
-      WHERE s.health_state <> 'HELD' OR s.next_probe_at <= now()
+      WHERE s.kind = 'PUSH' AND (s.health_state <> 'HELD' OR s.next_probe_at <= now())
       FOR NO KEY UPDATE OF s SKIP LOCKED`;
     // Run after the endpoints are locked, in a snapshot of its own, so that it sees every lease given
     // before. Per endpoint: its oldest due deliveries, as many as its fleet-wide cap and this worker's
@@ -393,15 +393,18 @@ export class AttemptStore {
    * endpoints whose health it updates. Only the holder of a delivery's
    * current lease moves its schedule on; an attempt made under a lease that
    * has since been taken over is still recorded, and a success still
-   * settles the delivery.
+   * settles the delivery. Given a transaction (`within`), everything is
+   * written in it. A PULL subscription has no endpoint health: its
+   * consumer's results change none.
    */
-  async record(entries: readonly AttemptEntry[]): Promise<void> {
+  async record(entries: readonly AttemptEntry[], within?: EntityManager): Promise<void> {
     if (entries.length === 0) return;
     // Rows are locked in id order, endpoints before deliveries, so that two workers' groups cannot deadlock.
     const ordered = [...entries].sort((x, y) => compare(x.context.delivery.id, y.context.delivery.id));
+    const probed = (e: AttemptEntry) => !e.unsent && e.context.subscription.kind !== SubscriptionKind.PULL;
     const touchesHealth = ordered.filter(
       (e) =>
-        !e.unsent &&
+        probed(e) &&
         (!e.attempt.succeeded ||
           e.context.subscription.healthState !== EndpointHealthState.HEALTHY ||
           e.context.subscription.consecutiveFailures > 0),
@@ -410,13 +413,13 @@ export class AttemptStore {
     // A success of a keyed delivery lets the next one of its key go: see lockNextInLine.
     const keyedSuccesses = ordered.filter((e) => e.attempt.succeeded && e.context.delivery.orderingKey !== null);
     if (touchesHealth.length === 0 && disables.length === 0 && keyedSuccesses.length === 0) {
-      await this.write(undefined, ordered, []);
+      await this.write(within, ordered, []);
       this.reportFailures(ordered);
       return;
     }
-    await this.db.transaction(async (manager) => {
+    const work = async (manager: EntityManager) => {
       // Every endpoint of the group that was attempted, so that a success also clears failures recorded since its claim.
-      const ids = [...new Set(ordered.filter((e) => !e.unsent).map((e) => e.context.subscription.id))].sort();
+      const ids = [...new Set(ordered.filter(probed).map((e) => e.context.subscription.id))].sort();
       const locked = (await manager.query(
         `SELECT id, health_state, health_since, consecutive_failures, next_probe_at, failing_since FROM webhook_subscriptions
          WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`,
@@ -476,7 +479,9 @@ export class AttemptStore {
             eventType: e.context.event.type,
           })),
       });
-    });
+    };
+    if (within) await work(within);
+    else await this.db.transaction(work);
     this.reportFailures(ordered);
   }
 

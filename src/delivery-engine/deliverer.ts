@@ -1,21 +1,18 @@
-import type { CatalogService } from '../catalog/service.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { SecretService } from '../secrets/service.js';
 import { TEST_EVENT_TYPE, type AttemptContext, type AttemptEntry, type AttemptRecord, type AttemptStore } from './attempt-store.js';
 import type { AttemptRecorder } from './attempt-recorder.js';
 import type { DeliveryHttpClient } from './http-client.js';
 import { attemptOutcome } from './outcome.js';
-import { buildPayload } from './payload.js';
-import { signatureHeader } from './signing.js';
+import type { DeliveryRequest, DeliveryRequestBuilder } from './request.js';
 
 export interface DelivererDeps {
   store: AttemptStore;
   recorder: AttemptRecorder;
-  catalog: CatalogService;
   secrets: SecretService;
+  requests: DeliveryRequestBuilder;
   http: DeliveryHttpClient;
   metrics: Metrics;
-  userAgent: string;
 }
 
 export type DeliverResult = 'cancelled' | 'postponed' | 'succeeded' | 'retrying' | 'failed';
@@ -34,9 +31,6 @@ export type SecretsBySubscription = Map<string, string[] | Error>;
  * recorded as its attempt, so that it never stays pending.
  */
 export class Deliverer {
-  /** Event type descriptions (the envelope's message) rarely change; a short cache keeps a query off every attempt. */
-  private readonly messages = new Map<string, { message: string; expires: number }>();
-
   constructor(private readonly deps: DelivererDeps) {}
 
   /** The secrets of a claim, read together; a subscription whose secrets fail is read alone so that only it fails. */
@@ -73,46 +67,17 @@ export class Deliverer {
         return 'postponed';
       }
     }
-    let request: { body: string; headers: Record<string, string> };
+    let request: DeliveryRequest;
     try {
       if (secrets instanceof Error) throw secrets;
-      request = await this.prepare(context, secrets ?? []);
+      request = await this.deps.requests.build(context, secrets ?? []);
     } catch (error) {
       return this.failUnprepared(context, error);
     }
     return this.send(context, request);
   }
 
-  private async prepare(context: AttemptContext, secrets: string[]): Promise<{ body: string; headers: Record<string, string> }> {
-    const { delivery, event, subscription } = context;
-    const { body, contentType } = buildPayload(subscription.payloadFormat, {
-      event: event.type,
-      message: await this.message(context),
-      idempotencyKey: delivery.id,
-      environment: event.environment,
-      timestamp: event.createdAt,
-      data: event.data,
-      orderingKey: delivery.orderingKey,
-      sequence: delivery.sequence,
-    });
-    const timestamp = Math.floor(Date.now() / 1000);
-    const headers: Record<string, string> = {
-      ...(this.deps.secrets.openHeaders(subscription.id, subscription.headers) ?? {}),
-      'content-type': contentType,
-      'user-agent': this.deps.userAgent,
-      'webhook-id': delivery.id,
-      'webhook-timestamp': String(timestamp),
-      'webhook-signature': signatureHeader({ id: delivery.id, timestamp, body, secrets }),
-    };
-    // Every format carries the key and sequence as headers too, so that a receiver can detect a gap.
-    if (delivery.orderingKey !== null) {
-      headers['hookline-ordering-key'] = delivery.orderingKey;
-      headers['hookline-sequence'] = String(delivery.sequence);
-    }
-    return { body, headers };
-  }
-
-  private async send(context: AttemptContext, request: { body: string; headers: Record<string, string> }): Promise<DeliverResult> {
+  private async send(context: AttemptContext, request: DeliveryRequest): Promise<DeliverResult> {
     const { http, metrics } = this.deps;
     const { delivery, event, subscription } = context;
     const startedAt = new Date();
@@ -158,15 +123,5 @@ export class Deliverer {
     this.deps.metrics.deliveryAttempts.inc({ outcome: 'not_sent' });
     await this.deps.recorder.record(entry);
     return 'failed';
-  }
-
-  private async message({ event }: AttemptContext): Promise<string> {
-    const key = `${event.accountId}:${event.environment}:${event.type}`;
-    const cached = this.messages.get(key);
-    if (cached && cached.expires > Date.now()) return cached.message;
-    const type = await this.deps.catalog.getEventType({ accountId: event.accountId, environment: event.environment }, event.type);
-    const message = type?.description ?? event.type;
-    this.messages.set(key, { message, expires: Date.now() + 60_000 });
-    return message;
   }
 }

@@ -12,6 +12,7 @@ import { WakeListener } from '../queue/wakeup.js';
 import type { Services } from '../services.js';
 import { AttemptRecorder } from './attempt-recorder.js';
 import { AttemptStore } from './attempt-store.js';
+import { DeliveryRequestBuilder } from './request.js';
 import { Deliverer } from './deliverer.js';
 import { DeliveryDns } from './dns.js';
 import { DeliveryEngine, workerSlots } from './engine.js';
@@ -86,11 +87,10 @@ export class Workers {
     const deliverer = new Deliverer({
       store: this.store,
       recorder: this.recorder,
-      catalog: services.catalog,
       secrets: services.secrets,
+      requests: new DeliveryRequestBuilder(services.catalog, services.secrets, userAgent),
       http: this.http,
       metrics,
-      userAgent,
     });
     this.engine = new DeliveryEngine(
       {
@@ -120,6 +120,8 @@ export class Workers {
     await this.fanOut.start();
     await this.listener.start();
     this.maintenanceWorkId = await boss.work(QUEUES.maintenance, { pollingIntervalSeconds: 30 }, async () => {
+      const expired = await services.subscriptions.expireIdle();
+      if (expired > 0) logger.info({ subscriptions: expired }, 'idle PULL subscriptions deleted');
       await this.purge.run(MAINTENANCE_BUDGET_MS, () => this.stopping);
       await services.audit.maintain(config.auditRetentionDays, MAINTENANCE_BUDGET_MS, () => this.stopping);
     });

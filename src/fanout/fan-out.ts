@@ -5,7 +5,7 @@ import { channelOf, subscriptionMatches } from '../catalog/rules.js';
 import { EventEntity, SubscriptionEntity } from '../db/entities/index.js';
 import { entityColumns, type EntityColumns } from '../db/row-mapping.js';
 import type { Sql } from '../db/sql.js';
-import { DeliveryOrdering, Environment } from '../domain.js';
+import { DeliveryOrdering, Environment, SubscriptionKind } from '../domain.js';
 import type { EventService, PublishInput } from '../events/service.js';
 import { sendEventJobs } from '../events/outbox.js';
 import { isUuid, newId } from '../ids.js';
@@ -27,6 +27,8 @@ export interface FanOutResult {
   deadLettered: DeadLetterReason[];
   /** Keyed events that wait for an earlier event of their key, queued again. */
   deferred: number;
+  /** PULL subscriptions that got deliveries: their consumers' long polls are woken. */
+  pullSubscriptions: string[];
 }
 
 /** A keyed event whose predecessor has not been fanned out yet is looked at again this much later. */
@@ -121,7 +123,7 @@ export class FanOut {
     }
 
     const { ready, deferred } = await this.gate(sql, events, deferrals);
-    const deliveries = await this.fanOut(sql, ready);
+    const { deliveries, pullSubscriptions } = await this.fanOut(sql, ready);
     if (deferred.length > 0) {
       await sendEventJobs(this.boss, sql, deferred, {
         startAfter: new Date(Date.now() + DEFER_MS),
@@ -134,7 +136,7 @@ export class FanOut {
         letters.map((data) => ({ data })),
         { db: sql.boss },
       );
-    return { deliveries, events: ready.length, deadLettered: letters.map((l) => l.reason), deferred: deferred.length };
+    return { deliveries, events: ready.length, deadLettered: letters.map((l) => l.reason), deferred: deferred.length, pullSubscriptions };
   }
 
   private async existingAccounts(sql: Sql, ids: string[]): Promise<Set<string>> {
@@ -192,8 +194,9 @@ export class FanOut {
    * insert (two more when events carry ordering keys: the delivery
    * sequences, then the insert that checks each key's previous delivery).
    */
-  private async fanOut(sql: Sql, events: readonly EventEntity[]): Promise<number> {
-    if (events.length === 0) return 0;
+  private async fanOut(sql: Sql, events: readonly EventEntity[]): Promise<{ deliveries: number; pullSubscriptions: string[] }> {
+    const none = { deliveries: 0, pullSubscriptions: [] };
+    if (events.length === 0) return none;
     const kinds = new Map<string, { accountId: string; environment: string; type: string }>();
     for (const e of events) kinds.set(kindOf(e), { accountId: e.accountId, environment: e.environment, type: e.type });
     const list = [...kinds.values()];
@@ -205,7 +208,7 @@ export class FanOut {
          AND k.channel = ANY(s.channels) AND (cardinality(s.events) = 0 OR k.type = ANY(s.events))`,
       [list.map((k) => k.accountId), list.map((k) => k.environment), list.map((k) => channelOf(k.type)), list.map((k) => k.type)],
     );
-    if (rows.length === 0) return 0;
+    if (rows.length === 0) return none;
     const kindKeys = [...kinds.keys()];
     const candidates = new Map<string, SubscriptionEntity[]>();
     for (const row of rows) {
@@ -222,7 +225,7 @@ export class FanOut {
         if (subscriptionMatches(s, event, exclusive)) pairs.push({ event, subscription: s });
       }
     }
-    if (pairs.length === 0) return 0;
+    if (pairs.length === 0) return none;
 
     const keyed = pairs.filter((p) => p.event.orderingKey !== null && p.event.sequence !== null);
     const lastSequences = keyed.length > 0 ? await this.reserveDeliverySequences(sql, keyed) : new Map<string, number>();
@@ -238,7 +241,9 @@ export class FanOut {
       })),
       lastSequences,
     );
-    return this.insert(sql, toInsert);
+    const inserted = await this.insert(sql, toInsert);
+    const pull = new Set(pairs.filter((p) => p.subscription.kind === SubscriptionKind.PULL).map((p) => p.subscription.id));
+    return { deliveries: inserted.length, pullSubscriptions: [...new Set(inserted.map((d) => d.subscription_id))].filter((id) => pull.has(id)) };
   }
 
   /**
@@ -274,10 +279,10 @@ export class FanOut {
     );
   }
 
-  private async insert(sql: Sql, pairs: readonly PairToInsert[]): Promise<number> {
+  private async insert(sql: Sql, pairs: readonly PairToInsert[]): Promise<Array<{ subscription_id: string }>> {
     // The first delivery of a key in this batch waits when the key's previous delivery has not gone
     // through yet (pending, retrying, or FAILED and not let go); the next ones of the batch wait behind it.
-    const inserted = await sql.query<{ id: string }>(
+    return sql.query<{ subscription_id: string }>(
       `INSERT INTO deliveries (id, account_id, environment, event_id, subscription_id, next_attempt_at, ordering_key, sequence, order_wait)
        SELECT d.id, d.account_id, d.environment, d.event_id, d.subscription_id, now(), d.ordering_key, d.sequence,
               CASE WHEN NOT d.per_key OR d.ordering_key IS NULL THEN false
@@ -289,7 +294,7 @@ export class FanOut {
        FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::uuid[], $6::text[], $7::int[], $8::boolean[], $9::boolean[])
          AS d(id, account_id, environment, event_id, subscription_id, ordering_key, sequence, per_key, first_of_batch)
        ON CONFLICT (event_id, subscription_id) DO NOTHING
-       RETURNING id`,
+       RETURNING subscription_id`,
       [
         pairs.map(() => newId()),
         pairs.map((p) => p.accountId),
@@ -302,7 +307,6 @@ export class FanOut {
         pairs.map((p) => p.firstOfBatch),
       ],
     );
-    return inserted.length;
   }
 }
 

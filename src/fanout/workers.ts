@@ -1,9 +1,9 @@
 import type { Db, PgBoss } from 'pg-boss';
-import { sqlOfBoss } from '../db/sql.js';
+import { sqlOfBoss, type Sql } from '../db/sql.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { EVENT_QUEUES, type EventQueueName } from '../queue/jobs.js';
-import { WAKE_CHANNEL } from '../queue/wakeup.js';
+import { PULL_CHANNEL, WAKE_CHANNEL, pullWakePayloads } from '../queue/wakeup.js';
 import type { FanOut, FanOutJob, FanOutResult } from './fan-out.js';
 
 export interface FanOutWorkersOptions {
@@ -20,7 +20,7 @@ export interface FanOutWorkersDeps {
   metrics: Metrics;
 }
 
-const EMPTY: FanOutResult = { deliveries: 0, events: 0, deadLettered: [], deferred: 0 };
+const EMPTY: FanOutResult = { deliveries: 0, events: 0, deadLettered: [], deferred: 0, pullSubscriptions: [] };
 
 function merge(x: FanOutResult, y: FanOutResult): FanOutResult {
   return {
@@ -28,7 +28,19 @@ function merge(x: FanOutResult, y: FanOutResult): FanOutResult {
     events: x.events + y.events,
     deadLettered: [...x.deadLettered, ...y.deadLettered],
     deferred: x.deferred + y.deferred,
+    pullSubscriptions: [...x.pullSubscriptions, ...y.pullSubscriptions],
   };
+}
+
+/**
+ * Tells the delivery engines, and the long polls of PULL subscriptions that
+ * got deliveries, of a batch's new deliveries. Sent from the batch's
+ * transaction, so that they hear of them as it commits, not before: one
+ * notifying commit per batch, not per publish.
+ */
+export async function announceDeliveries(sql: Sql, result: Pick<FanOutResult, 'deliveries' | 'pullSubscriptions'>): Promise<void> {
+  if (result.deliveries > 0) await sql.query('SELECT pg_notify($1, $2)', [WAKE_CHANNEL, 'deliveries']);
+  for (const payload of pullWakePayloads(result.pullSubscriptions)) await sql.query('SELECT pg_notify($1, $2)', [PULL_CHANNEL, payload]);
 }
 
 /** What an operator may read of an error that failed a fan-out: its message, never its SQL or parameters. */
@@ -105,9 +117,7 @@ export class FanOutWorkers {
         }
       }
     }
-    // Sent from the transaction, so that the delivery engines (of every process) hear of the new
-    // deliveries as the batch commits, not before. One notifying commit per batch, not per publish.
-    if (result.deliveries > 0) await sql.query('SELECT pg_notify($1, $2)', [WAKE_CHANNEL, 'deliveries']);
+    await announceDeliveries(sql, result);
     if (result.events > 0) metrics.eventsFannedOut.inc({ queue }, result.events);
     for (const reason of result.deadLettered) metrics.eventsDeadLettered.inc({ queue, reason: reason.code });
     if (result.deadLettered.length > 0) logger.warn({ queue, reasons: result.deadLettered }, 'events refused and dead-lettered');

@@ -23,6 +23,8 @@ export interface GraphQLContext {
   recheckKey?: (() => Promise<Principal>) | null;
   /** Where the client reached this server (scheme and host), for links that point back to it. */
   origin?: string;
+  /** Calls onLeave if the client goes away before its answer is sent (a long poll stops waiting); returns how to stop watching. */
+  leaving?: (onLeave: () => void) => () => void;
 }
 
 export interface ContextDeps {
@@ -66,6 +68,13 @@ export function createContext({ services }: Pick<ContextDeps, 'services'>) {
   return async ({ req, res }: { req: Request; res: Response }): Promise<GraphQLContext> => {
     const context = (res.locals[ADMITTED] as GraphQLContext | undefined) ?? (await authenticate(services, req.headers.authorization));
     context.origin = `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+    context.leaving = (onLeave) => {
+      const closed = () => {
+        if (!res.writableFinished) onLeave();
+      };
+      res.once('close', closed);
+      return () => res.off('close', closed);
+    };
     return context;
   };
 }

@@ -29,6 +29,9 @@ const CLOSED_TO_CONSOLE_SESSIONS = new Set([
   'Mutation.setApiKeyRateLimit',
   'Mutation.createPortalSession',
   'Mutation.defineEventType',
+  // A lease taken in a browser would hold deliveries back from the account's own consumer.
+  'Query.pullDeliveries',
+  'Mutation.acknowledgeDeliveries',
 ]);
 
 /** The error for a console session calling one of those operations; undefined otherwise. */

@@ -18,6 +18,24 @@ import type { Logger } from '../logger.js';
  */
 export const WAKE_CHANNEL = 'hookline_wake';
 
+/**
+ * Wake-ups for the long polls of PULL consumers: the payload is a
+ * comma-separated list of subscription ids whose deliveries became due.
+ * Sent from the fan-out's transaction and after the API's own commits.
+ */
+export const PULL_CHANNEL = 'hookline_pull';
+
+/** Ids per pull wake-up: 36 characters and a comma each, well inside NOTIFY's 8000-byte payload. */
+const IDS_PER_PULL_WAKE = 150;
+
+/** The payloads that tell PULL consumers' long polls of these subscriptions. */
+export function pullWakePayloads(subscriptionIds: Iterable<string>): string[] {
+  const ids = [...new Set(subscriptionIds)];
+  const payloads: string[] = [];
+  for (let i = 0; i < ids.length; i += IDS_PER_PULL_WAKE) payloads.push(ids.slice(i, i + IDS_PER_PULL_WAKE).join(','));
+  return payloads;
+}
+
 export type WakeTopic = 'events' | 'deliveries';
 const TOPICS: readonly WakeTopic[] = ['events', 'deliveries'];
 
@@ -25,6 +43,7 @@ export class WakeSender {
   private readonly pool: pg.Pool;
   private sending = false;
   private readonly asked = new Set<WakeTopic>();
+  private readonly pullAsked = new Set<string>();
   private idle: Promise<void> = Promise.resolve();
 
   constructor(
@@ -53,12 +72,25 @@ export class WakeSender {
     this.idle = this.send();
   }
 
+  /** Wakes the long polls of these PULL subscriptions, in every API process; call it after the commit that made deliveries due. */
+  wakePull(subscriptionIds: Iterable<string>): void {
+    for (const id of subscriptionIds) this.pullAsked.add(id);
+    if (this.sending || this.pullAsked.size === 0) return;
+    this.sending = true;
+    this.idle = this.send();
+  }
+
   private async send(): Promise<void> {
-    while (this.asked.size > 0) {
-      const topics = [...this.asked];
+    while (this.asked.size > 0 || this.pullAsked.size > 0) {
+      const notices = [...this.asked].map((topic) => [WAKE_CHANNEL, topic]);
+      notices.push(...pullWakePayloads(this.pullAsked).map((payload) => [PULL_CHANNEL, payload]));
       this.asked.clear();
+      this.pullAsked.clear();
       try {
-        await this.pool.query('SELECT pg_notify($1, t) FROM unnest($2::text[]) AS t', [WAKE_CHANNEL, topics]);
+        await this.pool.query('SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS n(c, p)', [
+          notices.map(([channel]) => channel),
+          notices.map(([, payload]) => payload),
+        ]);
       } catch (error) {
         // Workers still poll: the work is found within a poll interval.
         this.logger.warn({ err: error }, 'could not wake the workers');
@@ -74,11 +106,12 @@ export class WakeSender {
 }
 
 /**
- * LISTENs on the wake-up channel from a connection of its own, reconnecting
- * with a growing pause when it is lost. After every (re)connection it wakes
- * every topic once, for what was sent while nobody listened.
+ * LISTENs on one channel from a connection of its own, reconnecting with a
+ * growing pause when it is lost. After every (re)connection it calls
+ * `connected`, so that its user catches up on what was sent while nobody
+ * listened.
  */
-export class WakeListener {
+export class ChannelListener {
   private client: pg.Client | undefined;
   private stopped = false;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -87,7 +120,8 @@ export class WakeListener {
   constructor(
     private readonly url: string,
     private readonly logger: Logger,
-    private readonly onWake: (topic: WakeTopic) => void,
+    private readonly channel: string,
+    private readonly handlers: { notification: (payload: string) => void; connected: () => void },
   ) {}
 
   async start(): Promise<void> {
@@ -110,7 +144,7 @@ export class WakeListener {
       client.removeAllListeners('notification');
       void client.end().catch(() => undefined);
       if (!this.stopped) {
-        this.logger.warn({ err: error }, 'wake-up listener lost its connection; reconnecting');
+        this.logger.warn({ err: error, channel: this.channel }, 'listener lost its connection; reconnecting');
         this.scheduleReconnect();
       }
     };
@@ -118,13 +152,13 @@ export class WakeListener {
     client.on('end', () => lost());
     try {
       await client.connect();
-      await client.query(`LISTEN ${WAKE_CHANNEL}`);
+      await client.query(`LISTEN ${this.channel}`);
     } catch (error) {
       client.removeAllListeners();
       client.on('error', () => undefined);
       await client.end().catch(() => undefined);
       if (this.stopped) return;
-      this.logger.warn({ err: error }, 'wake-up listener could not connect; workers poll meanwhile');
+      this.logger.warn({ err: error, channel: this.channel }, 'listener could not connect; polling meanwhile');
       this.scheduleReconnect();
       return;
     }
@@ -134,11 +168,8 @@ export class WakeListener {
     }
     this.client = client;
     this.failures = 0;
-    client.on('notification', (message) => {
-      const topic = TOPICS.find((t) => t === message.payload);
-      if (topic) this.onWake(topic);
-    });
-    for (const topic of TOPICS) this.onWake(topic);
+    client.on('notification', (message) => this.handlers.notification(message.payload ?? ''));
+    this.handlers.connected();
   }
 
   private scheduleReconnect(): void {
@@ -157,5 +188,20 @@ export class WakeListener {
       client.removeAllListeners('notification');
       await client.end().catch(() => undefined);
     }
+  }
+}
+
+/** The workers' wake-ups: every topic once after each (re)connection, for what was sent while nobody listened. */
+export class WakeListener extends ChannelListener {
+  constructor(url: string, logger: Logger, onWake: (topic: WakeTopic) => void) {
+    super(url, logger, WAKE_CHANNEL, {
+      notification: (payload) => {
+        const topic = TOPICS.find((t) => t === payload);
+        if (topic) onWake(topic);
+      },
+      connected: () => {
+        for (const topic of TOPICS) onWake(topic);
+      },
+    });
   }
 }

@@ -1,11 +1,11 @@
 import { In, IsNull, type DataSource, type EntityManager } from 'typeorm';
-import { AUDIT_ACTIONS, fieldChanges, type AuditActor } from '../audit/actions.js';
+import { AUDIT_ACTIONS, fieldChanges, systemActor, type AuditActor } from '../audit/actions.js';
 import type { AuditService } from '../audit/service.js';
 import { AUDITED_SUBSCRIPTION_FIELDS, auditedSubscription } from '../audit/subjects.js';
 import type { CatalogService } from '../catalog/service.js';
 import { channelOf, checkExclusiveChannels } from '../catalog/rules.js';
 import { SubscriptionEntity } from '../db/entities/index.js';
-import { DeliveryOrdering, PayloadFormat, type Scope } from '../domain.js';
+import { DeliveryOrdering, Environment, PayloadFormat, SubscriptionKind, type Scope } from '../domain.js';
 import { AppError, InputError, NotFoundError, type FieldError } from '../errors.js';
 import { isUuid, newId } from '../ids.js';
 import { checkDestination, DestinationError, type DestinationPolicy } from '../net/address-policy.js';
@@ -48,6 +48,33 @@ export interface UpdateSubscriptionFields {
   ordering?: DeliveryOrdering | null;
 }
 
+export interface CreatePullSubscriptionFields {
+  description?: string | null;
+  channels: string[];
+  events?: string[] | null;
+  payloadFormat?: PayloadFormat | null;
+  retrySchedule?: number[] | null;
+  ordering?: DeliveryOrdering | null;
+  expireAfterIdleSeconds?: number | null;
+}
+
+/** The URL a PULL subscription reads: it names the subscription, and no endpoint. */
+export function pullSubscriptionUrl(id: string): string {
+  return `urn:hookline:pull:${id}`;
+}
+
+/** Who deletes an idle PULL subscription, in its audit entry. */
+const IDLE_EXPIRY_ACTOR = 'pull-idle-expiry';
+
+/** A PULL subscription with an idle expiry that nobody has pulled from for that long. */
+function isIdle(s: SubscriptionEntity, now: Date): boolean {
+  if (s.kind !== SubscriptionKind.PULL || s.expireAfterIdleSeconds === null) return false;
+  return (s.lastPulledAt ?? s.createdAt).getTime() <= now.getTime() - s.expireAfterIdleSeconds * 1000;
+}
+
+/** Settings of a push endpoint that mean nothing to a PULL subscription. */
+const PUSH_ONLY_FIELDS = ['url', 'headers', 'rateLimitPerSecond', 'maxInFlight'] as const;
+
 /** What the rules are checked against: the subscription as it would be saved. */
 type Candidate = Pick<SubscriptionEntity, 'url' | 'channels' | 'events'>;
 
@@ -81,25 +108,67 @@ export class SubscriptionService {
     const secret = this.secrets.prepare(fields.sharedSecret, 'input.sharedSecret');
     const candidate: Candidate = { url: fields.url, channels: fields.channels, events: fields.events ?? [] };
     const url = await this.check(scope, candidate, await this.urlProblems(fields.url));
+    return this.insert(scope, actor, secret, (id) => ({
+      kind: SubscriptionKind.PUSH,
+      url,
+      description: fields.description ?? null,
+      channels: candidate.channels,
+      events: candidate.events,
+      payloadFormat: fields.payloadFormat ?? PayloadFormat.ENVELOPE,
+      retrySchedule: fields.retrySchedule ?? [...DEFAULT_RETRY_SCHEDULE],
+      headers: this.secrets.sealHeaders(id, fields.headers ?? null),
+      rateLimitPerSecond: fields.rateLimitPerSecond ?? null,
+      maxInFlight: fields.maxInFlight ?? null,
+      ordering: fields.ordering ?? DeliveryOrdering.PER_KEY,
+    }));
+  }
+
+  /**
+   * A PULL subscription: no endpoint (its url names it), deliveries wait
+   * for its consumers' pullDeliveries. With expireAfterIdleSeconds, it is
+   * deleted once nobody has pulled for that long (see expireIdle).
+   */
+  async createPull(
+    scope: Scope,
+    actor: AuditActor,
+    fields: CreatePullSubscriptionFields,
+  ): Promise<{ subscription: SubscriptionEntity; secret: string }> {
+    const secret = this.secrets.prepare(null, 'input.sharedSecret');
+    const candidate: Candidate = { url: pullSubscriptionUrl(newId()), channels: fields.channels, events: fields.events ?? [] };
+    await this.check(scope, candidate, []);
+    return this.insert(scope, actor, secret, (id) => ({
+      kind: SubscriptionKind.PULL,
+      url: pullSubscriptionUrl(id),
+      description: fields.description ?? null,
+      channels: candidate.channels,
+      events: candidate.events,
+      payloadFormat: fields.payloadFormat ?? PayloadFormat.ENVELOPE,
+      retrySchedule: fields.retrySchedule ?? [...DEFAULT_RETRY_SCHEDULE],
+      headers: null,
+      rateLimitPerSecond: null,
+      maxInFlight: null,
+      ordering: fields.ordering ?? DeliveryOrdering.PER_KEY,
+      expireAfterIdleSeconds: fields.expireAfterIdleSeconds ?? null,
+    }));
+  }
+
+  /** Inserts a new subscription with its first secret, within the quota, and audits it. */
+  private async insert(
+    scope: Scope,
+    actor: AuditActor,
+    secret: string,
+    settings: (id: string) => Partial<SubscriptionEntity>,
+  ): Promise<{ subscription: SubscriptionEntity; secret: string }> {
     return this.db.transaction(async (manager) => {
       await this.checkQuota(manager, scope);
       const id = newId();
       await manager.insert(SubscriptionEntity, {
+        ...settings(id),
         id,
         accountId: scope.accountId,
         environment: scope.environment,
-        url,
-        description: fields.description ?? null,
-        channels: candidate.channels,
-        events: candidate.events,
         enabled: true,
         disabledReason: null,
-        payloadFormat: fields.payloadFormat ?? PayloadFormat.ENVELOPE,
-        retrySchedule: fields.retrySchedule ?? [...DEFAULT_RETRY_SCHEDULE],
-        headers: this.secrets.sealHeaders(id, fields.headers ?? null),
-        rateLimitPerSecond: fields.rateLimitPerSecond ?? null,
-        maxInFlight: fields.maxInFlight ?? null,
-        ordering: fields.ordering ?? DeliveryOrdering.PER_KEY,
       });
       await this.secrets.add(manager, id, secret);
       const subscription = await manager.findOneByOrFail(SubscriptionEntity, { id });
@@ -128,6 +197,13 @@ export class SubscriptionService {
 
     return this.db.transaction(async (manager) => {
       const current = await this.lockForUpdate(manager, scope, id);
+      if (current.kind === SubscriptionKind.PULL) {
+        const pushOnly = PUSH_ONLY_FIELDS.filter((name) => fields[name] !== undefined && fields[name] !== null);
+        if (pushOnly.length)
+          throw new InputError(
+            pushOnly.map((name) => ({ field: `input.${name}`, message: 'a PULL subscription has no endpoint; its consumer pulls its deliveries' })),
+          );
+      }
       const candidate: Candidate = {
         url: fields.url ?? current.url,
         channels: fields.channels ?? current.channels,
@@ -175,9 +251,10 @@ export class SubscriptionService {
    * subscription is NOT_FOUND from now on, gets no deliveries (the channel
    * rules skip deleted subscriptions) and its secrets stop signing.
    */
-  async delete(scope: Scope, actor: AuditActor, id: string): Promise<void> {
-    await this.db.transaction(async (manager) => {
+  async delete(scope: Scope, actor: AuditActor, id: string, onlyIf?: (current: SubscriptionEntity) => boolean): Promise<boolean> {
+    return this.db.transaction(async (manager) => {
       const current = await this.lockForUpdate(manager, scope, id);
+      if (onlyIf && !onlyIf(current)) return false;
       await manager.update(SubscriptionEntity, { id: current.id }, { deletedAt: new Date() });
       await this.secrets.expireAll(manager, current.id);
       await this.audit.record(manager, scope, actor, {
@@ -186,7 +263,34 @@ export class SubscriptionService {
         targetId: current.id,
         changes: fieldChanges(auditedSubscription(current), null, AUDITED_SUBSCRIPTION_FIELDS),
       });
+      return true;
     });
+  }
+
+  /**
+   * Deletes the PULL subscriptions that nobody has pulled from for their
+   * expireAfterIdleSeconds (those of a `hookline listen` that was killed and
+   * not started again), as Hookline itself; the number deleted.
+   */
+  async expireIdle(): Promise<number> {
+    const idle = (await this.db.query(
+      `SELECT id, account_id, environment FROM webhook_subscriptions
+       WHERE kind = 'PULL' AND deleted_at IS NULL AND expire_after_idle_seconds IS NOT NULL
+         AND COALESCE(last_pulled_at, created_at) < now() - make_interval(secs => expire_after_idle_seconds)`,
+    )) as Array<{ id: string; account_id: string; environment: Environment }>;
+    let deleted = 0;
+    for (const row of idle) {
+      const scope = { accountId: row.account_id, environment: row.environment };
+      // Pulled from meanwhile, or deleted by its owner: both leave it alone.
+      const done = await this.delete(scope, systemActor(IDLE_EXPIRY_ACTOR), row.id, (current) => isIdle(current, new Date())).catch(
+        (error: unknown) => {
+          if (error instanceof NotFoundError) return false;
+          throw error;
+        },
+      );
+      if (done) deleted += 1;
+    }
+    return deleted;
   }
 
   async list(scope: Scope): Promise<SubscriptionEntity[]> {

@@ -1,4 +1,5 @@
 import { FanOut } from '../../src/fanout/fan-out.js';
+import { announceDeliveries } from '../../src/fanout/workers.js';
 import { sqlOfManager } from '../../src/db/sql.js';
 import { EVENT_QUEUES } from '../../src/queue/jobs.js';
 import type { TestApp } from './app.js';
@@ -19,7 +20,9 @@ export async function fanOutNow(t: TestApp): Promise<number> {
       if (jobs.length === 0) break;
       await db.transaction(async (manager) => {
         const sql = sqlOfManager(manager);
-        deliveries += (await fanOut.run(queue, jobs, sql)).deliveries;
+        const result = await fanOut.run(queue, jobs, sql);
+        deliveries += result.deliveries;
+        await announceDeliveries(sql, result);
         await boss.complete(
           queue,
           jobs.map((j) => j.id),

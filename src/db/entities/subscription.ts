@@ -1,6 +1,6 @@
 import { Column, JoinColumn, ManyToOne, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 import { AccountEntity } from './account.js';
-import { DeliveryOrdering, Environment, PayloadFormat } from '../../domain.js';
+import { DeliveryOrdering, Environment, PayloadFormat, SubscriptionKind } from '../../domain.js';
 import type { EndpointHealthState } from '../../delivery-engine/endpoint-health.js';
 
 @Entity({ name: 'webhook_subscriptions' })
@@ -18,6 +18,10 @@ export class SubscriptionEntity {
 
   @Column('text')
   environment: Environment;
+
+  /** PULL: no endpoint; its url reads urn:hookline:pull:<id> and its deliveries wait to be leased by pullDeliveries. */
+  @Column('text', { default: SubscriptionKind.PUSH })
+  kind: SubscriptionKind;
 
   @Column('text')
   url: string;
@@ -93,6 +97,14 @@ export class SubscriptionEntity {
   /** While HELD: when one delivery may be sent as a probe. */
   @Column('timestamptz', { name: 'next_probe_at', nullable: true })
   nextProbeAt: Date | null;
+
+  /** PULL: the last pullDeliveries call, to within a few seconds (it is written at most that often). */
+  @Column('timestamptz', { name: 'last_pulled_at', nullable: true })
+  lastPulledAt: Date | null;
+
+  /** PULL: deleted after this many seconds without a pull (e.g. one made by hookline listen); null: kept. */
+  @Column('int', { name: 'expire_after_idle_seconds', nullable: true })
+  expireAfterIdleSeconds: number | null;
 }
 
 @Entity({ name: 'signing_secrets' })

@@ -23,6 +23,9 @@ export function presentSubscription(entity: SubscriptionEntity): WebhookSubscrip
     maxInFlight: entity.maxInFlight,
     ordering: entity.ordering,
     endpointHealth: presentEndpointHealth(entity),
+    kind: entity.kind,
+    lastPulledAt: entity.lastPulledAt,
+    expireAfterIdleSeconds: entity.expireAfterIdleSeconds,
   });
 }
 

@@ -5,6 +5,7 @@ import { CatalogResolver } from './catalog.js';
 import { BlockedOrderingKeyResolver, DeliveryResolver, SubscriptionHistoryResolver } from './delivery.js';
 import { EventResolver } from './event.js';
 import { PortalResolver } from './portal.js';
+import { PullResolver } from './pull.js';
 import { SubscriptionSeriesResolver } from './subscription-series.js';
 import { SubscriptionResolver } from './subscription.js';
 
@@ -21,4 +22,5 @@ export const resolvers: NonEmptyArray<Function> = [
   SubscriptionSeriesResolver,
   AuditResolver,
   AuditActorResolver,
+  PullResolver,
 ];

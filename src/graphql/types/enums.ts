@@ -1,5 +1,5 @@
 import { registerEnumType } from 'type-graphql';
-import { DeliveryOrdering, DeliveryStatus, Environment, PayloadFormat, Role } from '../../domain.js';
+import { DeliveryOrdering, DeliveryStatus, Environment, PayloadFormat, Role, SubscriptionKind } from '../../domain.js';
 
 registerEnumType(Environment, {
   name: 'Environment',
@@ -11,7 +11,9 @@ registerEnumType(Role, {
   valuesConfig: {
     OPERATOR: { description: "Platform operator: creates accounts. Sees no account's data." },
     ADMIN: { description: 'Manages subscriptions, secrets, API keys and event types of its account.' },
-    PUBLISHER: { description: 'Internal services: publish events and read the catalog.' },
+    PUBLISHER: {
+      description: 'Internal services and consumers: publish events, read the catalog, pull and acknowledge deliveries of PULL subscriptions.',
+    },
     VIEWER: { description: 'Read-only: subscriptions (without secrets), events, deliveries.' },
   },
 });
@@ -45,4 +47,12 @@ registerEnumType(DeliveryOrdering, {
   },
 });
 
-export { DeliveryOrdering, DeliveryStatus, Environment, PayloadFormat, Role };
+registerEnumType(SubscriptionKind, {
+  name: 'SubscriptionKind',
+  valuesConfig: {
+    PUSH: { description: "Hookline POSTs each delivery to the subscription's URL" },
+    PULL: { description: 'The consumer fetches deliveries with pullDeliveries and acknowledges them' },
+  },
+});
+
+export { DeliveryOrdering, DeliveryStatus, Environment, PayloadFormat, Role, SubscriptionKind };

@@ -13,7 +13,7 @@ import {
   headersProblems,
   urlProblem,
 } from '../../subscriptions/validation.js';
-import { DeliveryOrdering, Environment, PayloadFormat } from './enums.js';
+import { DeliveryOrdering, Environment, PayloadFormat, SubscriptionKind } from './enums.js';
 import { EndpointHealth } from './endpoint-health.js';
 import { DEFAULT_MAX_IN_FLIGHT, MAX_MAX_IN_FLIGHT, MIN_MAX_IN_FLIGHT } from '../../delivery-engine/limits.js';
 
@@ -111,6 +111,15 @@ export class WebhookSubscription {
 
   @Field(() => DeliveryOrdering)
   ordering: DeliveryOrdering;
+
+  @Field(() => SubscriptionKind)
+  kind: SubscriptionKind;
+
+  @Field(() => Date, { nullable: true, description: 'PULL: when a consumer last called pullDeliveries (to within seconds)' })
+  lastPulledAt: Date | null;
+
+  @Field(() => Int, { nullable: true, description: 'PULL: deleted after this many seconds without a pull; null: kept' })
+  expireAfterIdleSeconds: number | null;
 }
 
 @ObjectType()
