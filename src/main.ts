@@ -1,7 +1,7 @@
 import './runtime-check.js';
 import 'reflect-metadata';
 import { writeFile } from 'node:fs/promises';
-import { Command } from 'commander';
+import { Command, type CommanderError } from 'commander';
 import { startApp, openDatabase, type Role } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createDataSource, runMigrations } from './db/data-source.js';
@@ -15,6 +15,10 @@ import { AuditService } from './audit/service.js';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { DeadLetters } from './fanout/dead-letters.js';
+import { DEFAULT_API_URL } from './cli/api-client.js';
+import { EXIT } from './cli/errors.js';
+import type { ListenFlags } from './cli/options.js';
+import type { TriggerFlags } from './cli/trigger.js';
 
 function configOrExit(): Config {
   try {
@@ -202,6 +206,11 @@ async function deadLetters(options: { redrive?: boolean; all?: boolean; json?: b
   });
 }
 
+/** Commander has printed what is wrong with the command line; a usage error has its own exit code. */
+function usageExit(error: CommanderError): never {
+  process.exit(error.exitCode === 0 ? 0 : EXIT.usage);
+}
+
 const program = new Command()
   .name('hookline')
   .description('Webhook delivery for finance and ERP software: GraphQL API and delivery workers on PostgreSQL');
@@ -242,6 +251,38 @@ program
   .option('--json', 'one JSON object per dead letter')
   .option('--limit <n>', 'list at most this many', '100')
   .action((ids: string[], options: { redrive?: boolean; all?: boolean; json?: boolean; limit: string }) => deadLetters(options, ids));
+program
+  .command('listen')
+  .description('forward the deliveries of a temporary PULL subscription to a local URL, for development without a public URL')
+  .requiredOption('--forward-to <url>', 'where to POST each delivery, e.g. http://localhost:3000/webhooks')
+  .option('--channels <list>', 'channels to receive, comma-separated, e.g. invoices,bills')
+  .option('--events <list>', 'only these events, comma-separated, e.g. invoices.paid (their channels are implied)')
+  .option('--api <url>', `the GraphQL API (default: HOOKLINE_API_URL, else ${DEFAULT_API_URL})`)
+  .option('--key <key>', 'an ADMIN API key (default: HOOKLINE_API_KEY, which other users cannot see in the process list)')
+  .option('--name <name>', 'names the state file, so that a listen started again resumes its subscription', 'default')
+  .option('--live', 'allow a PRODUCTION key')
+  .option('--print-json', 'one JSON object per delivery on standard output')
+  .option('--expire-after-idle <seconds>', 'delete the subscription after this long without a pull (60 to 2592000, or never)', '86400')
+  .exitOverride(usageExit)
+  .action(async (options: ListenFlags) => {
+    const { listen } = await import('./cli/listen.js');
+    process.exit(await listen(options));
+  });
+program
+  .command('trigger')
+  .description("publish an event of a type, with the catalog's example data or the data given, and print its id")
+  .argument('<type>', 'the event type, e.g. invoices.paid')
+  .option('--data <json>', "the event's data (default: the catalog's example for the type)")
+  .option('--ordering-key <key>', 'the ordering key of the event')
+  .option('--idempotency-key <key>', 'publishing again with the same key returns the first event')
+  .option('--api <url>', `the GraphQL API (default: HOOKLINE_API_URL, else ${DEFAULT_API_URL})`)
+  .option('--key <key>', 'a PUBLISHER or ADMIN API key (default: HOOKLINE_API_KEY)')
+  .option('--live', 'allow a PRODUCTION key')
+  .exitOverride(usageExit)
+  .action(async (type: string, options: TriggerFlags) => {
+    const { trigger } = await import('./cli/trigger.js');
+    process.exit(await trigger(type, options));
+  });
 program
   .command('emit-schema')
   .description('write the GraphQL SDL that the resolvers define')

@@ -43,8 +43,11 @@ export interface DeliveryHttpClientOptions {
   timeoutMs: number;
   /** false: https only, and no connection to loopback, private, link-local or reserved addresses. */
   allowPrivate: boolean;
-  /** The User-Agent header, e.g. `Hookline/0.1.0`; it replaces any User-Agent among the request's headers. */
-  userAgent: string;
+  /**
+   * The User-Agent header, e.g. `Hookline/0.1.0`; it replaces any User-Agent among the request's headers.
+   * Unset, the request's own goes as it is (`hookline listen` forwards what the API signed and sent).
+   */
+  userAgent?: string;
   /** Bytes of the response body kept; the rest is not read. Default 4096. */
   maxResponseBytes?: number;
   /** Connections per origin; unlimited when unset. */
@@ -153,7 +156,7 @@ export function destinationGuardedConnector(options: { connectTimeoutMs: number;
 export class DeliveryHttpClient {
   private readonly agent: Agent;
   private readonly timeoutMs: number;
-  private readonly userAgent: string;
+  private readonly userAgent: string | undefined;
   private readonly maxResponseBytes: number;
 
   constructor(options: DeliveryHttpClientOptions) {
@@ -233,6 +236,7 @@ export class DeliveryHttpClient {
   }
 
   private headers(headers: Record<string, string>): Record<string, string> {
+    if (this.userAgent === undefined) return headers;
     const out: Record<string, string> = {};
     for (const [name, value] of Object.entries(headers)) {
       if (name.toLowerCase() !== 'user-agent') out[name] = value;

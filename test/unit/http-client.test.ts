@@ -134,6 +134,16 @@ describe('DeliveryHttpClient with private addresses allowed', () => {
     expect(received!.headers['content-length']).toBe(String(Buffer.byteLength(payload)));
   });
 
+  it("without a userAgent of its own, sends the request's User-Agent as it is", async () => {
+    const s = await server((_req, res) => {
+      res.writeHead(200).end();
+    });
+    const c = new DeliveryHttpClient({ timeoutMs: 5_000, allowPrivate: true });
+    clients.push(c);
+    await c.send({ url: `${s.origin}/hooks`, headers: { ...headers, 'user-agent': 'Hookline/1.2.3' }, body: payload });
+    expect(s.requests[0]!.headers['user-agent']).toBe('Hookline/1.2.3');
+  });
+
   it('returns an empty body as an empty string', async () => {
     const s = await server((_req, res) => {
       res.writeHead(204).end();
