@@ -243,6 +243,21 @@ function hooklineEnv(env: HooklineEnv): NodeJS.ProcessEnv {
   };
 }
 
+/**
+ * The checkout whose build is measured: this one unless --hookline-dir
+ * names another (an earlier commit, built), so that the same bench measures
+ * before and after a change.
+ */
+let hooklineDir = ROOT;
+
+export function useHooklineDir(dir: string): void {
+  hooklineDir = path.resolve(dir);
+}
+
+export function hooklineDirInUse(): string {
+  return hooklineDir;
+}
+
 /** `node bin/hookline.js <role>` with the guard preloaded; output goes to `<logDir>/<name>.log`. */
 export function spawnHookline(
   role: 'api' | 'worker' | 'migrate' | 'start',
@@ -251,8 +266,8 @@ export function spawnHookline(
   logDir: string,
   nodeArgs: string[] = [],
 ): Proc {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', GUARD, path.join(ROOT, 'bin', 'hookline.js'), role], {
-    cwd: ROOT,
+  const child = spawn(process.execPath, [...nodeArgs, '--import', GUARD, path.join(hooklineDir, 'bin', 'hookline.js'), role], {
+    cwd: hooklineDir,
     env: hooklineEnv(env),
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });

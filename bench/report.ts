@@ -210,11 +210,11 @@ function rssCell(run: RunResult): string {
   return list.map((p) => `${p.name} ${fmt(p.peakRssMb)}`).join(' · ') || '–';
 }
 
-export function markdown(machine: Machine, summaries: Summary[], command: string, startedAt: string, scale: number): string {
+export function markdown(machine: Machine, summaries: Summary[], command: string, startedAt: string, scale: number, build?: string): string {
   const raw = rawStackRate(summaries);
   const lines: string[] = [];
   lines.push(`# Hookline benchmark`, '');
-  lines.push(`${startedAt} · \`${command}\` · scale ${scale}`, '');
+  lines.push(`${startedAt} · \`${command}\` · scale ${scale}${build ? ` · build ${build}` : ''}`, '');
   lines.push(
     `Machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGb} GB, ${machine.kernel}; Node ${machine.node}; PostgreSQL ${machine.postgres} (${machine.postgresKind}); load average at start ${machine.loadAverageAtStart.join(' / ')}.`,
     '',

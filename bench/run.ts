@@ -8,9 +8,10 @@
  * Everything it starts is stopped and dropped on exit, error or Ctrl-C.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { BENCH_DIR, cleanupAll, openPostgres } from './harness.js';
+import { BENCH_DIR, cleanupAll, hooklineDirInUse, openPostgres, useHooklineDir } from './harness.js';
 import { cpuMsPerDelivery, describeMachine, markdown, summarise, targets } from './report.js';
 import { SCENARIOS, sizes, type RunResult } from './scenarios.js';
 import { Receiver, newSecrets, type Context, type Options } from './stack.js';
@@ -98,10 +99,27 @@ const program = new Command()
   )
   .addOption(new Option('--node-flags <flags>', 'Node flags of the API and worker processes ("" for V8\'s defaults)').default(HOOKLINE_NODE_FLAGS))
   .addOption(new Option('--cpu-prof', 'run the API and workers with node --cpu-prof (profiles under bench/out/logs/<run>/profiles)').default(false))
-  .addOption(new Option('--results-dir <dir>', 'where the JSON and Markdown go').default(path.join(BENCH_DIR, 'results')));
+  .addOption(new Option('--results-dir <dir>', 'where the JSON and Markdown go').default(path.join(BENCH_DIR, 'results')))
+  .addOption(
+    new Option('--hookline-dir <dir>', "measure another checkout's build (e.g. an earlier commit in a git worktree, built) with this bench").default(
+      undefined,
+    ),
+  );
 
 program.parse();
-const flags = program.opts<Options & { resultsDir: string }>();
+const flags = program.opts<Options & { resultsDir: string; hooklineDir?: string }>();
+if (flags.hooklineDir) useHooklineDir(flags.hooklineDir);
+
+/** The commit of the measured checkout, and whether it has changes of its own. */
+function describeBuild(dir: string): string {
+  try {
+    const commit = execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['-C', dir, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() !== '';
+    return `${commit}${dirty ? ' with uncommitted changes' : ''}`;
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
+}
 
 let interrupted = false;
 async function shutdown(code: number, reason: string): Promise<never> {
@@ -136,6 +154,7 @@ async function main(): Promise<void> {
     `  ${machine.cpus} CPUs ${machine.cpuModel}, ${machine.memoryGb} GB; Node ${machine.node}; PostgreSQL ${machine.postgres} (${machine.postgresKind}); logs in ${path.relative(process.cwd(), logDir)}`,
   );
   console.log(`  sizes: ${JSON.stringify(sizes(ctx))}`);
+  if (flags.hooklineDir) console.log(`  measuring the build in ${hooklineDirInUse()}`);
 
   const runs: RunResult[] = [];
   const errors: Array<{ scenario: string; error: string }> = [];
@@ -157,7 +176,8 @@ async function main(): Promise<void> {
   }
 
   const summaries = summarise(runs);
-  const md = markdown(machine, summaries, command, startedAt.toISOString(), flags.scale);
+  const build = describeBuild(hooklineDirInUse());
+  const md = markdown(machine, summaries, command, startedAt.toISOString(), flags.scale, build);
   const result = {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
@@ -165,6 +185,7 @@ async function main(): Promise<void> {
     options: flags,
     sizes: sizes(ctx),
     machine,
+    build,
     summary: summaries.map((s) => ({
       label: s.label,
       scenario: s.scenario,
