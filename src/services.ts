@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import type { DataSource } from 'typeorm';
 import { AccountService } from './accounts/service.js';
@@ -27,6 +28,8 @@ export interface ServiceDeps {
   metrics: Metrics;
   /** Wakes the workers; called after a commit that queued event jobs or made deliveries due. */
   wakeWorkers: (topic: WakeTopic) => void;
+  /** Connections in pipeline mode for publishing (see EventService); an API process has them. */
+  publishPool?: pg.Pool;
 }
 
 /** The domain services; resolvers and workers reach the rules only through these. */
@@ -67,7 +70,7 @@ export function createServices(deps: ServiceDeps): Services {
     catalog,
     secrets,
     subscriptions,
-    events: new EventService(deps.db, catalog, deps.boss, deps.wakeWorkers),
+    events: new EventService(deps.db, catalog, deps.boss, deps.wakeWorkers, deps.publishPool ?? null),
     deliveries,
     statsSeries: new StatsSeriesService(deps.db),
     // Portal links are signed with a key derived from the current master key.
