@@ -9,8 +9,8 @@ import { AppError, InputError, NotFoundError, type FieldError } from '../errors.
 import { isUuid, newId } from '../ids.js';
 import { keysetPage, type Page } from '../pagination.js';
 import { sqlOfManager, type Sql } from '../db/sql.js';
-import { transactionAtOnce, type Statement } from '../db/pipeline.js';
-import { WAKE_CHANNEL, type WakeTopic } from '../queue/wakeup.js';
+import { transactionAtOnce, type AtOnceResult, type Statement } from '../db/pipeline.js';
+import { WAKE_CHANNEL, wakeStatement, type WakeTopic } from '../queue/wakeup.js';
 import { channelOf } from '../catalog/rules.js';
 import { OPERATIONS_CHANNEL } from '../operations/events.js';
 import { idempotencyHash } from './idempotency.js';
@@ -75,6 +75,12 @@ export interface EventFilter {
   until?: Date | null;
 }
 
+/** What a publish sent at once did: events queued, and whether its own NOTIFY woke the fan-out. */
+interface StoredAtOnce {
+  queued: number;
+  woken: boolean;
+}
+
 /** An item that passed every check that needs no database: ready to be stored. */
 interface CheckedItem {
   index: number;
@@ -112,6 +118,8 @@ export class EventService {
   private readonly byKeysSql: string;
 
   private readonly sequenceSql: string;
+  /** A publish sent at once carries the fan-out's wake-up after its COMMIT (storeAtOnce); at most one at a time does. */
+  private wakeUpRiding = false;
 
   constructor(
     private readonly db: DataSource,
@@ -228,19 +236,20 @@ export class EventService {
   }
 
   private async publishItems(scope: Publisher, inputs: readonly PublishInput[], pathsOf: (index: number) => ItemPaths): Promise<ItemResult[]> {
-    let queued = false;
+    let wakeFanOut = false;
     const results = await this.acceptItems(scope, inputs, pathsOf, async (store, storeAtOnce) => {
       if (this.pipelined && storeAtOnce) {
-        queued = (await storeAtOnce(this.pipelined)) > 0;
+        const stored = await storeAtOnce(this.pipelined);
+        wakeFanOut = stored.queued > 0 && !stored.woken;
         return;
       }
       await this.db.transaction(async (manager) => {
         const sql = sqlOfManager(manager);
         const created = await store(sql);
-        queued = (await sendEventJobs(this.boss, sql, created)) > 0;
+        wakeFanOut = (await sendEventJobs(this.boss, sql, created)) > 0;
       });
     });
-    if (queued) this.wake('events');
+    if (wakeFanOut) this.wake('events');
     return results;
   }
 
@@ -251,13 +260,13 @@ export class EventService {
    * those are checked exactly as a publish is. `run` may instead call
    * `storeAtOnce`, given when no item has an idempotency or ordering key:
    * it stores the events and queues their jobs in one transaction sent at
-   * once, and answers how many it queued.
+   * once, and answers how many it queued and whether it woke the fan-out.
    */
   async acceptItems(
     scope: Publisher,
     inputs: readonly PublishInput[],
     pathsOf: (index: number) => ItemPaths,
-    run: (store: (sql: Sql) => Promise<EventEntity[]>, storeAtOnce: ((pool: pg.Pool) => Promise<number>) | null) => Promise<void>,
+    run: (store: (sql: Sql) => Promise<EventEntity[]>, storeAtOnce: ((pool: pg.Pool) => Promise<StoredAtOnce>) | null) => Promise<void>,
   ): Promise<ItemResult[]> {
     const results: Array<ItemResult | undefined> = new Array(inputs.length);
     const types = await this.catalog.getEventTypes(
@@ -306,7 +315,12 @@ export class EventService {
       const independent = toStore.every((item) => item.key === null && item.orderingKey === null);
       await run(
         async (sql) => keep(await this.store(sql, scope, toStore)),
-        independent ? async (pool) => keep(await this.storeAtOnce(pool, scope, toStore)).length : null,
+        independent
+          ? async (pool) => {
+              const { results: stored, woken } = await this.storeAtOnce(pool, scope, toStore);
+              return { queued: keep(stored).length, woken };
+            }
+          : null,
       );
     }
     for (const { item, leader } of followers) {
@@ -440,9 +454,16 @@ export class EventService {
    * pg-boss's job insert, COMMIT. The jobs are written before the insert has
    * answered, so pg-boss's statement is given only the events that the
    * insert stored (onlyJobsOfStoredEvents): when the key turns out to be
-   * revoked, the insert stores nothing and neither does it.
+   * revoked, the insert stores nothing and neither does it. The NOTIFY that
+   * wakes the fan-out follows the COMMIT in the same write, unless another
+   * publish's is on its way: then the wake sender folds this one with the
+   * others (see publishItems), as it did before.
    */
-  private async storeAtOnce(pool: pg.Pool, scope: Publisher, items: CheckedItem[]): Promise<Map<CheckedItem, ItemResult>> {
+  private async storeAtOnce(
+    pool: pg.Pool,
+    scope: Publisher,
+    items: CheckedItem[],
+  ): Promise<{ results: Map<CheckedItem, ItemResult>; woken: boolean }> {
     const ids = items.map(() => newId());
     const jobs: Statement[] = [];
     // pg-boss builds its insert as for any transaction of ours; it is sent below, after the events'.
@@ -460,12 +481,23 @@ export class EventService {
       capture,
       items.map((item, i) => ({ id: ids[i]!, type: item.type })),
     );
-    const [inserted] = await transactionAtOnce(pool, [{ text: this.insertSql, values: this.insertValues(scope, items, ids) }, ...jobs]);
-    const rows = inserted!.rows as Array<Record<string, unknown>>;
+    const wakeUp = !this.wakeUpRiding;
+    if (wakeUp) this.wakeUpRiding = true;
+    let sent: AtOnceResult;
+    try {
+      sent = await transactionAtOnce(
+        pool,
+        [{ text: this.insertSql, values: this.insertValues(scope, items, ids) }, ...jobs],
+        wakeUp ? [wakeStatement('events')] : [],
+      );
+    } finally {
+      if (wakeUp) this.wakeUpRiding = false;
+    }
+    const rows = sent.results[0]!.rows as Array<Record<string, unknown>>;
     if (rows[0]?.caller_live !== true) throw new AppError('UNAUTHENTICATED', 'The API key is missing, unknown or revoked');
     const { results, taken } = this.readInserted(rows, items, ids);
     if (taken.length > 0) throw new Error('an event without an idempotency key was not stored');
-    return results;
+    return { results, woken: sent.afterCommit[0] === true };
   }
 
   /** The parameters of insertSql for items in the order given, with their new ids. */
