@@ -7,6 +7,10 @@
  *   and 1,000, whose rate per event should stay flat.
  * - publish-latency: single publishEvent calls at a fixed 50, 100 and 200
  *   requests/s (open loop): p50 and p99 of the mutation.
+ * - publish-api: what one publishEvent costs the API process: its CPU per
+ *   call, counted over the publishing alone, at a fixed 200 requests/s
+ *   (open loop, with p50 and p99 of the mutation), one call at a time, and
+ *   16 at a time; fan-out 1, the worker delivering meanwhile.
  */
 import { randomBytes } from 'node:crypto';
 import { createSubscriptions, createTenant, eventData, failureText, type GraphQLClient, type Tenant } from './graphql.js';
@@ -20,6 +24,7 @@ import {
   type Context,
   type PublishStats,
   type TrackedProc,
+  type WindowResult,
 } from './stack.js';
 import { round } from './stats.js';
 
@@ -80,12 +85,20 @@ export async function publishInBatches(
   return stats;
 }
 
+/** CPU ms of one process (by role) in a usage window, per publish. */
+function cpuMsPerPublish(usage: WindowResult, role: 'api' | 'postgres', publishes: number): number | null {
+  const seconds = usage.processes.filter((p) => p.role === role).reduce((sum, p) => sum + p.cpuSeconds, 0);
+  return publishes > 0 ? round((seconds * 1000) / publishes, 3) : null;
+}
+
 async function measure(
   ctx: Context,
   hookline: Hookline,
   label: string,
   params: Record<string, number | string>,
   run: (phase: string) => Promise<PublishStats>,
+  /** Count CPU over the publishing alone, not also while the last deliveries arrive (publish-api). */
+  options: { usageOverPublishing?: boolean; extra?: Record<string, unknown> } = {},
 ): Promise<RunResult> {
   const phase = `${label.replace(/\W+/g, '-')}-${randomBytes(3).toString('hex')}`;
   await ctx.receiver.phase(phase);
@@ -96,10 +109,11 @@ async function measure(
   ];
   const window = new UsageWindow(procs(), hookline.postmasterPid);
   const stats = await run(phase);
+  const publishing = options.usageOverPublishing ? window.finish(procs()) : null;
   if (stats.count === 0) throw new Error(`${label}: every publish failed: ${stats.firstError ?? '?'}`);
   // Wait for the deliveries too: the publishing above ran while the workers delivered.
   const snapshot = await ctx.receiver.awaitDeliveries(stats.count, ctx.options.stallSeconds);
-  const usage = window.finish(procs());
+  const usage = publishing ?? window.finish(procs());
   const startedAt = performance.timeOrigin + stats.startedAt;
   const elapsedSeconds = snapshot.lastAt !== null ? (snapshot.lastAt - startedAt) / 1000 : 0;
   const missing = Math.max(0, stats.count - snapshot.unique);
@@ -130,14 +144,23 @@ async function measure(
     usage,
     pgActivity: [],
     pgStatements: null,
-    extra: { eventsAcceptedPerSecond: round(stats.achievedPerSecond) },
+    extra: {
+      eventsAcceptedPerSecond: round(stats.achievedPerSecond),
+      // Publishes that failed cost the API too: the CPU is divided by every call answered.
+      apiCpuMsPerPublish: cpuMsPerPublish(usage, 'api', stats.count + stats.errors),
+      postgresCpuMsPerPublish: cpuMsPerPublish(usage, 'postgres', stats.count + stats.errors),
+      cpuWindow: publishing ? 'publishing' : 'publishing and delivering',
+      ...options.extra,
+    },
     notes: hookline.note ? [...notes, hookline.note] : notes,
   };
   const p = result.publish!.latencyMs;
   log(
     `${label}: ${result.publish!.perSecond} events/s accepted` +
       (p ? `; per call p50 ${p.p50} p99 ${p.p99} ms` : '') +
-      `; ${result.delivered}/${result.expected} delivered`,
+      `; API CPU ${String(result.extra.apiCpuMsPerPublish)} ms per publish` +
+      `; ${result.delivered}/${result.expected} delivered` +
+      (usage.otherCores >= 0.2 ? ` (other work on the machine: ${usage.otherCores} cores)` : ''),
   );
   return result;
 }
@@ -202,4 +225,60 @@ export const publishLatency: Scenario = async (ctx) => {
   });
 };
 
-export const PUBLISH_SCENARIOS: Record<string, Scenario> = { publish, 'publish-latency': publishLatency };
+/** The rate of publish-api's open loop, at which its p99 target is set. */
+export const PUBLISH_API_RATE = 200;
+/** Closed-loop publishes of publish-api before measuring: the API's code is compiled and its caches are warm. */
+const PUBLISH_API_WARM_UP = 1_000;
+const PUBLISH_API_IDLE_MS = 3_000;
+
+/**
+ * The API's own cost of publishEvent: CPU of the API process per call,
+ * counted from the first call to the last answer (the worker keeps
+ * delivering, fan-out 1, and its CPU is reported beside). Also the API's CPU
+ * while idle, which is in every figure above at its rate.
+ */
+export const publishApi: Scenario = async (ctx) => {
+  const { events, seconds } = publishSizes(ctx);
+  const closedLoop = Math.max(1_000, Math.round(events / 10));
+  return withStack(ctx, 'publish-api', async (hookline, tenant) => {
+    const warm = await publishClosedLoop(hookline.graphql, tenant.publisherToken, 'warm-up', PUBLISH_API_WARM_UP, 4);
+    if (warm.count === 0) throw new Error(`publish-api: every warm-up publish failed: ${warm.firstError ?? '?'}`);
+    // Let the warm-up's deliveries drain, so that the idle figure is idle.
+    await new Promise((r) => setTimeout(r, 2_000));
+    const idle = new UsageWindow(hookline.tracked(), hookline.postmasterPid);
+    await new Promise((r) => setTimeout(r, PUBLISH_API_IDLE_MS));
+    const idleUsage = idle.finish(hookline.tracked());
+    const apiIdle = idleUsage.processes.find((p) => p.role === 'api')!;
+    const apiIdleCpuMsPerSecond = round((apiIdle.cpuSeconds * 1000) / idleUsage.seconds);
+    log(`API idle: ${apiIdleCpuMsPerSecond} ms of CPU per second`);
+    const options = { usageOverPublishing: true, extra: { apiIdleCpuMsPerSecond } };
+    const results: RunResult[] = [];
+    log(`publishEvent at ${PUBLISH_API_RATE}/s for ${seconds} s, fan-out 1`);
+    results.push(
+      await measure(
+        ctx,
+        hookline,
+        `publish api ${PUBLISH_API_RATE}/s`,
+        { scenario: 'publish-api', rate: PUBLISH_API_RATE, seconds },
+        (phase) => publishOpenLoop(hookline.graphql, tenant.publisherToken, phase, PUBLISH_API_RATE, seconds * 1000),
+        options,
+      ),
+    );
+    for (const concurrency of [1, ctx.options.publishConcurrency]) {
+      log(`${closedLoop} publishEvent calls, ${concurrency} at a time, fan-out 1`);
+      results.push(
+        await measure(
+          ctx,
+          hookline,
+          `publish api ×${concurrency}`,
+          { scenario: 'publish-api', events: closedLoop, concurrency },
+          (phase) => publishClosedLoop(hookline.graphql, tenant.publisherToken, phase, closedLoop, concurrency),
+          options,
+        ),
+      );
+    }
+    return results;
+  });
+};
+
+export const PUBLISH_SCENARIOS: Record<string, Scenario> = { publish, 'publish-latency': publishLatency, 'publish-api': publishApi };

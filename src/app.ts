@@ -1,8 +1,10 @@
+import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import type { DataSource } from 'typeorm';
 import { ApiKeyCache } from './accounts/key-cache.js';
 import type { Config } from './config.js';
 import { createDataSource, runMigrations } from './db/data-source.js';
+import { createPipelinedPool } from './db/pipeline.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js';
 import { resolveMasterKey } from './db/master-key.js';
 import type { HttpServer } from './http/server.js';
@@ -16,6 +18,8 @@ import { Workers } from './delivery-engine/workers.js';
 export type Role = 'all' | 'api' | 'worker';
 
 const WORKER_POOL_SIZE = 10;
+/** A publish holds a connection for one round trip, so a few serve many publishers. */
+const PUBLISH_POOL_SIZE = 8;
 
 export interface AppOptions {
   config: Config;
@@ -92,6 +96,15 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     const waker = new WakeSender(url, logger);
     stack.push(() => waker.close());
 
+    // Publishing sends each transaction at once on connections of its own (src/db/pipeline.ts).
+    let publishPool: pg.Pool | undefined;
+    if (role !== 'worker') {
+      const pool = createPipelinedPool(url, PUBLISH_POOL_SIZE, 'hookline-publish');
+      pool.on('error', (error) => logger.warn({ err: error }, 'an idle publishing connection was lost'));
+      stack.push(() => pool.end());
+      publishPool = pool;
+    }
+
     const metrics = new Metrics();
     const services = createServices({
       db,
@@ -103,6 +116,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       wakeWorkers: (topic) => waker.wake(topic),
       wakePull: (ids) => waker.wakePull(ids),
       databaseUrl: url,
+      publishPool,
     });
     stack.push(() => services.catalog.stop());
     const operatorToken = role === 'worker' ? undefined : await services.accounts.bootstrapOperator(config.bootstrapToken);

@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import type { DataSource } from 'typeorm';
 import { AccountService } from './accounts/service.js';
@@ -37,6 +38,8 @@ export interface ServiceDeps {
   wakePull: (subscriptionIds: string[]) => void;
   /** For the LISTEN connection of the long polls. */
   databaseUrl: string;
+  /** Connections in pipeline mode for publishing (see EventService); an API process has them. */
+  publishPool?: pg.Pool;
 }
 
 /** The domain services; resolvers and workers reach the rules only through these. */
@@ -73,7 +76,7 @@ export function createServices(deps: ServiceDeps): Services {
     },
   );
   const deliveries = new DeliveryService(deps.db, subscriptions, deps.wakeWorkers, audit, deps.wakePull);
-  const events = new EventService(deps.db, catalog, deps.boss, deps.wakeWorkers);
+  const events = new EventService(deps.db, catalog, deps.boss, deps.wakeWorkers, deps.publishPool ?? null);
   const reporter = new OperationsReporter({ db: deps.db, events, audit, logger: deps.logger });
   const pull = new PullService({
     db: deps.db,

@@ -11,7 +11,7 @@ import { EVENT_JOB_VERSION, eventQueueFor, type StoredEventJob } from '../queue/
 export async function sendEventJobs(
   boss: PgBoss,
   sql: Sql,
-  events: readonly EventEntity[],
+  events: ReadonlyArray<Pick<EventEntity, 'id' | 'type'>>,
   options: { startAfter?: Date; deferrals?: ReadonlyMap<string, number> } = {},
 ): Promise<number> {
   const byQueue = new Map<string, StoredEventJob[]>();
@@ -30,4 +30,22 @@ export async function sendEventJobs(
     );
   }
   return events.length;
+}
+
+/** How pg-boss's job insert takes its jobs: one JSON array, its only parameter. */
+const JOB_INPUT = '$1::text::json';
+
+/**
+ * pg-boss's job insert (its text as pg-boss wrote it) restricted to the jobs
+ * whose event exists in the transaction, for a transaction whose statements
+ * are all sent before the event insert has answered (EventService): a job
+ * must not outlive an event that was not stored. pg-boss itself substitutes
+ * its parameter the same way for the inserts of a flow.
+ */
+export function onlyJobsOfStoredEvents(text: string): string {
+  const at = text.indexOf(JOB_INPUT);
+  if (at < 0 || text.includes(JOB_INPUT, at + 1)) throw new Error(`pg-boss's job insert no longer takes its jobs as ${JOB_INPUT}`);
+  const stored = `(SELECT coalesce(json_agg(j.job), '[]'::json) FROM json_array_elements(${JOB_INPUT}) AS j(job)
+      WHERE EXISTS (SELECT 1 FROM events e WHERE e.id = (j.job->'data'->>'eventId')::uuid))::text::json`;
+  return text.slice(0, at) + stored + text.slice(at + JOB_INPUT.length);
 }

@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import { In, type DataSource, type EntityManager } from 'typeorm';
 import type { CatalogService } from '../catalog/service.js';
@@ -8,12 +9,13 @@ import { AppError, InputError, NotFoundError, type FieldError } from '../errors.
 import { isUuid, newId } from '../ids.js';
 import { keysetPage, type Page } from '../pagination.js';
 import { sqlOfManager, type Sql } from '../db/sql.js';
-import { WAKE_CHANNEL, type WakeTopic } from '../queue/wakeup.js';
+import { transactionAtOnce, type AtOnceResult, type Statement } from '../db/pipeline.js';
+import { WAKE_CHANNEL, wakeStatement, type WakeTopic } from '../queue/wakeup.js';
 import { channelOf } from '../catalog/rules.js';
 import { OPERATIONS_CHANNEL } from '../operations/events.js';
 import { idempotencyHash } from './idempotency.js';
 import { MAX_BATCH_DATA_BYTES, MAX_BATCH_ITEMS, MAX_EVENT_DATA_BYTES, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_ORDERING_KEY_LENGTH } from './limits.js';
-import { sendEventJobs } from './outbox.js';
+import { onlyJobsOfStoredEvents, sendEventJobs } from './outbox.js';
 
 export { MAX_EVENT_DATA_BYTES, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_ORDERING_KEY_LENGTH } from './limits.js';
 
@@ -73,6 +75,12 @@ export interface EventFilter {
   until?: Date | null;
 }
 
+/** What a publish sent at once did: events queued, and whether its own NOTIFY woke the fan-out. */
+interface StoredAtOnce {
+  queued: number;
+  woken: boolean;
+}
+
 /** An item that passed every check that needs no database: ready to be stored. */
 interface CheckedItem {
   index: number;
@@ -110,12 +118,21 @@ export class EventService {
   private readonly byKeysSql: string;
 
   private readonly sequenceSql: string;
+  /** A publish sent at once carries the fan-out's wake-up after its COMMIT (storeAtOnce); at most one at a time does. */
+  private wakeUpRiding = false;
 
   constructor(
     private readonly db: DataSource,
     private readonly catalog: CatalogService,
     private readonly boss: PgBoss,
     private readonly wake: (topic: WakeTopic) => void,
+    /**
+     * Connections in pipeline mode (the API's): a publish whose statements do
+     * not depend on one another's answers is sent on one in a single round
+     * trip (see storeAtOnce). Without it every publish goes statement by
+     * statement.
+     */
+    private readonly pipelined: pg.Pool | null = null,
   ) {
     this.eventColumns = entityColumns(db, EventEntity, 'e');
     // ON CONFLICT makes racing publishers of one key agree: the later one
@@ -219,15 +236,20 @@ export class EventService {
   }
 
   private async publishItems(scope: Publisher, inputs: readonly PublishInput[], pathsOf: (index: number) => ItemPaths): Promise<ItemResult[]> {
-    let queued = false;
-    const results = await this.acceptItems(scope, inputs, pathsOf, async (store) => {
+    let wakeFanOut = false;
+    const results = await this.acceptItems(scope, inputs, pathsOf, async (store, storeAtOnce) => {
+      if (this.pipelined && storeAtOnce) {
+        const stored = await storeAtOnce(this.pipelined);
+        wakeFanOut = stored.queued > 0 && !stored.woken;
+        return;
+      }
       await this.db.transaction(async (manager) => {
         const sql = sqlOfManager(manager);
         const created = await store(sql);
-        queued = (await sendEventJobs(this.boss, sql, created)) > 0;
+        wakeFanOut = (await sendEventJobs(this.boss, sql, created)) > 0;
       });
     });
-    if (queued) this.wake('events');
+    if (wakeFanOut) this.wake('events');
     return results;
   }
 
@@ -235,13 +257,16 @@ export class EventService {
    * Checks items and stores the accepted ones through `run`, which opens
    * the transaction (or is given one) and hands the stored events on. The
    * fan-out uses it too, for events sent straight into the queue, so that
-   * those are checked exactly as a publish is.
+   * those are checked exactly as a publish is. `run` may instead call
+   * `storeAtOnce`, given when no item has an idempotency or ordering key:
+   * it stores the events and queues their jobs in one transaction sent at
+   * once, and answers how many it queued and whether it woke the fan-out.
    */
   async acceptItems(
     scope: Publisher,
     inputs: readonly PublishInput[],
     pathsOf: (index: number) => ItemPaths,
-    run: (store: (sql: Sql) => Promise<EventEntity[]>) => Promise<void>,
+    run: (store: (sql: Sql) => Promise<EventEntity[]>, storeAtOnce: ((pool: pg.Pool) => Promise<StoredAtOnce>) | null) => Promise<void>,
   ): Promise<ItemResult[]> {
     const results: Array<ItemResult | undefined> = new Array(inputs.length);
     const types = await this.catalog.getEventTypes(
@@ -282,11 +307,21 @@ export class EventService {
     }
 
     if (toStore.length > 0) {
-      await run(async (sql) => {
-        const stored = await this.store(sql, scope, toStore);
+      const keep = (stored: Map<CheckedItem, ItemResult>): EventEntity[] => {
         for (const [item, result] of stored) results[item.index] = result;
         return [...stored.values()].filter((r) => r.error === null && !r.duplicate).map((r) => r.event!);
-      });
+      };
+      // Without keys nothing depends on what is already stored: every item is a new event, with no sequence.
+      const independent = toStore.every((item) => item.key === null && item.orderingKey === null);
+      await run(
+        async (sql) => keep(await this.store(sql, scope, toStore)),
+        independent
+          ? async (pool) => {
+              const { results: stored, woken } = await this.storeAtOnce(pool, scope, toStore);
+              return { queued: keep(stored).length, woken };
+            }
+          : null,
+      );
     }
     for (const { item, leader } of followers) {
       const first = results[leader.index]!;
@@ -382,32 +417,10 @@ export class EventService {
   private async store(sql: Sql, scope: Publisher, items: CheckedItem[]): Promise<Map<CheckedItem, ItemResult>> {
     const ordered = [...items].sort((x, y) => (x.key === y.key ? 0 : x.key === null ? 1 : y.key === null ? -1 : x.key < y.key ? -1 : 1));
     const ids = ordered.map(() => newId());
-    const rows = await sql.query(this.insertSql, [
-      scope.accountId,
-      scope.environment,
-      ids,
-      ordered.map((i) => i.type),
-      ordered.map((i) => i.json),
-      ordered.map((i) => i.key),
-      ordered.map((i) => i.hash),
-      scope.apiKeyId,
-      ordered.map((i) => i.orderingKey),
-    ]);
+    const rows = await sql.query(this.insertSql, this.insertValues(scope, ordered, ids));
     // Thrown inside the transaction, so that nothing of the call is kept.
     if (rows[0]?.caller_live !== true) throw new AppError('UNAUTHENTICATED', 'The API key is missing, unknown or revoked');
-    const inserted = new Map(
-      rows
-        .filter((row) => row.e_id !== null)
-        .map((row) => this.eventColumns.read(row))
-        .map((event) => [event.id, event]),
-    );
-    const results = new Map<CheckedItem, ItemResult>();
-    const taken: CheckedItem[] = [];
-    ordered.forEach((item, i) => {
-      const event = inserted.get(ids[i]!);
-      if (event) results.set(item, { index: item.index, event, duplicate: false, error: null });
-      else taken.push(item);
-    });
+    const { results, taken } = this.readInserted(rows, ordered, ids);
     // Numbered in input order, which is the order of item.index.
     const keyed = items.flatMap((item) => {
       const result = results.get(item);
@@ -433,6 +446,95 @@ export class EventService {
       );
     }
     return results;
+  }
+
+  /**
+   * store() for items without keys, with their jobs, in one transaction sent
+   * at once (see transactionAtOnce): START TRANSACTION, the event insert,
+   * pg-boss's job insert, COMMIT. The jobs are written before the insert has
+   * answered, so pg-boss's statement is given only the events that the
+   * insert stored (onlyJobsOfStoredEvents): when the key turns out to be
+   * revoked, the insert stores nothing and neither does it. The NOTIFY that
+   * wakes the fan-out follows the COMMIT in the same write, unless another
+   * publish's is on its way: then the wake sender folds this one with the
+   * others (see publishItems), as it did before.
+   */
+  private async storeAtOnce(
+    pool: pg.Pool,
+    scope: Publisher,
+    items: CheckedItem[],
+  ): Promise<{ results: Map<CheckedItem, ItemResult>; woken: boolean }> {
+    const ids = items.map(() => newId());
+    const jobs: Statement[] = [];
+    // pg-boss builds its insert as for any transaction of ours; it is sent below, after the events'.
+    const capture: Sql = {
+      query: () => Promise.reject(new Error('only job inserts are captured')),
+      boss: {
+        executeSql: async (text, values) => {
+          jobs.push({ text: onlyJobsOfStoredEvents(text), values });
+          return { rows: [] };
+        },
+      },
+    };
+    await sendEventJobs(
+      this.boss,
+      capture,
+      items.map((item, i) => ({ id: ids[i]!, type: item.type })),
+    );
+    const wakeUp = !this.wakeUpRiding;
+    if (wakeUp) this.wakeUpRiding = true;
+    let sent: AtOnceResult;
+    try {
+      sent = await transactionAtOnce(
+        pool,
+        [{ text: this.insertSql, values: this.insertValues(scope, items, ids) }, ...jobs],
+        wakeUp ? [wakeStatement('events')] : [],
+      );
+    } finally {
+      if (wakeUp) this.wakeUpRiding = false;
+    }
+    const rows = sent.results[0]!.rows as Array<Record<string, unknown>>;
+    if (rows[0]?.caller_live !== true) throw new AppError('UNAUTHENTICATED', 'The API key is missing, unknown or revoked');
+    const { results, taken } = this.readInserted(rows, items, ids);
+    if (taken.length > 0) throw new Error('an event without an idempotency key was not stored');
+    return { results, woken: sent.afterCommit[0] === true };
+  }
+
+  /** The parameters of insertSql for items in the order given, with their new ids. */
+  private insertValues(scope: Publisher, ordered: readonly CheckedItem[], ids: readonly string[]): unknown[] {
+    return [
+      scope.accountId,
+      scope.environment,
+      ids,
+      ordered.map((i) => i.type),
+      ordered.map((i) => i.json),
+      ordered.map((i) => i.key),
+      ordered.map((i) => i.hash),
+      scope.apiKeyId,
+      ordered.map((i) => i.orderingKey),
+    ];
+  }
+
+  /** The items that insertSql stored, as results, and those whose idempotency key was taken. */
+  private readInserted(
+    rows: ReadonlyArray<Record<string, unknown>>,
+    ordered: readonly CheckedItem[],
+    ids: readonly string[],
+  ): { results: Map<CheckedItem, ItemResult>; taken: CheckedItem[] } {
+    const inserted = new Map(
+      rows
+        .filter((row) => row.e_id !== null)
+        .map((row) => this.eventColumns.read(row))
+        .map((event) => [event.id, event]),
+    );
+    const results = new Map<CheckedItem, ItemResult>();
+    const taken: CheckedItem[] = [];
+    ordered.forEach((item, i) => {
+      const event = inserted.get(ids[i]!);
+      if (event) results.set(item, { index: item.index, event, duplicate: false, error: null });
+      else taken.push(item);
+    });
+    return { results, taken };
   }
 
   private async assignSequences(sql: Sql, scope: Scope, keyed: ReadonlyArray<{ event: EventEntity; orderingKey: string }>): Promise<void> {

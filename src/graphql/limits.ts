@@ -4,6 +4,7 @@ import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import {
   GraphQLError,
+  Kind,
   getNamedType,
   isListType,
   isNonNullType,
@@ -12,6 +13,7 @@ import {
   type GraphQLSchema,
   type ValidationContext,
   type ValidationRule,
+  type ValueNode,
   visit,
 } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
@@ -98,6 +100,78 @@ export function queryCost(schema: GraphQLSchema, document: DocumentNode, variabl
 }
 
 /**
+ * Whether the cost of the document's operations can change with its
+ * variables, as costEstimator and getComplexity read them: through a
+ * directive's arguments (@include, @skip), a `first` argument, or a list
+ * variable, whose length a mutation multiplies by. A document with none of
+ * these costs the same whatever its variables.
+ */
+function costDependsOnVariables(document: DocumentNode): boolean {
+  let depends = false;
+  visit(document, {
+    VariableDefinition(definition) {
+      const type = definition.type.kind === Kind.NON_NULL_TYPE ? definition.type.type : definition.type;
+      if (type.kind === Kind.LIST_TYPE) depends = true;
+    },
+    Directive(directive) {
+      if (directive.arguments?.some((argument) => containsVariable(argument.value))) depends = true;
+    },
+    Argument(argument) {
+      if (argument.name.value === 'first' && containsVariable(argument.value)) depends = true;
+    },
+  });
+  return depends;
+}
+
+function containsVariable(value: ValueNode): boolean {
+  if (value.kind === Kind.VARIABLE) return true;
+  if (value.kind === Kind.LIST) return value.values.some(containsVariable);
+  if (value.kind === Kind.OBJECT) return value.fields.some((field) => containsVariable(field.value));
+  return false;
+}
+
+/** The arguments of a document that hold a NUL character in a string literal. */
+function argumentsWithNul(document: DocumentNode): string[] {
+  const fields: string[] = [];
+  visit(document, {
+    Argument(argument) {
+      visit(argument.value, {
+        StringValue(value) {
+          if (value.value.includes('\0')) fields.push(argument.name.value);
+        },
+      });
+    },
+  });
+  return fields;
+}
+
+/**
+ * What the limits learn from a document alone. Apollo keeps the parsed and
+ * validated documents of the queries it has seen and hands the same
+ * DocumentNode to every request of that query, so this is worked out once
+ * per query rather than per request: a publishing client sends the same
+ * mutation again and again, and walking it (twice) was a tenth of the API's
+ * own work per publish.
+ */
+interface DocumentFacts {
+  argumentsWithNul: string[];
+  costDependsOnVariables: boolean;
+  /** Costs of operations within the limit, by operation name ('' for none), when they do not depend on variables. */
+  costs: Map<string, number>;
+}
+
+const documentFacts = new WeakMap<DocumentNode, DocumentFacts>();
+
+function factsOf(document: DocumentNode): DocumentFacts {
+  let facts = documentFacts.get(document);
+  if (!facts) {
+    facts = { argumentsWithNul: argumentsWithNul(document), costDependsOnVariables: costDependsOnVariables(document), costs: new Map() };
+    documentFacts.set(document, facts);
+  }
+  return facts;
+}
+
+/**
  * Refuses, before it executes, an operation of a kind the schema has no
  * root for (subscriptions) and one whose cost is over QUERY_LIMITS.cost once
  * its variables are known. Invalid variables are left to execution, which
@@ -115,11 +189,14 @@ export function operationLimitsPlugin(): ApolloServerPlugin {
             throw new GraphQLError(message, { extensions: { code: 'OPERATION_RESOLUTION_FAILURE', http: { status: 400 } } });
           }
           if (!schema.getRootType(operation.operation)) throw overLimit(`This API has no ${operation.operation} operations.`);
-          const nul = fieldsWithNul(document, request.variables ?? {});
+          const facts = factsOf(document);
+          const nul = fieldsWithNul(facts.argumentsWithNul, request.variables ?? {});
           if (nul.length) {
             const error = new InputError(nul.map((field) => ({ field, message: 'must not contain the NUL character (\\u0000)' })));
             throw new GraphQLError(error.message, { originalError: error, extensions: { code: error.code, http: { status: 400 } } });
           }
+          // Only costs within the limit are kept: a refused document is costed again, with its variables, each time.
+          if (facts.costs.has(operationName ?? '')) return;
           let cost: number;
           try {
             cost = queryCost(schema, document, request.variables ?? {}, operationName ?? undefined);
@@ -130,6 +207,7 @@ export function operationLimitsPlugin(): ApolloServerPlugin {
           if (cost > QUERY_LIMITS.cost) {
             throw overLimit(`Query cost limit of ${QUERY_LIMITS.cost} exceeded, found ${cost}. Ask for fewer items with first, or nest fewer lists.`);
           }
+          if (!facts.costDependsOnVariables) facts.costs.set(operationName ?? '', cost);
         },
       };
     },
@@ -141,17 +219,8 @@ export function operationLimitsPlugin(): ApolloServerPlugin {
  * store in text or jsonb: refused up front, naming them, rather than failing
  * in the database.
  */
-function fieldsWithNul(document: DocumentNode, variables: Record<string, unknown>): string[] {
-  const fields: string[] = [];
-  visit(document, {
-    Argument(argument) {
-      visit(argument.value, {
-        StringValue(value) {
-          if (value.value.includes('\0')) fields.push(argument.name.value);
-        },
-      });
-    },
-  });
+function fieldsWithNul(inDocument: readonly string[], variables: Record<string, unknown>): string[] {
+  const fields = [...inDocument];
   const walk = (value: unknown, path: string): void => {
     if (typeof value === 'string') {
       if (value.includes('\0')) fields.push(path);

@@ -48,6 +48,9 @@ export class HttpServer {
     const { schema, services, metrics, logger, settings } = this.deps;
     const app = express();
     app.disable('x-powered-by');
+    // Answers built with res.send (GraphQL's, the health checks') are never asked for conditionally, so
+    // hashing each body for an ETag is wasted; the static files keep theirs (express.static, sendFile).
+    app.disable('etag');
     // req.ip, which the per-address rate limit counts, is the peer unless proxies are declared.
     app.set('trust proxy', settings.trustProxyHops);
     app.use(securityHeaders());

@@ -39,6 +39,17 @@ export function pullWakePayloads(subscriptionIds: Iterable<string>): string[] {
 export type WakeTopic = 'events' | 'deliveries';
 const TOPICS: readonly WakeTopic[] = ['events', 'deliveries'];
 
+/**
+ * The NOTIFY of a wake-up as a statement that another connection sends
+ * right after the COMMIT of the work it announces, in the same write (a
+ * publish, see EventService): it saves that publish the round trip of the
+ * wake-up connection. As there, it commits without waiting for its WAL
+ * flush (`set_config(…, true)` holds for its own transaction only).
+ */
+export function wakeStatement(topic: WakeTopic): { text: string; values: unknown[] } {
+  return { text: `SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2)`, values: [WAKE_CHANNEL, topic] };
+}
+
 export class WakeSender {
   private readonly pool: pg.Pool;
   private sending = false;

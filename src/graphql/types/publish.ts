@@ -3,6 +3,7 @@ import { IsOptional, Length } from 'class-validator';
 import { GraphQLJSON } from 'graphql-scalars';
 import { MAX_EVENT_NAME_LENGTH } from '../../limits.js';
 import { Event } from './event.js';
+import { plainLength, validateUnlessPlainlyValid } from '../validation.js';
 
 @ObjectType()
 export class PublishedEvent {
@@ -32,6 +33,14 @@ export class PublishEventInput {
   @Length(1, 255)
   orderingKey?: string | null;
 }
+
+/** The constraints of PublishEventInput above, for inputs that plainly meet them (see validateUnlessPlainlyValid). */
+export const validatePublishEventInput = validateUnlessPlainlyValid<PublishEventInput>(
+  (input) =>
+    plainLength(input.type, 1, MAX_EVENT_NAME_LENGTH) &&
+    (input.idempotencyKey == null || plainLength(input.idempotencyKey, 1, 255)) &&
+    (input.orderingKey == null || plainLength(input.orderingKey, 1, 255)),
+);
 
 @ObjectType()
 export class PublishError {
