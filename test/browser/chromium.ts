@@ -3,6 +3,10 @@ import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { expect } from 'vitest';
+import { createKey, startTestApp, type TestApp } from '../support/app.js';
+import { startReceiver, type Receiver } from '../support/receiver.js';
+import { tenant, type Tenant } from '../support/scenario.js';
 
 /**
  * Headless Chromium from the system (Debian's `chromium` package), driven
@@ -77,6 +81,43 @@ export async function launchBrowser(origin: string): Promise<Browser> {
     async close() {
       await context.close();
       await rm(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** What every console test starts from: Hookline, a receiver, an account with a key of one role, and Chromium on Hookline's origin. */
+export interface ConsoleFixture {
+  t: TestApp;
+  origin: string;
+  receiver: Receiver;
+  acme: Tenant;
+  /** A key of the role asked for, of the account's PRODUCTION environment. */
+  key: string;
+  browser: Browser;
+  /** Closes the browser (after checking that no page reached outside Hookline), the receiver and Hookline. */
+  close(): Promise<void>;
+}
+
+export async function startConsoleFixture(role: 'ADMIN' | 'PUBLISHER' | 'VIEWER'): Promise<ConsoleFixture> {
+  if (!BROWSER_AVAILABLE) throw new Error(`HOOKLINE_BROWSER_TESTS=required but there is no Chromium at ${CHROMIUM}`);
+  const t = await startTestApp();
+  const origin = t.url.replace(/\/graphql$/, '');
+  const receiver = await startReceiver();
+  const acme = await tenant(t, 'Acme Receivables');
+  const key = await createKey(t, acme.adminToken, role);
+  const browser = await launchBrowser(origin);
+  return {
+    t,
+    origin,
+    receiver,
+    acme,
+    key,
+    browser,
+    async close() {
+      expect(browser.outside).toEqual([]);
+      await browser.close();
+      await receiver.close();
+      await t.stop();
     },
   };
 }

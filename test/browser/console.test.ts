@@ -3,10 +3,10 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Page, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKey, startTestApp, type TestApp } from '../support/app.js';
-import { startReceiver, type Receiver } from '../support/receiver.js';
-import { tenant, type Tenant } from '../support/scenario.js';
-import { BROWSER_AVAILABLE, BROWSER_REQUIRED, CHROMIUM, launchBrowser, type Browser } from './chromium.js';
+import { createKey, type TestApp } from '../support/app.js';
+import type { Receiver } from '../support/receiver.js';
+import type { Tenant } from '../support/scenario.js';
+import { BROWSER_AVAILABLE, BROWSER_REQUIRED, CHROMIUM, startConsoleFixture, type Browser, type ConsoleFixture } from './chromium.js';
 
 if (!BROWSER_AVAILABLE && !BROWSER_REQUIRED) {
   process.stderr.write(
@@ -32,21 +32,15 @@ describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('the console in Chromiu
   let viewerKey: string;
   let subscriptionUrl: string;
 
+  let fixture: ConsoleFixture | undefined;
+
   beforeAll(async () => {
-    if (!BROWSER_AVAILABLE) throw new Error(`HOOKLINE_BROWSER_TESTS=required but there is no Chromium at ${CHROMIUM}`);
-    t = await startTestApp();
-    origin = t.url.replace(/\/graphql$/, '');
-    receiver = await startReceiver();
-    acme = await tenant(t, 'Acme Receivables');
-    viewerKey = await createKey(t, acme.adminToken, 'VIEWER');
+    fixture = await startConsoleFixture('VIEWER');
+    ({ t, origin, receiver, acme, browser, key: viewerKey } = fixture);
     subscriptionUrl = `${receiver.url}/erp/hooks`;
-    browser = await launchBrowser(origin);
   });
   afterAll(async () => {
-    expect(browser?.outside ?? []).toEqual([]);
-    await browser?.close();
-    await receiver?.close();
-    await t?.stop();
+    await fixture?.close();
   });
 
   const signIn = (page: Page, key: string) => browser.signIn(page, key);

@@ -3,10 +3,10 @@ import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKey, startTestApp, type TestApp } from '../support/app.js';
-import { startReceiver, type Receiver } from '../support/receiver.js';
-import { tenant, type Tenant } from '../support/scenario.js';
-import { BROWSER_AVAILABLE, BROWSER_REQUIRED, CHROMIUM, launchBrowser, type Browser } from './chromium.js';
+import type { TestApp } from '../support/app.js';
+import type { Receiver } from '../support/receiver.js';
+import type { Tenant } from '../support/scenario.js';
+import { BROWSER_AVAILABLE, BROWSER_REQUIRED, startConsoleFixture, type Browser, type ConsoleFixture } from './chromium.js';
 
 const PUBLISH_EVENTS = `mutation($inputs: [PublishEventInput!]!) {
   publishEvents(inputs: $inputs) { acceptedCount results { error { code message } event { id orderingKey sequence } } } }`;
@@ -33,20 +33,14 @@ describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('ordering per key in th
   let browser: Browser;
   let viewerKey: string;
 
+  let fixture: ConsoleFixture | undefined;
+
   beforeAll(async () => {
-    if (!BROWSER_AVAILABLE) throw new Error(`HOOKLINE_BROWSER_TESTS=required but there is no Chromium at ${CHROMIUM}`);
-    t = await startTestApp();
-    origin = t.url.replace(/\/graphql$/, '');
-    receiver = await startReceiver();
-    acme = await tenant(t, 'Acme Receivables');
-    viewerKey = await createKey(t, acme.adminToken, 'VIEWER');
-    browser = await launchBrowser(origin);
+    fixture = await startConsoleFixture('VIEWER');
+    ({ t, origin, receiver, acme, browser, key: viewerKey } = fixture);
   });
   afterAll(async () => {
-    expect(browser?.outside ?? []).toEqual([]);
-    await browser?.close();
-    await receiver?.close();
-    await t?.stop();
+    await fixture?.close();
   });
 
   const signIn = (page: Page, key: string) => browser.signIn(page, key);

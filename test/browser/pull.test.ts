@@ -1,10 +1,10 @@
 /// <reference lib="dom" />
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKey, startTestApp, type TestApp } from '../support/app.js';
-import { startReceiver, type Receiver } from '../support/receiver.js';
-import { tenant, type Tenant } from '../support/scenario.js';
-import { BROWSER_AVAILABLE, BROWSER_REQUIRED, CHROMIUM, launchBrowser, type Browser } from './chromium.js';
+import type { TestApp } from '../support/app.js';
+import type { Receiver } from '../support/receiver.js';
+import type { Tenant } from '../support/scenario.js';
+import { BROWSER_AVAILABLE, BROWSER_REQUIRED, startConsoleFixture, type Browser, type ConsoleFixture } from './chromium.js';
 
 const CREATE_PULL = `mutation($input: CreatePullSubscriptionInput!) {
   createPullSubscription(input: $input) { subscription { id url } secret } }`;
@@ -15,26 +15,19 @@ const INVOICE_PAID = { invoiceId: 'INV-1', customerId: 'C-1', amount: 10, curren
 
 describe.skipIf(!BROWSER_AVAILABLE && !BROWSER_REQUIRED)('pull subscriptions in the console', () => {
   let t: TestApp;
-  let origin: string;
   let receiver: Receiver;
   let acme: Tenant;
   let browser: Browser;
   let publisherKey: string;
 
+  let fixture: ConsoleFixture | undefined;
+
   beforeAll(async () => {
-    if (!BROWSER_AVAILABLE) throw new Error(`HOOKLINE_BROWSER_TESTS=required but there is no Chromium at ${CHROMIUM}`);
-    t = await startTestApp();
-    origin = t.url.replace(/\/graphql$/, '');
-    receiver = await startReceiver();
-    acme = await tenant(t, 'Acme Receivables');
-    publisherKey = await createKey(t, acme.adminToken, 'PUBLISHER');
-    browser = await launchBrowser(origin);
+    fixture = await startConsoleFixture('PUBLISHER');
+    ({ t, receiver, acme, browser, key: publisherKey } = fixture);
   });
   afterAll(async () => {
-    expect(browser?.outside ?? []).toEqual([]);
-    await browser?.close();
-    await receiver?.close();
-    await t?.stop();
+    await fixture?.close();
   });
 
   const facts = (page: Page) => page.locator('dl.facts');

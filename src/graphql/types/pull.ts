@@ -1,11 +1,10 @@
-import { ArrayMaxSize, ArrayNotEmpty, ArrayUnique, IsOptional, Max, MaxLength, Min } from 'class-validator';
+import { IsOptional, Max, MaxLength, Min } from 'class-validator';
 import { GraphQLJSON } from 'graphql-scalars';
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 
-import { MAX_RETRIES, MAX_RETRY_DELAY_SECONDS, MIN_RETRY_DELAY_SECONDS } from '../../subscriptions/retry-schedule.js';
-import { MAX_CHANNELS, MAX_DESCRIPTION_LENGTH, MAX_EVENTS, MAX_NAME_LENGTH } from '../../subscriptions/validation.js';
 import { Delivery } from './delivery.js';
-import { DeliveryOrdering, PayloadFormat } from './enums.js';
+import { DeliveryOrdering } from './enums.js';
+import { SubscriptionContentInput } from './subscription.js';
 
 /** A minute to thirty days: shorter would expire a consumer that merely restarted; longer is not temporary. */
 export const MIN_IDLE_EXPIRY_SECONDS = 60;
@@ -31,36 +30,7 @@ export class PulledDelivery {
 }
 
 @InputType()
-export class CreatePullSubscriptionInput {
-  @Field(() => String, { nullable: true })
-  @IsOptional()
-  @MaxLength(MAX_DESCRIPTION_LENGTH)
-  description?: string | null;
-
-  @Field(() => [String])
-  @ArrayNotEmpty({ message: 'channels must name at least one channel' })
-  @ArrayMaxSize(MAX_CHANNELS)
-  @ArrayUnique()
-  @MaxLength(MAX_NAME_LENGTH, { each: true })
-  channels: string[];
-
-  @Field(() => [String], { nullable: true, description: 'Limit to these event names (each must belong to one of the channels)' })
-  @IsOptional()
-  @ArrayMaxSize(MAX_EVENTS)
-  @ArrayUnique()
-  @MaxLength(MAX_NAME_LENGTH, { each: true })
-  events?: string[] | null;
-
-  @Field(() => PayloadFormat, { nullable: true, defaultValue: PayloadFormat.ENVELOPE })
-  payloadFormat?: PayloadFormat | null;
-
-  @Field(() => [Int], { nullable: true, description: 'Default: [5, 300, 1800, 7200, 18000, 36000, 36000]' })
-  @IsOptional()
-  @ArrayMaxSize(MAX_RETRIES)
-  @Min(MIN_RETRY_DELAY_SECONDS, { each: true })
-  @Max(MAX_RETRY_DELAY_SECONDS, { each: true })
-  retrySchedule?: number[] | null;
-
+export class CreatePullSubscriptionInput extends SubscriptionContentInput {
   @Field(() => DeliveryOrdering, { nullable: true, defaultValue: DeliveryOrdering.PER_KEY })
   @IsOptional()
   ordering?: DeliveryOrdering | null;

@@ -156,17 +156,13 @@ export class RotatedSecret {
 }
 
 /**
- * Field-by-field syntax is checked here (class-validator, reported as
- * input.<field>); what needs the catalog, the destination policy or the
- * stored subscription is checked by SubscriptionService.
+ * What a subscription of either kind is created with: what it receives and
+ * in which form. Field-by-field syntax is checked here (class-validator,
+ * reported as input.<field>); what needs the catalog, the destination
+ * policy or the stored subscription is checked by SubscriptionService.
  */
 @InputType()
-export class CreateWebhookSubscriptionInput {
-  @Field()
-  @MaxLength(MAX_URL_LENGTH)
-  @IsWebhookUrl()
-  url: string;
-
+export abstract class SubscriptionContentInput {
   @Field(() => String, { nullable: true })
   @IsOptional()
   @MaxLength(MAX_DESCRIPTION_LENGTH)
@@ -195,6 +191,15 @@ export class CreateWebhookSubscriptionInput {
   @Min(MIN_RETRY_DELAY_SECONDS, { each: true })
   @Max(MAX_RETRY_DELAY_SECONDS, { each: true })
   retrySchedule?: number[] | null;
+}
+
+/** A PUSH subscription: its endpoint and how Hookline sends to it. */
+@InputType()
+export class CreateWebhookSubscriptionInput extends SubscriptionContentInput {
+  @Field()
+  @MaxLength(MAX_URL_LENGTH)
+  @IsWebhookUrl()
+  url: string;
 
   @Field(() => GraphQLJSON, { nullable: true })
   @IsOptional()
