@@ -217,7 +217,7 @@ export function bottleneck(run: RunResult, cpus: number): string {
   if (!busiest) return '–';
   const node = ranked.find((p) => p.role !== 'postgres' && p.cores >= 0.85);
   if (node) return `${node.name} (${fmt(node.cores, 2)} of its one core)`;
-  if (run.usage.machineBusyCores >= 0.9 * cpus)
+  if (run.usage.machineBusyCores >= 0.85 * cpus)
     return `the machine's ${cpus} cores (${fmt(run.usage.machineBusyCores, 2)} busy; most: ${busiest.name} ${fmt(busiest.cores, 2)})`;
   return `none saturated (most: ${busiest.name} ${fmt(busiest.cores, 2)} cores)`;
 }
