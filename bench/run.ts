@@ -110,11 +110,13 @@ program.parse();
 const flags = program.opts<Options & { resultsDir: string; hooklineDir?: string }>();
 if (flags.hooklineDir) useHooklineDir(flags.hooklineDir);
 
-/** The commit of the measured checkout, and whether it has changes of its own. */
+/** The commit of the measured checkout, and whether it has changes of its own (results written by earlier runs aside). */
 function describeBuild(dir: string): string {
   try {
     const commit = execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['-C', dir, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() !== '';
+    const dirty =
+      execFileSync('git', ['-C', dir, 'status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench/results'], { encoding: 'utf8' }).trim() !==
+      '';
     return `${commit}${dirty ? ' with uncommitted changes' : ''}`;
   } catch {
     return 'unknown (not a git checkout)';
