@@ -62,6 +62,7 @@ const program = new Command()
       .default([200, 500])
       .argParser((v) => list(v).map(positive('--steady-rates'))),
   )
+  .addOption(new Option('--steady-fanout <n>', 'subscriptions per event in the steady scenario').default(1).argParser(positiveInt('--steady-fanout')))
   .addOption(
     new Option('--steady-seconds <n>', 'duration of each steady run before scaling (at least 5 s after it)')
       .default(60)

@@ -357,27 +357,28 @@ export const burst: Scenario = async (ctx) => {
 export const steady: Scenario = async (ctx) => {
   const { steadySeconds } = sizes(ctx);
   const results: RunResult[] = [];
+  const fan = ctx.options.steadyFanout;
   for (const rate of ctx.options.steadyRates) {
-    const label = `steady ${rate}/s`;
+    const label = fan === 1 ? `steady ${rate}/s` : `steady ${rate}/s, fan-out ${fan}`;
     const hookline = await Hookline.start(ctx, `steady${rate}`, ctx.options.workers);
     try {
-      const { tenant } = await setupTenant(ctx, hookline, 1, `s${rate}-`);
+      const { tenant } = await setupTenant(ctx, hookline, fan, `s${rate}-`);
       const phase = phaseName(label);
       await ctx.receiver.phase(phase);
       const procs = () => [...hookline.tracked(), receiverProc(ctx), driverProc()];
       const window = new UsageWindow(procs(), hookline.postmasterPid);
       const sampler = new ActivitySampler(hookline.db, hookline.statements);
-      log(`${label} for ${steadySeconds} s, fan-out 1`);
+      log(`${label} for ${steadySeconds} s, fan-out ${fan}`);
       const stats = await publishOpenLoop(hookline.graphql, tenant.publisherToken, phase, rate, steadySeconds * 1000);
       if (stats.count === 0) throw new Error(`every publishEvent failed: ${stats.firstError ?? '?'}`);
-      const snapshot = await ctx.receiver.awaitDeliveries(stats.count, ctx.options.stallSeconds, progress(label, stats.count));
+      const snapshot = await ctx.receiver.awaitDeliveries(stats.count * fan, ctx.options.stallSeconds, progress(label, stats.count * fan));
       const usage = window.finish(procs());
       const run = finishRun(
         {
           scenario: 'steady',
           label,
-          params: { rate, seconds: steadySeconds, fanout: 1, workers: hookline.workers.length, concurrency: ctx.options.concurrency },
-          expected: stats.count,
+          params: { rate, seconds: steadySeconds, fanout: fan, workers: hookline.workers.length, concurrency: ctx.options.concurrency },
+          expected: stats.count * fan,
           publish: publishSummary(stats),
         },
         snapshot,

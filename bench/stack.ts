@@ -34,6 +34,7 @@ export interface Options {
   fanout: number;
   steadyRates: number[];
   steadySeconds: number;
+  steadyFanout: number;
   publishConcurrency: number;
   sampleEvery: number;
   repeat: number;
