@@ -368,7 +368,7 @@ export const steady: Scenario = async (ctx) => {
       const procs = () => [...hookline.tracked(), receiverProc(ctx), driverProc()];
       const window = new UsageWindow(procs(), hookline.postmasterPid);
       const sampler = new ActivitySampler(hookline.db, hookline.statements);
-      log(`${label} for ${steadySeconds} s, fan-out ${fan}`);
+      log(`steady ${rate}/s for ${steadySeconds} s, fan-out ${fan}`);
       const stats = await publishOpenLoop(hookline.graphql, tenant.publisherToken, phase, rate, steadySeconds * 1000);
       if (stats.count === 0) throw new Error(`every publishEvent failed: ${stats.firstError ?? '?'}`);
       const snapshot = await ctx.receiver.awaitDeliveries(stats.count * fan, ctx.options.stallSeconds, progress(label, stats.count * fan));
