@@ -185,7 +185,12 @@ async function main(): Promise<void> {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     command,
-    options: flags,
+    // Paths as seen from where the bench ran, so that a result file names no folder outside the checkout it is kept in.
+    options: {
+      ...flags,
+      resultsDir: path.relative(process.cwd(), flags.resultsDir) || '.',
+      hooklineDir: flags.hooklineDir && path.relative(process.cwd(), flags.hooklineDir),
+    },
     sizes: sizes(ctx),
     machine,
     build,
