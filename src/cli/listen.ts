@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { DeliveryHttpClient, type AttemptResult } from '../delivery-engine/http-client.js';
+import { MAX_PULL_WAIT_SECONDS, PULL_LEASE_SECONDS } from '../pull/outcome.js';
 import { ApiClient, ApiError, isNotFound, isRefused, isTransient } from './api-client.js';
 import { backoffDelay, sleep } from './backoff.js';
 import { CliError, EXIT, type ExitCode } from './errors.js';
@@ -26,8 +27,8 @@ import { isProcessRunning, readState, removeState, stateFilePath, writeState, ty
  * up resumes its subscription from the state file, and it never prompts.
  */
 
-/** The most a long poll waits on the server. */
-const PULL_WAIT_SECONDS = 20;
+/** Each long poll waits as long as the server allows. */
+const PULL_WAIT_SECONDS = MAX_PULL_WAIT_SECONDS;
 const PULL_BATCH = 50;
 /** A long poll's answer may take the whole wait; the request deadline leaves room beyond it. */
 const PULL_TIMEOUT_MS = (PULL_WAIT_SECONDS + 15) * 1000;
@@ -35,8 +36,7 @@ const PULL_TIMEOUT_MS = (PULL_WAIT_SECONDS + 15) * 1000;
 const FORWARD_CONCURRENCY = 8;
 /** Per forward, connect to last byte: what the delivery workers allow an endpoint by default. */
 const FORWARD_TIMEOUT_MS = 15_000;
-/** The lease the API gives a pulled delivery. */
-const LEASE_MS = 60_000;
+const LEASE_MS = PULL_LEASE_SECONDS * 1000;
 /**
  * A delivery whose lease would lapse before its forward could end and be
  * reported is not forwarded: its result would not be recorded, the API would
@@ -48,8 +48,6 @@ const START_RETRY_MS = 10_000;
 /** After SIGINT or SIGTERM, how long forwards in flight may take to end and be reported. */
 const STOP_GRACE_MS = 10_000;
 const DELETE_TIMEOUT_MS = 5_000;
-/** Response bytes reported with an attempt; the API keeps no more. */
-const MAX_REPORTED_BODY_BYTES = 4096;
 
 /** Connection-level and proxy headers describe the hop from the API, not the delivery. */
 const HOP_HEADERS = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'te', 'trailer']);
@@ -86,7 +84,8 @@ class Listener {
   constructor(private readonly settings: ListenSettings) {
     this.api = new ApiClient(settings.api, settings.key, PULL_TIMEOUT_MS);
     // No userAgent: the request goes with the headers the API signed and sent, its User-Agent included.
-    this.forwarder = new DeliveryHttpClient({ timeoutMs: FORWARD_TIMEOUT_MS, allowPrivate: true, maxResponseBytes: MAX_REPORTED_BODY_BYTES });
+    // Its default response cap is what the API keeps of an attempt's body.
+    this.forwarder = new DeliveryHttpClient({ timeoutMs: FORWARD_TIMEOUT_MS, allowPrivate: true });
     this.stateFile = stateFilePath(settings.name);
   }
 

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type pg from 'pg';
 import { DataSource } from 'typeorm';
 import { entities } from './entities/index.js';
 import { migrations } from '../../migrations/index.js';
@@ -32,6 +33,15 @@ export function createDataSource(options: DataSourceOptions): DataSource {
       connectionTimeoutMillis: 5_000,
     },
   });
+}
+
+/**
+ * The node-postgres pool under the data source, for the statements whose
+ * rows must come back as they are (TypeORM's query pairs an UPDATE's rows
+ * with a count) and for named (prepared) statements.
+ */
+export function poolOf(dataSource: DataSource): pg.Pool {
+  return (dataSource.driver as unknown as { master: pg.Pool }).master;
 }
 
 /**

@@ -1,8 +1,8 @@
-import type pg from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { CatalogService } from '../catalog/service.js';
 import { subscriptionMatches } from '../catalog/rules.js';
 import { DeliveryEntity, EventEntity, SubscriptionEntity } from '../db/entities/index.js';
+import { poolOf } from '../db/data-source.js';
 import { entityColumns, type EntityColumns } from '../db/row-mapping.js';
 import { newId } from '../ids.js';
 import type { SubscriptionService } from '../subscriptions/service.js';
@@ -265,7 +265,7 @@ export class AttemptStore {
    */
   async claimAndTell(limits: ClaimLimits): Promise<{ claimed: AttemptContext[]; heldBack: boolean }> {
     if (limits.limit <= 0) return { claimed: [], heldBack: false };
-    const client = await this.pool().connect();
+    const client = await poolOf(this.db).connect();
     try {
       await client.query('BEGIN');
       const found = (
@@ -320,17 +320,13 @@ export class AttemptStore {
     }
   }
 
-  private pool(): pg.Pool {
-    return (this.db.driver as unknown as { master: pg.Pool }).master;
-  }
-
   /**
    * A named (prepared) statement on the pool: PostgreSQL parses and plans
    * the claim and the record, the two statements every batch runs, once per
    * connection instead of on every call.
    */
   private async prepared<T>(name: string, text: string, values: unknown[]): Promise<T[]> {
-    return (await this.pool().query({ name, text, values })).rows as T[];
+    return (await poolOf(this.db).query({ name, text, values })).rows as T[];
   }
 
   /** Whether the subscription should still receive the delivery. A test event goes to its one subscription whatever its channels. */

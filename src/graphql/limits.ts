@@ -34,6 +34,8 @@ export const QUERY_LIMITS = {
 
 /** A mutation field is a write, a transaction and the deliveries it queues: it costs as much as this many fields read. */
 const MUTATION_FIELD_COST = 10;
+/** The argument that says how many items a list returns: the cost multiplies by it. */
+const PAGE_SIZE_ARGUMENT = 'first';
 /** The size assumed for a list without `first` (attempts, subscriptions, catalog entries). */
 const ASSUMED_LIST_SIZE = 10;
 
@@ -86,7 +88,7 @@ function costEstimator(schema: GraphQLSchema): ComplexityEstimator {
       const batch = Object.values(args).find((value): value is unknown[] => Array.isArray(value));
       own = MUTATION_FIELD_COST * Math.max(1, batch?.length ?? 1);
     }
-    const first = args.first;
+    const first = args[PAGE_SIZE_ARGUMENT];
     if (typeof first === 'number' && first > 0) return own + first * childComplexity;
     const itemsCountedByParent = getNamedType(type).name.endsWith('Connection') && field.name === 'nodes';
     if (isList(field.type) && !itemsCountedByParent) return own + ASSUMED_LIST_SIZE * childComplexity;
@@ -117,7 +119,7 @@ function costDependsOnVariables(document: DocumentNode): boolean {
       if (directive.arguments?.some((argument) => containsVariable(argument.value))) depends = true;
     },
     Argument(argument) {
-      if (argument.name.value === 'first' && containsVariable(argument.value)) depends = true;
+      if (argument.name.value === PAGE_SIZE_ARGUMENT && containsVariable(argument.value)) depends = true;
     },
   });
   return depends;

@@ -4,14 +4,13 @@ import { GraphQLDateTime } from 'graphql-scalars';
 import { buildSchema } from 'type-graphql';
 import { authChecker } from './auth.js';
 import { resolvers } from './resolvers/index.js';
-import { VALIDATOR_OPTIONS } from './validation.js';
 
 export async function buildHooklineSchema(): Promise<GraphQLSchema> {
   return buildSchema({
     resolvers,
     authChecker,
     // Input classes carry class-validator rules; unknown values are rejected by GraphQL itself.
-    validate: VALIDATOR_OPTIONS,
+    validate: { forbidUnknownValues: false, validationError: { target: false, value: false } },
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     orphanedTypes: [],
   });

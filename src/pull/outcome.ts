@@ -25,8 +25,8 @@ function truncated(text: string | null | undefined): string | null {
   if (text === null || text === undefined) return null;
   const bytes = Buffer.from(text, 'utf8');
   if (bytes.length <= DEFAULT_MAX_RESPONSE_BYTES) return text;
-  // Cut on a character boundary: the decoder drops a partial last character.
-  return new TextDecoder().decode(bytes.subarray(0, DEFAULT_MAX_RESPONSE_BYTES)).replace(/\uFFFD$/, '');
+  // As the HTTP client keeps a push's answer: with stream set, a character cut by the cap is held back, not shown as U+FFFD.
+  return new TextDecoder('utf-8').decode(bytes.subarray(0, DEFAULT_MAX_RESPONSE_BYTES), { stream: true });
 }
 
 /** The attempt a consumer's result stands for, as a push attempt would have been recorded; it ended at `now`. */

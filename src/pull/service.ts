@@ -1,6 +1,6 @@
-import type pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { DeliveryEntity, EventEntity, type SubscriptionEntity } from '../db/entities/index.js';
+import { poolOf } from '../db/data-source.js';
 import { entityColumns, type EntityColumns } from '../db/row-mapping.js';
 import { TEST_EVENT_TYPE, type AttemptContext, type AttemptEntry, type AttemptStore } from '../delivery-engine/attempt-store.js';
 import type { DeliveryRequestBuilder } from '../delivery-engine/request.js';
@@ -241,7 +241,7 @@ export class PullService {
   }
 
   private async lease(subscription: SubscriptionEntity, first: number): Promise<PulledDelivery[]> {
-    const { rows } = await this.pool().query<Record<string, unknown>>({
+    const { rows } = await poolOf(this.deps.db).query<Record<string, unknown>>({
       name: 'hookline_pull_lease',
       text: this.leaseSql,
       values: [subscription.id, first, PULL_LEASE_SECONDS, Array.from({ length: first }, () => newId()), LAPSE_ERROR],
@@ -265,11 +265,6 @@ export class PullService {
         ...(await this.deps.requests.build(context, secrets)),
       })),
     );
-  }
-
-  /** The pool itself: its rows come back as they are, whatever the statement (TypeORM's query pairs an UPDATE's with a count). */
-  private pool(): pg.Pool {
-    return (this.deps.db.driver as unknown as { master: pg.Pool }).master;
   }
 
   /** When the next delivery of the subscription comes due: a retry, or a lease that runs out; null when none is coming. */

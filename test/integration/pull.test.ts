@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { poolOf } from '../../src/db/data-source.js';
 import { createKey, startTestApp, type TestApp } from '../support/app.js';
 import { verifySignature } from '../support/receiver.js';
 import { tenant, type Tenant } from '../support/scenario.js';
@@ -319,7 +320,7 @@ describe('PULL long polls at rest', () => {
       });
       subs.push(data.createPullSubscription.subscription.id);
     }
-    const pool = (t.app.db.driver as unknown as { master: pg.Pool }).master;
+    const pool = poolOf(t.app.db);
     let checkouts = 0;
     pool.on('acquire', () => (checkouts += 1));
 

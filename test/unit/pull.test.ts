@@ -33,6 +33,11 @@ describe('a PULL consumer result', () => {
     const kept = attemptOfResult({ deliveryId: 'd', leaseToken: 't', status: 500, body }, now).responseBody!;
     expect(Buffer.byteLength(kept)).toBeLessThanOrEqual(4096);
     expect(kept).toBe('é'.repeat(2048));
+    // A character cut by the cap is left out whole; a body's own U+FFFD is kept.
+    expect(attemptOfResult({ deliveryId: 'd', leaseToken: 't', status: 500, body: `a${'é'.repeat(3000)}` }, now).responseBody).toBe(
+      `a${'é'.repeat(2047)}`,
+    );
+    expect(attemptOfResult({ deliveryId: 'd', leaseToken: 't', status: 500, body: 'bad byte \uFFFD' }, now).responseBody).toBe('bad byte \uFFFD');
   });
 });
 

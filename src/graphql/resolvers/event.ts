@@ -9,7 +9,7 @@ import { presentEvent, presentPublishEvents, presentPublishedEvent } from '../pr
 import { Delivery } from '../types/delivery.js';
 import { Event, EventConnection, EventFilter } from '../types/event.js';
 import { PageArgs, toConnection } from '../types/pagination.js';
-import { PublishEventInput, PublishEventsResult, PublishedEvent, validatePublishEventInput } from '../types/publish.js';
+import { PublishEventInput, PublishEventsResult, PublishedEvent } from '../types/publish.js';
 import { DisputeOpenedInput, InvoicePaidInput, PromiseToPayInput, typedEventData, type TypedEventInput } from '../types/typed-events.js';
 
 /** A typed mutation publishes like publishEvent; the input's fields are the data, so errors name `input.<field>`. */
@@ -26,10 +26,7 @@ async function publishTyped(ctx: GraphQLContext, event: TypedEvent, input: Typed
 export class EventResolver {
   @Authorized(Role.ADMIN, Role.PUBLISHER)
   @Mutation(() => PublishedEvent)
-  async publishEvent(
-    @Ctx() ctx: GraphQLContext,
-    @Arg('input', { validateFn: validatePublishEventInput }) input: PublishEventInput,
-  ): Promise<PublishedEvent> {
+  async publishEvent(@Ctx() ctx: GraphQLContext, @Arg('input') input: PublishEventInput): Promise<PublishedEvent> {
     return presentPublishedEvent(await ctx.services.events.publish(publisherOf(ctx), input));
   }
 

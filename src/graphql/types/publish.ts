@@ -3,7 +3,7 @@ import { IsOptional, Length } from 'class-validator';
 import { GraphQLJSON } from 'graphql-scalars';
 import { MAX_EVENT_NAME_LENGTH } from '../../limits.js';
 import { Event } from './event.js';
-import { plainLength, validateUnlessPlainlyValid } from '../validation.js';
+import { MAX_IDEMPOTENCY_KEY_LENGTH, MAX_ORDERING_KEY_LENGTH } from '../../events/limits.js';
 
 @ObjectType()
 export class PublishedEvent {
@@ -25,22 +25,14 @@ export class PublishEventInput {
 
   @Field(() => String, { nullable: true })
   @IsOptional()
-  @Length(1, 255)
+  @Length(1, MAX_IDEMPOTENCY_KEY_LENGTH)
   idempotencyKey?: string | null;
 
   @Field(() => String, { nullable: true, description: 'Events with the same key reach each PER_KEY subscription in the order they were accepted' })
   @IsOptional()
-  @Length(1, 255)
+  @Length(1, MAX_ORDERING_KEY_LENGTH)
   orderingKey?: string | null;
 }
-
-/** The constraints of PublishEventInput above, for inputs that plainly meet them (see validateUnlessPlainlyValid). */
-export const validatePublishEventInput = validateUnlessPlainlyValid<PublishEventInput>(
-  (input) =>
-    plainLength(input.type, 1, MAX_EVENT_NAME_LENGTH) &&
-    (input.idempotencyKey == null || plainLength(input.idempotencyKey, 1, 255)) &&
-    (input.orderingKey == null || plainLength(input.orderingKey, 1, 255)),
-);
 
 @ObjectType()
 export class PublishError {
