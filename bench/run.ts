@@ -51,7 +51,7 @@ const program = new Command()
   )
   .addOption(
     new Option('--concurrency <n>', "HOOKLINE_WORKER_CONCURRENCY, and the raw stack's requests in flight")
-      .default(50)
+      .default(100)
       .argParser(positiveInt('--concurrency')),
   )
   .addOption(

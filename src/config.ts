@@ -241,7 +241,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxSubscriptions: v.HOOKLINE_MAX_SUBSCRIPTIONS ?? 100,
     maxEventTypes: v.HOOKLINE_MAX_EVENT_TYPES ?? 200,
     schemaCheckMs: v.HOOKLINE_SCHEMA_CHECK_MS ?? 2_000,
-    workerConcurrency: v.HOOKLINE_WORKER_CONCURRENCY ?? 50,
+    // With 100 rather than 50, each claim and each group write of attempts serves about twice the
+    // deliveries, which cut the CPU per delivery by a twentieth to a tenth (docs/performance.md); ten
+    // endpoints at the default cap of 10 in flight each can then all be full.
+    workerConcurrency: v.HOOKLINE_WORKER_CONCURRENCY ?? 100,
     deliveryTimeoutMs: v.HOOKLINE_DELIVERY_TIMEOUT_MS ?? 15_000,
     queueMonitorSeconds: v.HOOKLINE_QUEUE_MONITOR_SECONDS ?? 15,
     fanOutRetries: v.HOOKLINE_FANOUT_RETRIES ?? 5,

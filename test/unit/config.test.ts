@@ -11,7 +11,7 @@ describe('loadConfig', () => {
       port: 4000,
       dataDir: '.hookline',
       allowPrivateUrls: true,
-      workerConcurrency: 50,
+      workerConcurrency: 100,
       deliveryTimeoutMs: 15_000,
     });
   });
