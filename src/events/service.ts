@@ -16,6 +16,7 @@ import { OPERATIONS_CHANNEL } from '../operations/events.js';
 import { idempotencyHash } from './idempotency.js';
 import { MAX_BATCH_DATA_BYTES, MAX_BATCH_ITEMS, MAX_EVENT_DATA_BYTES, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_ORDERING_KEY_LENGTH } from './limits.js';
 import { onlyJobsOfStoredEvents, sendEventJobs } from './outbox.js';
+import { PublishGroups } from './publish-groups.js';
 
 export { MAX_EVENT_DATA_BYTES, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_ORDERING_KEY_LENGTH } from './limits.js';
 
@@ -120,6 +121,8 @@ export class EventService {
   private readonly sequenceSql: string;
   /** A publish sent at once carries the fan-out's wake-up after its COMMIT (storeAtOnce); at most one at a time does. */
   private wakeUpRiding = false;
+  /** Publishes sent at once, grouped per publisher while its earlier ones are under way. */
+  private readonly groups: PublishGroups<Publisher, CheckedItem, ItemResult, { woken: boolean }>;
 
   constructor(
     private readonly db: DataSource,
@@ -135,6 +138,13 @@ export class EventService {
     private readonly pipelined: pg.Pool | null = null,
   ) {
     this.eventColumns = entityColumns(db, EventEntity, 'e');
+    this.groups = new PublishGroups(
+      (scope) => `${scope.accountId}:${scope.environment}:${scope.apiKeyId ?? ''}:${scope.system === true}`,
+      async (scope, items) => {
+        const { results, woken } = await this.storeAtOnce(this.pipelined!, scope, items);
+        return { results, extra: { woken } };
+      },
+    );
     // ON CONFLICT makes racing publishers of one key agree: the later one
     // waits for the earlier to commit, inserts nothing and reads its row.
     // Rows go in sorted by key, so that two batches with overlapping keys
@@ -239,7 +249,7 @@ export class EventService {
     let wakeFanOut = false;
     const results = await this.acceptItems(scope, inputs, pathsOf, async (store, storeAtOnce) => {
       if (this.pipelined && storeAtOnce) {
-        const stored = await storeAtOnce(this.pipelined);
+        const stored = await storeAtOnce();
         wakeFanOut = stored.queued > 0 && !stored.woken;
         return;
       }
@@ -260,13 +270,14 @@ export class EventService {
    * those are checked exactly as a publish is. `run` may instead call
    * `storeAtOnce`, given when no item has an idempotency or ordering key:
    * it stores the events and queues their jobs in one transaction sent at
-   * once, and answers how many it queued and whether it woke the fan-out.
+   * once, maybe with other publishes of the same publisher (PublishGroups),
+   * and answers how many it queued and whether it woke the fan-out.
    */
   async acceptItems(
     scope: Publisher,
     inputs: readonly PublishInput[],
     pathsOf: (index: number) => ItemPaths,
-    run: (store: (sql: Sql) => Promise<EventEntity[]>, storeAtOnce: ((pool: pg.Pool) => Promise<StoredAtOnce>) | null) => Promise<void>,
+    run: (store: (sql: Sql) => Promise<EventEntity[]>, storeAtOnce: (() => Promise<StoredAtOnce>) | null) => Promise<void>,
   ): Promise<ItemResult[]> {
     const results: Array<ItemResult | undefined> = new Array(inputs.length);
     const types = await this.catalog.getEventTypes(
@@ -316,9 +327,9 @@ export class EventService {
       await run(
         async (sql) => keep(await this.store(sql, scope, toStore)),
         independent
-          ? async (pool) => {
-              const { results: stored, woken } = await this.storeAtOnce(pool, scope, toStore);
-              return { queued: keep(stored).length, woken };
+          ? async () => {
+              const { results: stored, extra } = await this.groups.store(scope, toStore);
+              return { queued: keep(stored).length, woken: extra.woken };
             }
           : null,
       );
@@ -462,7 +473,7 @@ export class EventService {
   private async storeAtOnce(
     pool: pg.Pool,
     scope: Publisher,
-    items: CheckedItem[],
+    items: readonly CheckedItem[],
   ): Promise<{ results: Map<CheckedItem, ItemResult>; woken: boolean }> {
     const ids = items.map(() => newId());
     const jobs: Statement[] = [];

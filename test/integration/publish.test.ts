@@ -96,6 +96,90 @@ describe('publishing events (API only, no workers)', () => {
     }
   });
 
+  /**
+   * Holds every event insert until `release` is called, by locking the events table in a transaction of
+   * the test's own; resolves once `blocked` publishing transactions wait for it.
+   */
+  async function holdEventInserts(blocked: number): Promise<{ release: () => Promise<void> }> {
+    const holder = new pg.Client({ connectionString: t.database.url });
+    await holder.connect();
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE events IN SHARE MODE');
+    return {
+      release: async () => {
+        const deadline = Date.now() + 10_000;
+        const waiting = async () =>
+          (
+            await sql.query(
+              `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND application_name = 'hookline-publish'`,
+            )
+          ).rows[0].n as number;
+        while ((await waiting()) < blocked && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        // The publishes sent meanwhile have reached the API and wait behind the blocked transactions.
+        await new Promise((r) => setTimeout(r, 500));
+        await holder.query('COMMIT');
+        await holder.end();
+      },
+    };
+  }
+
+  /** Transactions that stored the events: each row's xmin is the id of the transaction that inserted it. */
+  async function transactionsOf(eventIds: readonly string[]): Promise<number> {
+    return (await sql.query(`SELECT count(DISTINCT xmin::text)::int AS n FROM events WHERE id = ANY($1::uuid[])`, [eventIds])).rows[0].n as number;
+  }
+
+  async function jobsOf(eventIds: readonly string[]): Promise<number> {
+    return (await sql.query(`SELECT count(*)::int AS n FROM pgboss.job WHERE data->>'eventId' = ANY($1::text[])`, [eventIds])).rows[0].n as number;
+  }
+
+  it('stores the publishes that arrive while two of a publisher are under way together, each answered with its own event', async () => {
+    const hold = await holdEventInserts(2);
+    const publishes = Array.from({ length: 20 }, (_, n) =>
+      t.ok<{ publishEvent: { event: { id: string; data: { n: number } } } }>(acme.adminToken, PUBLISH, {
+        input: { type: 'invoices.created', data: { n } },
+      }),
+    );
+    await hold.release();
+    const events = (await Promise.all(publishes)).map((p) => p.publishEvent.event);
+    expect(events.map((e) => e.data.n)).toEqual(Array.from({ length: 20 }, (_, n) => n));
+    const ids = events.map((e) => e.id);
+    expect(new Set(ids).size).toBe(20);
+    expect(await jobsOf(ids)).toBe(20);
+    // Two transactions were under way; the other eighteen publishes went in far fewer than eighteen.
+    expect(await transactionsOf(ids)).toBeLessThanOrEqual(5);
+  });
+
+  it('stores the rest of a group whose transaction fails, each publish alone, and fails only the publish at fault', async () => {
+    await sql.query(
+      `CREATE FUNCTION public.refuse_marked() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.data->>'refuse' = 'yes' THEN RAISE EXCEPTION 'event refused'; END IF; RETURN NEW; END $$`,
+    );
+    await sql.query(`CREATE TRIGGER refuse_marked BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION public.refuse_marked()`);
+    try {
+      const hold = await holdEventInserts(2);
+      const publishes = Array.from({ length: 10 }, (_, n) =>
+        t.gql<{ publishEvent: { event: { id: string } } }>(acme.adminToken, PUBLISH, {
+          input: { type: 'invoices.created', data: n === 6 ? { n, refuse: 'yes' } : { n } },
+        }),
+      );
+      await hold.release();
+      const results = await Promise.all(publishes);
+      results.forEach((result, n) => {
+        if (n === 6) {
+          expect(result.errors?.[0]).toMatchObject({ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+          expect(JSON.stringify(result)).not.toMatch(/event refused|INSERT/);
+        } else {
+          expect(result.errors, `publish ${n}`).toBeUndefined();
+        }
+      });
+      const ids = results.filter((_, n) => n !== 6).map((r) => r.data!.publishEvent.event.id);
+      expect((await sql.query(`SELECT count(*)::int AS n FROM events WHERE id = ANY($1::uuid[])`, [ids])).rows[0].n).toBe(9);
+      expect(await jobsOf(ids)).toBe(9);
+    } finally {
+      await sql.query('DROP TRIGGER refuse_marked ON events');
+      await sql.query('DROP FUNCTION public.refuse_marked()');
+    }
+  });
+
   it('publishes the typed domain events', async () => {
     const paid = await t.ok<{ recordInvoicePaid: { event: { type: string; data: unknown }; duplicate: boolean } }>(
       acme.adminToken,
