@@ -78,6 +78,9 @@ export class FanOutWorkers {
           // A backlog is drained batch after batch, not one batch per polling interval.
           burstWhenBatchFull: true,
           transactional: true,
+          // pg-boss would bound each batch's transaction with a statement that reads pg_settings, half a
+          // millisecond of PostgreSQL's time a batch; the bound is set once per connection instead (startBoss).
+          transactionTimeoutSeconds: 0,
         },
         (jobs, tx) => this.handle(queue, jobs, tx),
       );

@@ -32,6 +32,9 @@ export async function startBoss(options: BossOptions): Promise<PgBoss> {
     schema: BOSS_SCHEMA,
     max: options.poolSize ?? 10,
     application_name: 'hookline-queue',
+    // The backstop for a fan-out batch's transaction whose handler hangs (FanOutWorkers), set once per
+    // connection: PostgreSQL ends the session when its transaction sits idle for longer than a batch may take.
+    options: `-c idle_in_transaction_session_timeout=${(FAN_OUT_EXPIRY_SECONDS + FAN_OUT_IDLE_MARGIN_SECONDS) * 1000}`,
     supervise: options.supervise ?? true,
     superviseIntervalSeconds: options.monitorSeconds ?? 15,
     monitorIntervalSeconds: options.monitorSeconds ?? 15,
@@ -47,6 +50,8 @@ export async function startBoss(options: BossOptions): Promise<PgBoss> {
 
 /** A fan-out batch that outlives this is tried again (its worker died or hangs). */
 const FAN_OUT_EXPIRY_SECONDS = 60;
+/** How much longer than its expiry a fan-out batch's transaction may sit idle before PostgreSQL ends it. */
+const FAN_OUT_IDLE_MARGIN_SECONDS = 5;
 
 async function ensureQueues(boss: PgBoss, options: BossOptions): Promise<void> {
   const queues = await boss.getQueues();
