@@ -3,8 +3,14 @@
  * One rather than two: measured, one gave the same rate or better with less CPU per delivery (docs/performance.md).
  */
 const IN_FLIGHT_PER_PUBLISHER = 1;
-/** Items written in one transaction at most; more wait for the next. */
-const MAX_GROUP_ITEMS = 1_000;
+
+/** How much one transaction may hold: a group never holds more than one call may carry, so that no statement grows past one call's. */
+export interface GroupLimits<Item> {
+  items: number;
+  /** Of the items' weights (their data's size). */
+  weight: number;
+  weightOf: (item: Item) => number;
+}
 
 /** What writing a group answered: a result per item, and whatever else the write tells every caller. */
 export interface GroupWrite<Item, Result, Extra> {
@@ -42,6 +48,7 @@ export class PublishGroups<Scope, Item, Result, Extra> {
   constructor(
     private readonly keyOf: (scope: Scope) => string,
     private readonly write: (scope: Scope, items: readonly Item[]) => Promise<GroupWrite<Item, Result, Extra>>,
+    private readonly limits: GroupLimits<Item>,
   ) {}
 
   store(scope: Scope, items: readonly Item[]): Promise<GroupWrite<Item, Result, Extra>> {
@@ -71,12 +78,17 @@ export class PublishGroups<Scope, Item, Result, Extra> {
     });
   }
 
-  /** The waiting callers whose items fit in one group, the first always. */
+  /** The waiting callers, in order, whose items fit in one group within the limits; the first always. */
   private take(queue: Queue<Scope, Item, Result, Extra>): Array<Waiting<Item, Result, Extra>> {
+    const { items: maxItems, weight: maxWeight, weightOf } = this.limits;
     let count = 0;
+    let weight = 0;
     let taken = 0;
-    while (taken < queue.waiting.length && (taken === 0 || count + queue.waiting[taken]!.items.length <= MAX_GROUP_ITEMS)) {
-      count += queue.waiting[taken]!.items.length;
+    for (const w of queue.waiting) {
+      const itemsWeight = w.items.reduce((sum, item) => sum + weightOf(item), 0);
+      if (taken > 0 && (count + w.items.length > maxItems || weight + itemsWeight > maxWeight)) break;
+      count += w.items.length;
+      weight += itemsWeight;
       taken += 1;
     }
     return queue.waiting.splice(0, taken);

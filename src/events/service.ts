@@ -141,9 +141,12 @@ export class EventService {
     this.groups = new PublishGroups(
       (scope) => `${scope.accountId}:${scope.environment}:${scope.apiKeyId ?? ''}:${scope.system === true}`,
       async (scope, items) => {
-        const { results, woken } = await this.storeAtOnce(this.pipelined!, scope, items);
+        if (!this.pipelined) throw new Error('publishing at once needs the pipelined connections');
+        const { results, woken } = await this.storeAtOnce(this.pipelined, scope, items);
         return { results, extra: { woken } };
       },
+      // Data's length in UTF-16 units stands for its bytes here: the limit bounds a statement's size, not a contract.
+      { items: MAX_BATCH_ITEMS, weight: MAX_BATCH_DATA_BYTES, weightOf: (item) => item.json.length },
     );
     // ON CONFLICT makes racing publishers of one key agree: the later one
     // waits for the earlier to commit, inserts nothing and reads its row.

@@ -25,6 +25,8 @@ function recordingGroups() {
       if (items.includes('bad')) throw new Error(`group ${group} failed`);
       return { results: new Map(items.map((item) => [item, item.toUpperCase()])), extra: { group } };
     },
+    // An item's weight is its length: "big…" items weigh more than the others.
+    { items: 1_000, weight: 5_000, weightOf: (item) => item.length },
   );
   return { writes, gates, groups };
 }
@@ -44,7 +46,7 @@ describe('PublishGroups (group commit for publishing)', () => {
     const { writes, gates, groups } = recordingGroups();
     gates[0] = deferred();
     const first = groups.store('k1', ['a']);
-    const waiting = [groups.store('k1', ['c']), groups.store('k1', ['d', 'e']), groups.store('k1', ['f'])];
+    const waiting = [groups.store('k1', ['c']), groups.store('k1', ['d', 'e']), groups.store('k1', ['f'])] as const;
     await turn();
     expect(writes).toEqual(['k1:a']);
     let settled = 0;
@@ -94,7 +96,7 @@ describe('PublishGroups (group commit for publishing)', () => {
     expect(writes).toEqual(['k1:a', 'k1:c,bad,d,e', 'k1:c', 'k1:bad,d', 'k1:e']);
   });
 
-  it('puts at most 1,000 items in one write, but always the first waiting publish', async () => {
+  it('puts no more items in one write than one call may carry, but always the first waiting publish', async () => {
     const { writes, gates, groups } = recordingGroups();
     gates[0] = deferred();
     const busy = groups.store('k1', ['a']);
@@ -112,5 +114,17 @@ describe('PublishGroups (group commit for publishing)', () => {
     await Promise.all([busy, ...waiting]);
     const sizes = writes.slice(1).map((w) => w.split(':')[1]!.split(',').length);
     expect(sizes).toEqual([600, 600, 1_200]);
+  });
+
+  it('puts no more weight in one write than one call may carry', async () => {
+    const { writes, gates, groups } = recordingGroups();
+    gates[0] = deferred();
+    const busy = groups.store('k1', ['a']);
+    // Each of these weighs 2,000 (ten items of 200): two fit in a write of weight 5,000, the third waits.
+    const heavy = (tag: string) => Array.from({ length: 10 }, (_, n) => `${tag}${n}`.padEnd(200, '.'));
+    const waiting = [groups.store('k1', heavy('p')), groups.store('k1', heavy('q')), groups.store('k1', heavy('r'))];
+    gates[0].release();
+    await Promise.all([busy, ...waiting]);
+    expect(writes.slice(1).map((w) => w.split(',').length)).toEqual([20, 10]);
   });
 });
