@@ -97,16 +97,17 @@ describe('publishing events (API only, no workers)', () => {
   });
 
   /**
-   * Holds every event insert until `release` is called, by locking the events table in a transaction of
-   * the test's own; resolves once `blocked` publishing transactions wait for it.
+   * Holds every event insert, by locking the events table in a transaction of the test's own:
+   * `blocked` resolves once a publishing transaction waits for the lock, `release` lets it go after
+   * the publishes sent meanwhile have had time to reach the API.
    */
-  async function holdEventInserts(blocked: number): Promise<{ release: () => Promise<void> }> {
+  async function holdEventInserts(): Promise<{ blocked: () => Promise<void>; release: () => Promise<void> }> {
     const holder = new pg.Client({ connectionString: t.database.url });
     await holder.connect();
     await holder.query('BEGIN');
     await holder.query('LOCK TABLE events IN SHARE MODE');
     return {
-      release: async () => {
+      blocked: async () => {
         const deadline = Date.now() + 10_000;
         const waiting = async () =>
           (
@@ -114,8 +115,9 @@ describe('publishing events (API only, no workers)', () => {
               `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND application_name = 'hookline-publish'`,
             )
           ).rows[0].n as number;
-        while ((await waiting()) < blocked && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-        // The publishes sent meanwhile have reached the API and wait behind the blocked transactions.
+        while ((await waiting()) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      },
+      release: async () => {
         await new Promise((r) => setTimeout(r, 500));
         await holder.query('COMMIT');
         await holder.end();
@@ -133,12 +135,13 @@ describe('publishing events (API only, no workers)', () => {
   }
 
   it('stores the publishes that arrive while one of a publisher is under way together, each answered with its own event', async () => {
-    const hold = await holdEventInserts(1);
+    const hold = await holdEventInserts();
     const publishes = Array.from({ length: 20 }, (_, n) =>
       t.ok<{ publishEvent: { event: { id: string; data: { n: number } } } }>(acme.adminToken, PUBLISH, {
         input: { type: 'invoices.created', data: { n } },
       }),
     );
+    await hold.blocked();
     await hold.release();
     const events = (await Promise.all(publishes)).map((p) => p.publishEvent.event);
     expect(events.map((e) => e.data.n)).toEqual(Array.from({ length: 20 }, (_, n) => n));
@@ -155,12 +158,15 @@ describe('publishing events (API only, no workers)', () => {
     );
     await sql.query(`CREATE TRIGGER refuse_marked BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION public.refuse_marked()`);
     try {
-      const hold = await holdEventInserts(1);
-      const publishes = Array.from({ length: 10 }, (_, n) =>
+      const hold = await holdEventInserts();
+      const publish = (n: number) =>
         t.gql<{ publishEvent: { event: { id: string } } }>(acme.adminToken, PUBLISH, {
           input: { type: 'invoices.created', data: n === 6 ? { n, refuse: 'yes' } : { n } },
-        }),
-      );
+        });
+      // The first publish's transaction waits for the lock, so that the refused one is in the group behind it.
+      const first = publish(0);
+      await hold.blocked();
+      const publishes = [first, ...Array.from({ length: 9 }, (_, n) => publish(n + 1))];
       await hold.release();
       const results = await Promise.all(publishes);
       results.forEach((result, n) => {
