@@ -3,6 +3,16 @@ import type { Transform } from 'node:stream';
 import type { RequestHandler } from 'express';
 import getRawBody from 'raw-body';
 
+/**
+ * After a body is refused as too large, the rest of its upload is still
+ * read and thrown away for this long at most (a lingering close): a client
+ * that is still sending then gets to read the 413, where closing at once
+ * would reset the connection under its write and lose the answer.
+ */
+const LINGER_MS = 2_000;
+/** And this much of it at most: a larger upload is cut off after the answer. */
+const LINGER_BYTES = 16 * 1024 * 1024;
+
 /** An HTTP error for requestErrorHandler: its status decides the answer. */
 function httpError(status: number, message: string): Error & { status: number } {
   return Object.assign(new Error(message), { status });
@@ -27,7 +37,8 @@ function decoder(encoding: string): Transform | undefined {
  * (counted after inflating). Unlike express.json, which reads a refused
  * body to its end before answering, a body that passes the limit is refused
  * there: inflating stops, the 413 goes out at once with Connection: close,
- * and nothing more of the upload is read.
+ * and the rest of the upload is only read and thrown away for a moment
+ * (LINGER_MS) before the connection is closed.
  */
 export function jsonBody(limit: number): RequestHandler {
   return (req, res, next) => {
@@ -62,12 +73,29 @@ export function jsonBody(limit: number): RequestHandler {
         }
         const status = (error as { status?: number }).status ?? 400;
         if (status === 413) {
-          // Answer now and close: the rest of the upload is never read.
+          // Answer now, then close once the client has read the answer: the rest of the upload is never inflated or kept.
           res.set('connection', 'close');
-          res.once('finish', () => req.destroy());
+          res.once('finish', () => lingerThenClose(req));
         }
         next(httpError(status, status === 413 ? 'request body too large' : 'invalid request body'));
       },
     );
   };
+}
+
+/** Reads and throws away what is left of a refused upload, within LINGER_MS and LINGER_BYTES, then closes the connection. */
+function lingerThenClose(req: Parameters<RequestHandler>[0]): void {
+  let discarded = 0;
+  const close = () => {
+    clearTimeout(timer);
+    req.destroy();
+  };
+  const timer = setTimeout(close, LINGER_MS);
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > LINGER_BYTES) close();
+  });
+  req.once('end', close);
+  req.once('error', close);
+  req.resume();
 }
