@@ -18,6 +18,7 @@ import { DeadLetters } from './fanout/dead-letters.js';
 import { DEFAULT_API_URL } from './cli/api-client.js';
 import { EXIT } from './cli/errors.js';
 import type { ListenFlags } from './cli/options.js';
+import { DEFAULT_IDLE_EXPIRY_SECONDS, MAX_IDLE_EXPIRY_SECONDS, MIN_IDLE_EXPIRY_SECONDS } from './pull/outcome.js';
 import type { TriggerFlags } from './cli/trigger.js';
 
 function configOrExit(): Config {
@@ -262,7 +263,11 @@ program
   .option('--name <name>', 'names the state file, so that a listen started again resumes its subscription', 'default')
   .option('--live', 'allow a PRODUCTION key')
   .option('--print-json', 'one JSON object per delivery on standard output')
-  .option('--expire-after-idle <seconds>', 'delete the subscription after this long without a pull (60 to 2592000, or never)', '86400')
+  .option(
+    '--expire-after-idle <seconds>',
+    `delete the subscription after this long without a pull (${MIN_IDLE_EXPIRY_SECONDS} to ${MAX_IDLE_EXPIRY_SECONDS}, or never)`,
+    String(DEFAULT_IDLE_EXPIRY_SECONDS),
+  )
   .exitOverride(usageExit)
   .action(async (options: ListenFlags) => {
     const { listen } = await import('./cli/listen.js');

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { DeliveryHttpClient, type AttemptResult } from '../delivery-engine/http-client.js';
-import { MAX_PULL_WAIT_SECONDS, PULL_LEASE_SECONDS } from '../pull/outcome.js';
+import { MAX_PULL_WAIT_SECONDS, NO_RESPONSE_STATUS, PULL_LEASE_SECONDS, type PullResult } from '../pull/outcome.js';
 import { ApiClient, ApiError, isNotFound, isRefused, isTransient } from './api-client.js';
 import { backoffDelay, sleep } from './backoff.js';
 import { CliError, EXIT, type ExitCode } from './errors.js';
@@ -12,12 +12,12 @@ import {
   findSubscription,
   pullDeliveries,
   viewer,
-  type PullResult,
   type PulledDelivery,
   type Viewer,
 } from './operations.js';
+import { isProcessRunning } from '../processes.js';
 import { resolveListenSettings, sameSelection, type ListenFlags, type ListenSettings } from './options.js';
-import { isProcessRunning, readState, removeState, stateFilePath, writeState, type ListenState } from './state.js';
+import { readState, removeState, stateFilePath, writeState, type ListenState } from './state.js';
 
 /**
  * `hookline listen`: a temporary PULL subscription whose deliveries are
@@ -339,7 +339,7 @@ class Listener {
       deliveryId: item.delivery.id,
       leaseToken: item.leaseToken,
       // 0: no HTTP response arrived; the body then says why.
-      status: result.status ?? 0,
+      status: result.status ?? NO_RESPONSE_STATUS,
       body: result.status === null ? (result.error ?? 'no response') : (result.body ?? ''),
       durationMs: Math.round(result.durationMs),
     };
@@ -374,7 +374,7 @@ class Listener {
         eventId: item.delivery.event.id,
         deliveryId: item.delivery.id,
         attemptCount: item.delivery.attemptCount,
-        status: result.status ?? 0,
+        status: result.status ?? NO_RESPONSE_STATUS,
         durationMs,
         error: result.status === null ? result.error : null,
         headers: item.headers,

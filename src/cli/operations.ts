@@ -1,4 +1,5 @@
 import { ApiError, isNotFound, type ApiClient, type RequestOptions } from './api-client.js';
+import type { PullResult } from '../pull/outcome.js';
 
 /** The GraphQL operations that listen and trigger use, typed once here. */
 
@@ -26,14 +27,6 @@ export interface PulledDelivery {
   leaseToken: string;
   headers: Record<string, string>;
   body: string;
-}
-
-export interface PullResult {
-  deliveryId: string;
-  leaseToken: string;
-  status: number;
-  body?: string;
-  durationMs?: number;
 }
 
 export interface EventTypeSummary {

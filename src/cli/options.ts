@@ -1,3 +1,5 @@
+import { EVENT_NAME_PATTERN, channelOf } from '../catalog/rules.js';
+import { MAX_IDLE_EXPIRY_SECONDS, MIN_IDLE_EXPIRY_SECONDS } from '../pull/outcome.js';
 import { DEFAULT_API_URL, parseApiUrl } from './api-client.js';
 import { CliError, EXIT } from './errors.js';
 import { isValidListenName } from './state.js';
@@ -35,11 +37,9 @@ export function parseList(value: string | undefined): string[] {
 }
 
 /** The channel of an event name `channel.action`. */
-export function channelOfEvent(event: string): string {
-  const dot = event.indexOf('.');
-  if (dot <= 0 || dot === event.length - 1)
-    throw new CliError(`--events: ${event} is not an event name (channel.action, e.g. invoices.paid)`, EXIT.usage);
-  return event.slice(0, dot);
+function channelOfEvent(event: string): string {
+  if (!EVENT_NAME_PATTERN.test(event)) throw new CliError(`--events: ${event} is not an event name (channel.action, e.g. invoices.paid)`, EXIT.usage);
+  return channelOf(event);
 }
 
 /**
@@ -65,10 +65,6 @@ export function subscriptionChannels(channels: string[], events: string[]): stri
   }
   return [...new Set([...channels, ...ofEvents])];
 }
-
-export const MIN_IDLE_EXPIRY_SECONDS = 60;
-export const MAX_IDLE_EXPIRY_SECONDS = 2_592_000;
-export const DEFAULT_IDLE_EXPIRY_SECONDS = 86_400;
 
 /** Seconds between MIN and MAX, or `never` (null). */
 export function parseIdleExpiry(value: string): number | null {

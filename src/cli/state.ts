@@ -93,14 +93,3 @@ export async function writeState(file: string, state: ListenState): Promise<void
 export async function removeState(file: string): Promise<void> {
   await rm(file, { force: true });
 }
-
-/** Whether a process with this id runs on this machine (one of another user counts). */
-export function isProcessRunning(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -7,6 +7,7 @@ import { arch, platform, userInfo } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { Logger } from '../logger.js';
+import { isProcessRunning } from '../processes.js';
 import { StartupError, errorCode } from '../startup-error.js';
 
 export interface EmbeddedDatabase {
@@ -303,15 +304,6 @@ async function reachableCopyOfBinaries(source: string, user: ServerUser, logger?
   return target;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errorCode(error) === 'EPERM';
-  }
-}
-
 async function pidIn(file: string): Promise<number | undefined> {
   const text = await readFile(file, 'utf8').catch(() => '');
   const pid = Number.parseInt(text.split('\n')[0] ?? '', 10);
@@ -326,15 +318,15 @@ async function pidIn(file: string): Promise<number | undefined> {
  */
 async function takeOverFromKilledOwner(dataDir: string, pgdata: string, logger?: Logger): Promise<void> {
   const serverPid = await pidIn(path.join(pgdata, 'postmaster.pid'));
-  if (!serverPid || !alive(serverPid)) return;
+  if (!serverPid || !isProcessRunning(serverPid)) return;
   const ownerPid = await pidIn(path.join(dataDir, OWNER_LOCK));
-  if (ownerPid && ownerPid !== process.pid && alive(ownerPid)) throw inUse(dataDir, ownerPid);
+  if (ownerPid && ownerPid !== process.pid && isProcessRunning(ownerPid)) throw inUse(dataDir, ownerPid);
   const command = await readFile(`/proc/${serverPid}/cmdline`, 'utf8').catch(() => '');
   if (!command.includes('postgres')) return;
   logger?.warn({ pid: serverPid }, 'stopping the embedded PostgreSQL left running by a Hookline process that was killed');
   process.kill(serverPid, 'SIGINT');
   const deadline = Date.now() + STOP_TIMEOUT_MS;
-  while (alive(serverPid)) {
+  while (isProcessRunning(serverPid)) {
     if (Date.now() > deadline) throw inUse(dataDir, serverPid);
     await sleep(100);
   }

@@ -281,10 +281,17 @@ async function readCapped(body: NodeJS.ReadableStream & { destroy(error?: Error)
     body.on('error', () => {});
     body.destroy();
   }
-  // With stream: true a multi-byte character cut by the cap is held back rather than shown as U+FFFD.
-  const text = new TextDecoder('utf-8').decode(Buffer.concat(chunks, size), { stream: truncated });
   // PostgreSQL text cannot hold NUL; the body is recorded as text.
-  return text.replaceAll('\u0000', '\uFFFD');
+  return decodeCapped(Buffer.concat(chunks, size), truncated).replaceAll('\u0000', '\uFFFD');
+}
+
+/**
+ * Bytes of an answer kept up to a cap, as text. When the cap cut the answer
+ * (`cut`), a multi-byte character cut in two is held back (TextDecoder's
+ * stream mode) rather than shown as U+FFFD; the answer's own U+FFFD stays.
+ */
+export function decodeCapped(bytes: Uint8Array, cut: boolean): string {
+  return new TextDecoder('utf-8').decode(bytes, { stream: cut });
 }
 
 interface Failure {

@@ -121,8 +121,8 @@ export class EventService {
   private readonly sequenceSql: string;
   /** A publish sent at once carries the fan-out's wake-up after its COMMIT (storeAtOnce); at most one at a time does. */
   private wakeUpRiding = false;
-  /** Publishes sent at once, grouped per publisher while its earlier ones are under way. */
-  private readonly groups: PublishGroups<Publisher, CheckedItem, ItemResult, { woken: boolean }>;
+  /** Publishes sent at once, grouped per publisher while its earlier ones are under way; none without pipelined connections. */
+  private readonly groups: PublishGroups<Publisher, CheckedItem, ItemResult, { woken: boolean }> | null;
 
   constructor(
     private readonly db: DataSource,
@@ -135,19 +135,20 @@ export class EventService {
      * trip (see storeAtOnce). Without it every publish goes statement by
      * statement.
      */
-    private readonly pipelined: pg.Pool | null = null,
+    pipelined: pg.Pool | null = null,
   ) {
     this.eventColumns = entityColumns(db, EventEntity, 'e');
-    this.groups = new PublishGroups(
-      (scope) => `${scope.accountId}:${scope.environment}:${scope.apiKeyId ?? ''}:${scope.system === true}`,
-      async (scope, items) => {
-        if (!this.pipelined) throw new Error('publishing at once needs the pipelined connections');
-        const { results, woken } = await this.storeAtOnce(this.pipelined, scope, items);
-        return { results, extra: { woken } };
-      },
-      // Data's length in UTF-16 units stands for its bytes here: the limit bounds a statement's size, not a contract.
-      { items: MAX_BATCH_ITEMS, weight: MAX_BATCH_DATA_BYTES, weightOf: (item) => item.json.length },
-    );
+    this.groups = pipelined
+      ? new PublishGroups(
+          (scope) => `${scope.accountId}:${scope.environment}:${scope.apiKeyId ?? ''}:${scope.system === true}`,
+          async (scope, items) => {
+            const { results, woken } = await this.storeAtOnce(pipelined, scope, items);
+            return { results, extra: { woken } };
+          },
+          // Data's length in UTF-16 units stands for its bytes here: the limit bounds a statement's size, not a contract.
+          { items: MAX_BATCH_ITEMS, weight: MAX_BATCH_DATA_BYTES, weightOf: (item) => item.json.length },
+        )
+      : null;
     // ON CONFLICT makes racing publishers of one key agree: the later one
     // waits for the earlier to commit, inserts nothing and reads its row.
     // Rows go in sorted by key, so that two batches with overlapping keys
@@ -251,7 +252,7 @@ export class EventService {
   private async publishItems(scope: Publisher, inputs: readonly PublishInput[], pathsOf: (index: number) => ItemPaths): Promise<ItemResult[]> {
     let wakeFanOut = false;
     const results = await this.acceptItems(scope, inputs, pathsOf, async (store, storeAtOnce) => {
-      if (this.pipelined && storeAtOnce) {
+      if (storeAtOnce) {
         const stored = await storeAtOnce();
         wakeFanOut = stored.queued > 0 && !stored.woken;
         return;
@@ -271,7 +272,8 @@ export class EventService {
    * the transaction (or is given one) and hands the stored events on. The
    * fan-out uses it too, for events sent straight into the queue, so that
    * those are checked exactly as a publish is. `run` may instead call
-   * `storeAtOnce`, given when no item has an idempotency or ordering key:
+   * `storeAtOnce`, given when no item has an idempotency or ordering key
+   * and this process has pipelined connections:
    * it stores the events and queues their jobs in one transaction sent at
    * once, maybe with other publishes of the same publisher (PublishGroups),
    * and answers how many it queued and whether it woke the fan-out.
@@ -327,11 +329,12 @@ export class EventService {
       };
       // Without keys nothing depends on what is already stored: every item is a new event, with no sequence.
       const independent = toStore.every((item) => item.key === null && item.orderingKey === null);
+      const groups = this.groups;
       await run(
         async (sql) => keep(await this.store(sql, scope, toStore)),
-        independent
+        independent && groups
           ? async () => {
-              const { results: stored, extra } = await this.groups.store(scope, toStore);
+              const { results: stored, extra } = await groups.store(scope, toStore);
               return { queued: keep(stored).length, woken: extra.woken };
             }
           : null,

@@ -158,8 +158,8 @@ function argumentsWithNul(document: DocumentNode): string[] {
 interface DocumentFacts {
   argumentsWithNul: string[];
   costDependsOnVariables: boolean;
-  /** Costs of operations within the limit, by operation name ('' for none), when they do not depend on variables. */
-  costs: Map<string, number>;
+  /** Operations (by name, '' for none) whose cost does not depend on variables and is within the limit. */
+  withinCost: Set<string>;
 }
 
 const documentFacts = new WeakMap<DocumentNode, DocumentFacts>();
@@ -167,7 +167,7 @@ const documentFacts = new WeakMap<DocumentNode, DocumentFacts>();
 function factsOf(document: DocumentNode): DocumentFacts {
   let facts = documentFacts.get(document);
   if (!facts) {
-    facts = { argumentsWithNul: argumentsWithNul(document), costDependsOnVariables: costDependsOnVariables(document), costs: new Map() };
+    facts = { argumentsWithNul: argumentsWithNul(document), costDependsOnVariables: costDependsOnVariables(document), withinCost: new Set() };
     documentFacts.set(document, facts);
   }
   return facts;
@@ -198,7 +198,7 @@ export function operationLimitsPlugin(): ApolloServerPlugin {
             throw new GraphQLError(error.message, { originalError: error, extensions: { code: error.code, http: { status: 400 } } });
           }
           // Only costs within the limit are kept: a refused document is costed again, with its variables, each time.
-          if (facts.costs.has(operationName ?? '')) return;
+          if (facts.withinCost.has(operationName ?? '')) return;
           let cost: number;
           try {
             cost = queryCost(schema, document, request.variables ?? {}, operationName ?? undefined);
@@ -209,7 +209,7 @@ export function operationLimitsPlugin(): ApolloServerPlugin {
           if (cost > QUERY_LIMITS.cost) {
             throw overLimit(`Query cost limit of ${QUERY_LIMITS.cost} exceeded, found ${cost}. Ask for fewer items with first, or nest fewer lists.`);
           }
-          if (!facts.costDependsOnVariables) facts.costs.set(operationName ?? '', cost);
+          if (!facts.costDependsOnVariables) facts.withinCost.add(operationName ?? '');
         },
       };
     },

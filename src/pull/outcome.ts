@@ -1,5 +1,5 @@
 import type { AttemptRecord } from '../delivery-engine/attempt-store.js';
-import { DEFAULT_MAX_RESPONSE_BYTES } from '../delivery-engine/http-client.js';
+import { DEFAULT_MAX_RESPONSE_BYTES, decodeCapped } from '../delivery-engine/http-client.js';
 import type { AttemptOutcome } from '../delivery-engine/outcome.js';
 import { nextAttemptDelayMs } from '../delivery-engine/retry-policy.js';
 
@@ -9,6 +9,11 @@ export const PULL_LEASE_SECONDS = 60;
 export const MAX_PULL_WAIT_SECONDS = 20;
 /** The most deliveries one pullDeliveries call leases, and one acknowledgeDeliveries call takes. */
 export const MAX_PULL_BATCH = 500;
+/** How long a PULL subscription may go without a pull before it is deleted: a minute (shorter would expire a consumer that merely restarted) to thirty days (longer is not temporary). */
+export const MIN_IDLE_EXPIRY_SECONDS = 60;
+export const MAX_IDLE_EXPIRY_SECONDS = 30 * 24 * 3600;
+/** What `hookline listen` asks for when not told. */
+export const DEFAULT_IDLE_EXPIRY_SECONDS = 24 * 3600;
 /** A consumer's result status meaning that no HTTP answer came back (its own receiver was down, timed out). */
 export const NO_RESPONSE_STATUS = 0;
 
@@ -25,8 +30,8 @@ function truncated(text: string | null | undefined): string | null {
   if (text === null || text === undefined) return null;
   const bytes = Buffer.from(text, 'utf8');
   if (bytes.length <= DEFAULT_MAX_RESPONSE_BYTES) return text;
-  // As the HTTP client keeps a push's answer: with stream set, a character cut by the cap is held back, not shown as U+FFFD.
-  return new TextDecoder('utf-8').decode(bytes.subarray(0, DEFAULT_MAX_RESPONSE_BYTES), { stream: true });
+  // Cut as the HTTP client cuts a push's answer.
+  return decodeCapped(bytes.subarray(0, DEFAULT_MAX_RESPONSE_BYTES), true);
 }
 
 /** The attempt a consumer's result stands for, as a push attempt would have been recorded; it ended at `now`. */

@@ -102,10 +102,21 @@ export async function startConsoleFixture(role: 'ADMIN' | 'PUBLISHER' | 'VIEWER'
   if (!BROWSER_AVAILABLE) throw new Error(`HOOKLINE_BROWSER_TESTS=required but there is no Chromium at ${CHROMIUM}`);
   const t = await startTestApp();
   const origin = t.url.replace(/\/graphql$/, '');
-  const receiver = await startReceiver();
-  const acme = await tenant(t, 'Acme Receivables');
-  const key = await createKey(t, acme.adminToken, role);
-  const browser = await launchBrowser(origin);
+  let receiver: Receiver | undefined;
+  let acme: Tenant;
+  let key: string;
+  let browser: Browser;
+  try {
+    receiver = await startReceiver();
+    acme = await tenant(t, 'Acme Receivables');
+    key = await createKey(t, acme.adminToken, role);
+    browser = await launchBrowser(origin);
+  } catch (error) {
+    // The fixture is never handed out, so its close() cannot run: stop what was started.
+    await receiver?.close();
+    await t.stop();
+    throw error;
+  }
   return {
     t,
     origin,

@@ -266,12 +266,8 @@ describe('PULL subscriptions', () => {
     const disabled = await createPull({ channels: ['expenses'] });
     const deleted = await createPull({ channels: ['expenses'] });
     const { event } = await acme.publish('expenses.created', { expenseId: 'E-1' });
-    let waiting: Array<{ id: string; status: string; subscription: { id: string } }> = [];
-    for (const until = Date.now() + 20_000; waiting.length < 2 && Date.now() < until;) {
-      waiting = (await acme.deliveriesOfEvent(event.id)).filter((d) => d.status === 'PENDING');
-      if (waiting.length < 2) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(waiting).toHaveLength(2);
+    const waiting = await acme.waitForDeliveries(event.id, 2, 20_000);
+    expect(waiting.map((d) => d.status)).toEqual(['PENDING', 'PENDING']);
     await t.ok(acme.adminToken, `mutation($id: ID!) { updateWebhookSubscription(id: $id, input: { enabled: false }) { id } }`, { id: disabled.id });
     await t.ok(acme.adminToken, `mutation($id: ID!) { deleteWebhookSubscription(id: $id) }`, { id: deleted.id });
     const after = await acme.deliveriesOfEvent(event.id);

@@ -16,7 +16,6 @@ import {
   type ListenFlags,
 } from '../../src/cli/options.js';
 import {
-  isProcessRunning,
   isValidListenName,
   parseState,
   readState,
@@ -27,6 +26,7 @@ import {
   type ListenState,
 } from '../../src/cli/state.js';
 import { parseEventData } from '../../src/cli/trigger.js';
+import { isProcessRunning } from '../../src/processes.js';
 
 function usageError(run: () => unknown): CliError {
   try {

@@ -37,7 +37,9 @@ describe('a PULL consumer result', () => {
     expect(attemptOfResult({ deliveryId: 'd', leaseToken: 't', status: 500, body: `a${'é'.repeat(3000)}` }, now).responseBody).toBe(
       `a${'é'.repeat(2047)}`,
     );
-    expect(attemptOfResult({ deliveryId: 'd', leaseToken: 't', status: 500, body: 'bad byte \uFFFD' }, now).responseBody).toBe('bad byte \uFFFD');
+    // The body's own U+FFFD (3 bytes) ends exactly at the cap: the cut keeps it.
+    const ownReplacement = `${'a'.repeat(4093)}\uFFFD`;
+    expect(attemptOfResult({ deliveryId: 'd', leaseToken: 't', status: 500, body: `${ownReplacement}tail` }, now).responseBody).toBe(ownReplacement);
   });
 });
 

@@ -5,10 +5,8 @@ import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { Delivery } from './delivery.js';
 import { DeliveryOrdering } from './enums.js';
 import { SubscriptionContentInput } from './subscription.js';
+import { MAX_IDLE_EXPIRY_SECONDS, MIN_IDLE_EXPIRY_SECONDS } from '../../pull/outcome.js';
 
-/** A minute to thirty days: shorter would expire a consumer that merely restarted; longer is not temporary. */
-export const MIN_IDLE_EXPIRY_SECONDS = 60;
-export const MAX_IDLE_EXPIRY_SECONDS = 30 * 24 * 3600;
 /** A consumer's answer is kept as an attempt's response body: 4 KiB of it; more is refused rather than carried. */
 const MAX_RESULT_BODY_LENGTH = 65_536;
 /** Ten minutes: a consumer that took longer has lost its lease anyway. */
