@@ -1,9 +1,10 @@
 import pg from 'pg';
 
-/** One statement of a pipelined transaction: its text and parameters. */
+/** One statement of a pipelined transaction: its text and parameters, and a name to prepare it once per connection. */
 export interface Statement {
   text: string;
   values?: unknown[];
+  name?: string;
 }
 
 /**
@@ -60,8 +61,8 @@ export async function transactionAtOnce(
     let sent: Array<Promise<pg.QueryResult>>;
     let after: Array<Promise<pg.QueryResult>>;
     try {
-      sent = [client.query('START TRANSACTION'), ...statements.map((s) => client.query(s.text, s.values)), client.query('COMMIT')];
-      after = afterCommit.map((s) => client.query(s.text, s.values));
+      sent = [client.query('START TRANSACTION'), ...statements.map((s) => client.query(s)), client.query('COMMIT')];
+      after = afterCommit.map((s) => client.query(s));
     } finally {
       stream.uncork();
     }

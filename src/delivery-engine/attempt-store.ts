@@ -2,7 +2,9 @@ import type { DataSource, EntityManager } from 'typeorm';
 import type { CatalogService } from '../catalog/service.js';
 import { subscriptionMatches } from '../catalog/rules.js';
 import { DeliveryEntity, EventEntity, SubscriptionEntity } from '../db/entities/index.js';
+import type pg from 'pg';
 import { poolOf } from '../db/data-source.js';
+import { transactionAtOnce } from '../db/pipeline.js';
 import { entityColumns, type EntityColumns } from '../db/row-mapping.js';
 import { newId } from '../ids.js';
 import type { SubscriptionService } from '../subscriptions/service.js';
@@ -55,6 +57,9 @@ export interface ClaimLimits {
   inFlightByEndpoint: ReadonlyMap<string, number>;
   inFlightByAccount: ReadonlyMap<string, number>;
 }
+
+/** The transaction-local settings in which a claim's first statement hands its chosen endpoints to the second. */
+const CLAIM_SETTING = 'hookline_claim';
 
 /** Active and not waiting behind an earlier delivery of its ordering key: the due index's predicate. */
 const CLAIMABLE = `status IN ('PENDING', 'RETRYING') AND NOT order_wait`;
@@ -111,19 +116,6 @@ const recordSql = (nextInLine: boolean) => `WITH u AS (
        SELECT count(*)::int AS settled FROM settled`;
 const RECORD_SQL = recordSql(false);
 const RECORD_KEYED_SQL = recordSql(true);
-
-/** Endpoints in the order a fair claim serves them: the account with fewest in flight here, then the endpoint; ties at random. */
-function fairestFirst<T extends { id: string; account_id: string }>(endpoints: readonly T[], limits: ClaimLimits): T[] {
-  return endpoints
-    .map((e) => ({
-      e,
-      account: limits.inFlightByAccount.get(e.account_id) ?? 0,
-      endpoint: limits.inFlightByEndpoint.get(e.id) ?? 0,
-      tie: Math.random(),
-    }))
-    .sort((x, y) => x.account - y.account || x.endpoint - y.endpoint || x.tie - y.tie)
-    .map((x) => x.e);
-}
 
 function compare<T extends string | number>(x: T, y: T): number {
   return x < y ? -1 : x > y ? 1 : 0;
@@ -188,6 +180,11 @@ export class AttemptStore {
     private readonly subscriptions: SubscriptionService,
     /** Tells accounts of their endpoints' changes; none in tests that drive the store by hand. */
     private readonly reporter?: OperationsReporter,
+    /**
+     * Connections for claims. In pipeline mode (a worker's), a claim's statements leave in one write;
+     * on the data source's own connections they run one after the other, with the same result.
+     */
+    private readonly claimPool: pg.Pool = poolOf(db),
   ) {
     this.delivery = entityColumns(db, DeliveryEntity, 'd');
     this.event = entityColumns(db, EventEntity, 'e');
@@ -195,18 +192,37 @@ export class AttemptStore {
     // The PUSH endpoints with claimable deliveries (PULL consumers lease their own), by a skip scan of the due index (one probe per endpoint,
     // however long its backlog), that may be sent to now (not held, or held with a probe due), locked
     // until the claim commits: a worker claiming at the same time skips them, so that two claims never
-    // count an endpoint's deliveries in flight at once and both fill its cap.
+    // count an endpoint's deliveries in flight at once and both fill its cap. Of those, the ones below this
+    // worker's shares, the least busy accounts' and endpoints' first (ties at random), no more endpoints
+    // than deliveries wanted: a claim of a few freed slots then looks at a few endpoints, not every one
+    // with a backlog. The chosen ones are handed to the claim in settings of the transaction, since both
+    // statements are sent at once; the counts tell whether any were left out for this worker's shares.
     this.endpointsSql = `
       WITH RECURSIVE pending(id) AS (
         (SELECT subscription_id FROM deliveries WHERE ${CLAIMABLE} ORDER BY subscription_id LIMIT 1)
         UNION ALL
         SELECT (SELECT d.subscription_id FROM deliveries d WHERE d.${CLAIMABLE} AND d.subscription_id > p.id ORDER BY d.subscription_id LIMIT 1)
         FROM pending p WHERE p.id IS NOT NULL
+      ), locked AS MATERIALIZED (
+        SELECT s.id, s.account_id, CASE WHEN s.health_state = 'HELD' THEN 1 ELSE COALESCE(s.max_in_flight, $1) END AS cap
+        FROM pending p JOIN webhook_subscriptions s ON s.id = p.id
+        WHERE s.kind = 'PUSH' AND (s.health_state <> 'HELD' OR s.next_probe_at <= now())
+        FOR NO KEY UPDATE OF s SKIP LOCKED
+      ), chosen AS MATERIALIZED (
+        SELECT l.id, l.account_id, l.cap, COALESCE(e.n, 0) AS mine
+        FROM locked l
+        LEFT JOIN unnest($2::uuid[], $3::int[]) AS e(id, n) ON e.id = l.id
+        LEFT JOIN unnest($4::uuid[], $5::int[]) AS a(id, n) ON a.id = l.account_id
+        WHERE COALESCE(e.n, 0) < $6 AND COALESCE(a.n, 0) < $7
+        ORDER BY COALESCE(a.n, 0), COALESCE(e.n, 0), random()
+        LIMIT $8
       )
-      SELECT s.id, s.account_id, CASE WHEN s.health_state = 'HELD' THEN 1 ELSE COALESCE(s.max_in_flight, $1) END AS cap
-      FROM pending p JOIN webhook_subscriptions s ON s.id = p.id
-      WHERE s.kind = 'PUSH' AND (s.health_state <> 'HELD' OR s.next_probe_at <= now())
-      FOR NO KEY UPDATE OF s SKIP LOCKED`;
+      SELECT (SELECT count(*) FROM locked)::int AS found, count(*)::int AS chosen,
+        set_config('${CLAIM_SETTING}.ids', COALESCE(array_agg(id), '{}')::text, true),
+        set_config('${CLAIM_SETTING}.accounts', COALESCE(array_agg(account_id), '{}')::text, true),
+        set_config('${CLAIM_SETTING}.caps', COALESCE(array_agg(cap), '{}')::text, true),
+        set_config('${CLAIM_SETTING}.mine', COALESCE(array_agg(mine), '{}')::text, true)
+      FROM chosen`;
     // Run after the endpoints are locked, in a snapshot of its own, so that it sees every lease given
     // before. Per endpoint: its oldest due deliveries, as many as its fleet-wide cap and this worker's
     // per-endpoint share leave. Then fair shares: each candidate's level is how many of its account's
@@ -215,37 +231,54 @@ export class AttemptStore {
     // ahead of a busy one, and no account passes its cap in this worker.
     this.claimSql = `
       WITH en AS (
-        SELECT * FROM unnest($4::uuid[], $5::uuid[], $6::int[], $7::int[]) AS en(id, account_id, cap, mine)
-      ), busy AS (
-        SELECT d.subscription_id AS id, count(*)::int AS fleet FROM deliveries d
-        WHERE d.subscription_id = ANY($4::uuid[]) AND d.lease_token IS NOT NULL AND d.lease_expires_at > now()
-        GROUP BY d.subscription_id
+        -- Arrays, whose length the planner guesses small, as it does for parameters.
+        SELECT * FROM unnest(current_setting('${CLAIM_SETTING}.ids')::uuid[], current_setting('${CLAIM_SETTING}.accounts')::uuid[],
+                             current_setting('${CLAIM_SETTING}.caps')::int[], current_setting('${CLAIM_SETTING}.mine')::int[])
+          AS en(id, account_id, cap, mine)
       ), accounts AS (
-        SELECT * FROM unnest($8::uuid[], $9::int[]) AS a(account_id, mine)
+        SELECT * FROM unnest($4::uuid[], $5::int[]) AS a(account_id, mine)
       ), candidates AS (
         -- Positions are numbered outside the scan, so that it stops at its limit (a window function over the
         -- index scan would read every row sharing the last one's due time, which a batch's rows all do).
-        SELECT c.id, en.account_id, en.mine + row_number() OVER (PARTITION BY en.id ORDER BY c.next_attempt_at) AS endpoint_level
-        FROM en LEFT JOIN busy b ON b.id = en.id
+        SELECT c.id, c.ctid, en.account_id, en.mine + row_number() OVER (PARTITION BY en.id ORDER BY c.next_attempt_at) AS endpoint_level
+        FROM en
+        -- Its unexpired leases, up to its cap: no more matter.
         CROSS JOIN LATERAL (
-          SELECT d.id, d.next_attempt_at FROM deliveries d
+          SELECT count(*)::int AS fleet FROM (
+            SELECT FROM deliveries d
+            WHERE d.subscription_id = en.id AND d.lease_token IS NOT NULL AND d.lease_expires_at > now()
+            LIMIT en.cap
+          ) leases
+        ) b
+        CROSS JOIN LATERAL (
+          SELECT d.id, d.ctid, d.next_attempt_at FROM deliveries d
           WHERE d.subscription_id = en.id AND d.${CLAIMABLE} AND d.next_attempt_at <= now()
             AND (d.lease_token IS NULL OR d.lease_expires_at <= now())
           ORDER BY d.next_attempt_at
-          LIMIT GREATEST(0, LEAST(en.cap - COALESCE(b.fleet, 0), $10 - en.mine, $2))
+          LIMIT GREATEST(0, LEAST(en.cap - b.fleet, $6 - en.mine, $2))
         ) c
       ), levelled AS (
-        SELECT c.id, COALESCE(a.mine, 0) + row_number() OVER (PARTITION BY c.account_id ORDER BY c.endpoint_level, random()) AS level
+        SELECT c.ctid, COALESCE(a.mine, 0) + row_number() OVER (PARTITION BY c.account_id ORDER BY c.endpoint_level, random()) AS level
         FROM candidates c LEFT JOIN accounts a ON a.account_id = c.account_id
       ), picked AS (
-        SELECT id FROM levelled WHERE level <= $11 ORDER BY level, random() LIMIT $2
+        SELECT ctid FROM levelled WHERE level <= $7 ORDER BY level, random() LIMIT $2
+      ), leased AS (
+        -- By the rows' addresses as read above: a join with the rows picked would be planned from the table's
+        -- statistics, which lag behind a queue's (a stale plan scanned every due row per picked one). A row that
+        -- another transaction changes meanwhile is checked again as it is now.
+        UPDATE deliveries d
+        SET lease_owner = $1, lease_token = gen_random_uuid(), lease_expires_at = now() + make_interval(secs => $3)
+        FROM picked
+        WHERE d.ctid = picked.ctid AND d.${CLAIMABLE} AND (d.lease_token IS NULL OR d.lease_expires_at <= now())
+        RETURNING d.*
+      ), marked AS (
+        SELECT l.*, row_number() OVER (PARTITION BY l.event_id) = 1 AS first_of_event,
+               row_number() OVER (PARTITION BY l.subscription_id) = 1 AS first_of_subscription
+        FROM leased l
       )
-      UPDATE deliveries d
-      SET lease_owner = $1, lease_token = gen_random_uuid(), lease_expires_at = now() + make_interval(secs => $3)
-      FROM picked, events e, webhook_subscriptions s
-      WHERE d.id = picked.id AND e.id = d.event_id AND s.id = d.subscription_id
-        AND d.${CLAIMABLE} AND (d.lease_token IS NULL OR d.lease_expires_at <= now())
-      RETURNING ${this.delivery.select}, ${this.event.select}, ${this.subscription.select}`;
+      -- A claim holds each event and endpoint several times (fan-out, backlogs): each is sent in one row only.
+      SELECT ${this.delivery.select}, ${this.event.selectWhen('d.first_of_event')}, ${this.subscription.selectWhen('d.first_of_subscription')}
+      FROM marked d JOIN events e ON e.id = d.event_id JOIN webhook_subscriptions s ON s.id = d.subscription_id`;
   }
 
   /**
@@ -265,59 +298,62 @@ export class AttemptStore {
    */
   async claimAndTell(limits: ClaimLimits): Promise<{ claimed: AttemptContext[]; heldBack: boolean }> {
     if (limits.limit <= 0) return { claimed: [], heldBack: false };
-    const client = await poolOf(this.db).connect();
-    try {
-      await client.query('BEGIN');
-      const found = (
-        await client.query<{ id: string; account_id: string; cap: number }>({
-          name: 'hookline_claim_endpoints',
-          text: this.endpointsSql,
-          values: [limits.defaultMaxInFlight],
-        })
-      ).rows;
-      const open = found.filter(
-        (e) =>
-          (limits.inFlightByEndpoint.get(e.id) ?? 0) < limits.maxInFlightPerEndpoint &&
-          (limits.inFlightByAccount.get(e.account_id) ?? 0) < limits.maxInFlightPerAccount,
-      );
-      // No more endpoints than deliveries wanted, the least busy accounts' and endpoints' first: a claim of a
-      // few freed slots then looks at a few endpoints, not every one with a backlog.
-      const endpoints = fairestFirst(open, limits).slice(0, limits.limit);
-      let rows: Array<Record<string, unknown>> = [];
-      if (endpoints.length > 0) {
-        const accounts = [...new Set(endpoints.map((e) => e.account_id))];
-        rows = (
-          await client.query<Record<string, unknown>>({
-            name: 'hookline_claim',
-            text: this.claimSql,
-            values: [
-              limits.owner,
-              limits.limit,
-              limits.leaseSeconds,
-              endpoints.map((e) => e.id),
-              endpoints.map((e) => e.account_id),
-              endpoints.map((e) => e.cap),
-              endpoints.map((e) => limits.inFlightByEndpoint.get(e.id) ?? 0),
-              accounts,
-              accounts.map((a) => limits.inFlightByAccount.get(a) ?? 0),
-              limits.maxInFlightPerEndpoint,
-              limits.maxInFlightPerAccount,
-            ],
-          })
-        ).rows;
-      }
-      await client.query('COMMIT');
-      client.release();
-      return {
-        claimed: rows.map((row) => ({ delivery: this.delivery.read(row), event: this.event.read(row), subscription: this.subscription.read(row) })),
-        heldBack: endpoints.length < found.length,
-      };
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      // A connection that failed mid-claim (the database restarted) is closed, not handed to the next claim.
-      client.release(error instanceof Error ? error : true);
-      throw error;
+    const endpointIds = [...limits.inFlightByEndpoint.keys()];
+    const accountIds = [...limits.inFlightByAccount.keys()];
+    const endpointsInFlight = endpointIds.map((id) => limits.inFlightByEndpoint.get(id)!);
+    const accountsInFlight = accountIds.map((id) => limits.inFlightByAccount.get(id)!);
+    // Both statements and the transaction around them leave in one write: one round trip per claim.
+    const {
+      results: [, endpoints, claim],
+    } = await transactionAtOnce(this.claimPool, [
+      // Index scans only: the claim's scans stop at their limits, and an index scan marks the entries of
+      // rows long since changed as dead, which a bitmap scan (chosen from lagging statistics) visits again
+      // on every claim: thousands of them per endpoint in a busy queue, most of the claim's time.
+      { text: 'SET LOCAL enable_bitmapscan = off' },
+      {
+        name: 'hookline_claim_endpoints',
+        text: this.endpointsSql,
+        values: [
+          limits.defaultMaxInFlight,
+          endpointIds,
+          endpointsInFlight,
+          accountIds,
+          accountsInFlight,
+          limits.maxInFlightPerEndpoint,
+          limits.maxInFlightPerAccount,
+          limits.limit,
+        ],
+      },
+      {
+        name: 'hookline_claim',
+        text: this.claimSql,
+        values: [
+          limits.owner,
+          limits.limit,
+          limits.leaseSeconds,
+          accountIds,
+          accountsInFlight,
+          limits.maxInFlightPerEndpoint,
+          limits.maxInFlightPerAccount,
+        ],
+      },
+    ]);
+    const { found, chosen } = endpoints!.rows[0] as { found: number; chosen: number };
+    const rows = claim!.rows as Array<Record<string, unknown>>;
+    // The claimed deliveries of one event or endpoint share its (read-only) entity.
+    const events = new Map<string, EventEntity>();
+    const subscriptions = new Map<string, SubscriptionEntity>();
+    for (const row of rows) {
+      if (this.event.idOf(row) !== null) events.set(this.event.idOf(row) as string, this.event.read(row));
+      if (this.subscription.idOf(row) !== null) subscriptions.set(this.subscription.idOf(row) as string, this.subscription.read(row));
     }
+    return {
+      claimed: rows.map((row) => {
+        const delivery = this.delivery.read(row);
+        return { delivery, event: events.get(delivery.eventId)!, subscription: subscriptions.get(delivery.subscriptionId)! };
+      }),
+      heldBack: chosen < found,
+    };
   }
 
   /**

@@ -1,8 +1,10 @@
+import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { createPipelinedPool } from '../db/pipeline.js';
 import { FanOut } from '../fanout/fan-out.js';
 import { OperationsReporter } from '../operations/reporter.js';
 import { FanOutWorkers } from '../fanout/workers.js';
@@ -61,6 +63,7 @@ export class Workers {
   readonly purge: RetentionPurge;
   private readonly http: DeliveryHttpClient;
   private readonly recorder: AttemptRecorder;
+  private readonly claimPool: pg.Pool;
   private readonly statistics: QueueStatistics;
   private server: WorkerHttpServer | undefined;
   private maintenanceWorkId: string | undefined;
@@ -82,7 +85,10 @@ export class Workers {
       resolve: (hostname, options) => dns.resolve(hostname, options),
     });
     this.reporter = new OperationsReporter({ db, events: services.events, audit: services.audit, logger });
-    this.store = new AttemptStore(db, services.catalog, services.subscriptions, this.reporter);
+    // The engine claims one batch at a time: one connection, whose statements are sent at once.
+    this.claimPool = createPipelinedPool(deps.databaseUrl, 1, 'hookline-claim');
+    this.claimPool.on('error', (error) => logger.warn({ err: error }, 'an idle claiming connection was lost'));
+    this.store = new AttemptStore(db, services.catalog, services.subscriptions, this.reporter, this.claimPool);
     this.recorder = new AttemptRecorder((entries) => this.store.record(entries));
     const deliverer = new Deliverer({
       store: this.store,
@@ -162,6 +168,7 @@ export class Workers {
     await this.statistics.stop();
     if (this.maintenanceWorkId) await this.deps.boss.offWork(QUEUES.maintenance, { id: this.maintenanceWorkId, wait: true });
     await this.engine.stop();
+    await this.claimPool.end();
     await this.recorder.flush();
     await this.reporter.stop();
     await this.http.close();

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { AttemptStore, type AttemptContext, type AttemptEntry, type ClaimLimits } from '../../src/delivery-engine/attempt-store.js';
+import { createPipelinedPool } from '../../src/db/pipeline.js';
 import { FIRST_PROBE_DELAY_MS, HOLD_AFTER_FAILURES } from '../../src/delivery-engine/endpoint-health.js';
 import { newId } from '../../src/ids.js';
 import { startTestApp, type TestApp } from '../support/app.js';
@@ -16,15 +17,19 @@ describe('claiming deliveries and recording their attempts', () => {
   let acme: Tenant;
   let sql: pg.Client;
   let store: AttemptStore;
+  let claimPool: pg.Pool;
 
   beforeAll(async () => {
     t = await startTestApp({ role: 'api' });
     acme = await tenant(t);
     sql = new pg.Client({ connectionString: t.database.url });
     await sql.connect();
-    store = new AttemptStore(t.app.db, t.app.services.catalog, t.app.services.subscriptions);
+    // Claims on a pipelined connection, as a worker makes them.
+    claimPool = createPipelinedPool(t.database.url, 1, 'test-claim');
+    store = new AttemptStore(t.app.db, t.app.services.catalog, t.app.services.subscriptions, undefined, claimPool);
   });
   afterAll(async () => {
+    await claimPool?.end();
     await sql?.end();
     await t?.stop();
   });
@@ -198,6 +203,48 @@ describe('claiming deliveries and recording their attempts', () => {
     const claimed = (await store.claim(limits(newId(), { limit: 3 }))).filter((c) => subs.includes(c.subscription.id));
     expect(new Set(claimed.map((c) => c.subscription.id)).size).toBe(3);
     await store.record(claimed.map((c) => entry(c, new Date(), { kind: 'succeeded' }, 200)));
+  });
+
+  it('hands each event and endpoint of a claim over whole, one copy shared by its deliveries', async () => {
+    await sql.query(`UPDATE deliveries SET status = 'CANCELLED', lease_token = NULL WHERE status IN ('PENDING', 'RETRYING')`);
+    const subs = [];
+    for (let i = 0; i < 3; i++) subs.push((await acme.subscribe({ url: `http://127.0.0.1:9/fan/${i}`, channels: ['suppliers'] })).id);
+    await acme.publish('suppliers.created', { n: 1, lines: [{ amount: '10.00' }] });
+    await acme.publish('suppliers.created', { n: 2 });
+    const claimed = await store.claim(limits(newId()));
+    expect(claimed).toHaveLength(6);
+    for (const c of claimed) {
+      expect(c.event.id).toBe(c.delivery.eventId);
+      expect(c.subscription.id).toBe(c.delivery.subscriptionId);
+      expect(c.subscription.url).toBe(`http://127.0.0.1:9/fan/${subs.indexOf(c.subscription.id)}`);
+      expect(c.event.data).toEqual((c.event.data as { n: number }).n === 1 ? { n: 1, lines: [{ amount: '10.00' }] } : { n: 2 });
+      expect(c.event.createdAt).toBeInstanceOf(Date);
+      expect(c.subscription.retrySchedule.length).toBeGreaterThan(0);
+    }
+    const sameEvent = claimed.filter((c) => c.event.id === claimed[0]!.event.id);
+    expect(sameEvent).toHaveLength(3);
+    expect(sameEvent.every((c) => c.event === sameEvent[0]!.event)).toBe(true);
+    const sameEndpoint = claimed.filter((c) => c.subscription.id === claimed[0]!.subscription.id);
+    expect(sameEndpoint).toHaveLength(2);
+    expect(sameEndpoint[1]!.subscription).toBe(sameEndpoint[0]!.subscription);
+    await store.record(claimed.map((c) => entry(c, new Date(), { kind: 'succeeded' }, 200)));
+  });
+
+  it('tells when an endpoint with deliveries due was left out for the share of it this worker holds', async () => {
+    const busy = await pending('quotes', 1);
+    const full = { maxInFlightPerEndpoint: 1, inFlightByEndpoint: new Map([[busy, 1]]) };
+    const settle = (contexts: AttemptContext[]) => store.record(contexts.map((c) => entry(c, new Date(), { kind: 'succeeded' }, 200)));
+    const leftOut = await store.claimAndTell(limits(newId(), full));
+    await settle(leftOut.claimed);
+    expect(mine(leftOut.claimed, busy)).toEqual([]);
+    expect(leftOut.heldBack).toBe(true);
+    const taken = await store.claimAndTell(limits(newId()));
+    await settle(taken.claimed);
+    expect(mine(taken.claimed, busy)).toHaveLength(1);
+    // Nothing of it is due any more: nothing was left out.
+    const after = await store.claimAndTell(limits(newId(), full));
+    await settle(after.claimed);
+    expect(after.heldBack).toBe(false);
   });
 
   it('fails a group write whole: nothing of it is written', async () => {
