@@ -278,14 +278,15 @@ export class Hookline {
 
 /**
  * PostgreSQL connections that Hookline may open under load: per worker
- * process a TypeORM pool of 10, pg-boss's 10 and the wake-up listener and
- * sender (src/app.ts, src/queue/); the API (pools of 20 + 3 + 8 for
+ * process a TypeORM pool of 10, pg-boss's 10, the wake-up listener and
+ * sender and the claiming connection (src/app.ts, src/queue/,
+ * src/delivery-engine/workers.ts); the API (pools of 20 + 3 + 8 for
  * publishing, its wake-up sender and key listener) and the bench's own 4
  * counted as 38. The worker's pools no longer grow with
  * HOOKLINE_WORKER_CONCURRENCY.
  */
 export function connectionBudget(workers: number): number {
-  return 38 + workers * 22;
+  return 38 + workers * 23;
 }
 
 /**
