@@ -8,7 +8,6 @@ import { transactionAtOnce } from '../db/pipeline.js';
 import { entityColumns, type EntityColumns } from '../db/row-mapping.js';
 import { newId } from '../ids.js';
 import type { SubscriptionService } from '../subscriptions/service.js';
-import { signsAt, type StoredSecret } from '../secrets/service.js';
 import { DeliveryOrdering, SubscriptionKind } from '../domain.js';
 import type { HealthTransition, OperationsReporter } from '../operations/reporter.js';
 import { EndpointHealthState, healthAfterAttempts, healthChanged, type EndpointHealth } from './endpoint-health.js';
@@ -42,15 +41,6 @@ export interface AttemptEntry {
   unsent?: boolean;
 }
 
-/** What a claim took. */
-export interface Claim {
-  claimed: AttemptContext[];
-  /** Endpoints with deliveries due were left out because this worker's share of them or of their account was full. */
-  heldBack: boolean;
-  /** The stored secrets that sign now, newest first, of each claimed delivery's endpoint. */
-  secrets: ReadonlyMap<string, readonly StoredSecret[]>;
-}
-
 export interface ClaimLimits {
   /** The worker process claiming. */
   owner: string;
@@ -70,10 +60,6 @@ export interface ClaimLimits {
 
 /** The transaction-local settings in which a claim's first statement hands its chosen endpoints to the second. */
 const CLAIM_SETTING = 'hookline_claim';
-
-/** A column of the endpoint `s`'s secrets that sign now, newest first. */
-const SIGNING_SECRETS = (column: 'id' | 'ciphertext') =>
-  `SELECT k.${column} FROM signing_secrets k WHERE k.subscription_id = s.id AND ${signsAt('k', 'now()')} ORDER BY k.created_at DESC, k.id DESC`;
 
 /** Active and not waiting behind an earlier delivery of its ordering key: the due index's predicate. */
 const CLAIMABLE = `status IN ('PENDING', 'RETRYING') AND NOT order_wait`;
@@ -290,11 +276,8 @@ export class AttemptStore {
                row_number() OVER (PARTITION BY l.subscription_id) = 1 AS first_of_subscription
         FROM leased l
       )
-      -- A claim holds each event and endpoint several times (fan-out, backlogs): each is sent in one row only,
-      -- an endpoint with its signing secrets, newest first.
-      SELECT ${this.delivery.select}, ${this.event.selectWhen('d.first_of_event')}, ${this.subscription.selectWhen('d.first_of_subscription')},
-        CASE WHEN d.first_of_subscription THEN ARRAY(${SIGNING_SECRETS('id')}) END AS secret_ids,
-        CASE WHEN d.first_of_subscription THEN ARRAY(${SIGNING_SECRETS('ciphertext')}) END AS secret_ciphertexts
+      -- A claim holds each event and endpoint several times (fan-out, backlogs): each is sent in one row only.
+      SELECT ${this.delivery.select}, ${this.event.selectWhen('d.first_of_event')}, ${this.subscription.selectWhen('d.first_of_subscription')}
       FROM marked d JOIN events e ON e.id = d.event_id JOIN webhook_subscriptions s ON s.id = d.subscription_id`;
   }
 
@@ -309,14 +292,12 @@ export class AttemptStore {
   }
 
   /**
-   * claim, with the claimed endpoints' signing secrets (so that no read of
-   * its own stands between a claim and its sends), and whether endpoints
-   * with due deliveries were left out because this worker's share of their
-   * account or of the endpoint was full: a slot that frees up here is then
-   * worth another claim.
+   * claim, and whether endpoints with due deliveries were left out because
+   * this worker's share of their account or of the endpoint was full: a slot
+   * that frees up here is then worth another claim.
    */
-  async claimAndTell(limits: ClaimLimits): Promise<Claim> {
-    if (limits.limit <= 0) return { claimed: [], heldBack: false, secrets: new Map() };
+  async claimAndTell(limits: ClaimLimits): Promise<{ claimed: AttemptContext[]; heldBack: boolean }> {
+    if (limits.limit <= 0) return { claimed: [], heldBack: false };
     const endpointIds = [...limits.inFlightByEndpoint.keys()];
     const accountIds = [...limits.inFlightByAccount.keys()];
     const endpointsInFlight = endpointIds.map((id) => limits.inFlightByEndpoint.get(id)!);
@@ -362,17 +343,9 @@ export class AttemptStore {
     // The claimed deliveries of one event or endpoint share its (read-only) entity.
     const events = new Map<string, EventEntity>();
     const subscriptions = new Map<string, SubscriptionEntity>();
-    const secrets = new Map<string, StoredSecret[]>();
     for (const row of rows) {
       if (this.event.idOf(row) !== null) events.set(this.event.idOf(row) as string, this.event.read(row));
-      const subscriptionId = this.subscription.idOf(row) as string | null;
-      if (subscriptionId === null) continue;
-      subscriptions.set(subscriptionId, this.subscription.read(row));
-      const ciphertexts = row.secret_ciphertexts as Buffer[];
-      secrets.set(
-        subscriptionId,
-        (row.secret_ids as string[]).map((id, i) => ({ id, subscription_id: subscriptionId, ciphertext: ciphertexts[i]! })),
-      );
+      if (this.subscription.idOf(row) !== null) subscriptions.set(this.subscription.idOf(row) as string, this.subscription.read(row));
     }
     return {
       claimed: rows.map((row) => {
@@ -380,7 +353,6 @@ export class AttemptStore {
         return { delivery, event: events.get(delivery.eventId)!, subscription: subscriptions.get(delivery.subscriptionId)! };
       }),
       heldBack: chosen < found,
-      secrets,
     };
   }
 

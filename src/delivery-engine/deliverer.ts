@@ -1,5 +1,5 @@
 import type { Metrics } from '../metrics/metrics.js';
-import type { SecretService, StoredSecret } from '../secrets/service.js';
+import type { SecretService } from '../secrets/service.js';
 import { TEST_EVENT_TYPE, type AttemptContext, type AttemptEntry, type AttemptRecord, type AttemptStore } from './attempt-store.js';
 import type { AttemptRecorder } from './attempt-recorder.js';
 import type { DeliveryHttpClient } from './http-client.js';
@@ -33,20 +33,24 @@ export type SecretsBySubscription = Map<string, string[] | Error>;
 export class Deliverer {
   constructor(private readonly deps: DelivererDeps) {}
 
-  /** The plaintexts of a claim's signing secrets; an endpoint whose secrets cannot be opened gets why, so that only it fails. */
-  openSecrets(stored: ReadonlyMap<string, readonly StoredSecret[]>): SecretsBySubscription {
-    const result: SecretsBySubscription = new Map();
-    for (const [subscriptionId, rows] of stored) {
-      try {
+  /** The secrets of a claim, read together; a subscription whose secrets fail is read alone so that only it fails. */
+  async secretsFor(subscriptionIds: readonly string[]): Promise<SecretsBySubscription> {
+    const ids = [...new Set(subscriptionIds)];
+    try {
+      return new Map(await this.deps.secrets.activeSecretsFor(ids));
+    } catch {
+      const result: SecretsBySubscription = new Map();
+      for (const id of ids) {
         result.set(
-          subscriptionId,
-          rows.map((row) => this.deps.secrets.open(row)),
+          id,
+          await this.deps.secrets.activeSecretsFor([id]).then(
+            (m) => m.get(id) ?? [],
+            (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+          ),
         );
-      } catch (error) {
-        result.set(subscriptionId, error instanceof Error ? error : new Error(String(error)));
       }
+      return result;
     }
-    return result;
   }
 
   async deliver(context: AttemptContext, secrets: string[] | Error | undefined): Promise<DeliverResult> {

@@ -1,7 +1,7 @@
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { newId } from '../ids.js';
-import type { AttemptContext, AttemptStore, Claim } from './attempt-store.js';
+import type { AttemptContext, AttemptStore } from './attempt-store.js';
 import type { Deliverer } from './deliverer.js';
 
 export interface EngineOptions {
@@ -101,9 +101,10 @@ export class DeliveryEngine {
       if (free > 0) {
         this.woken = false;
         const limit = Math.min(free, MAX_CLAIM);
-        let claim: Claim;
+        let claimed: AttemptContext[];
+        let heldBack: boolean;
         try {
-          claim = await this.deps.store.claimAndTell({
+          ({ claimed, heldBack } = await this.deps.store.claimAndTell({
             owner: this.owner,
             limit,
             leaseSeconds,
@@ -112,16 +113,16 @@ export class DeliveryEngine {
             maxInFlightPerAccount: this.options.concurrency,
             inFlightByEndpoint: this.inFlightByEndpoint,
             inFlightByAccount: this.inFlightByAccount,
-          });
+          }));
         } catch (error) {
           this.deps.logger.warn({ err: error }, 'could not claim deliveries');
           await this.pause(CLAIM_ERROR_PAUSE_MS);
           continue;
         }
         // An endpoint or account at its share may have more due: a freed slot is worth another claim.
-        this.moreDue = claim.claimed.length > 0 || claim.heldBack;
-        if (claim.claimed.length > 0) this.dispatch(claim);
-        if (claim.claimed.length === limit && this.inFlight < this.slots) continue;
+        this.moreDue = claimed.length > 0 || heldBack;
+        if (claimed.length > 0) await this.dispatch(claimed);
+        if (claimed.length === limit && this.inFlight < this.slots) continue;
       }
       if (!this.running) break;
       // With every slot busy, only a finished attempt (which wakes the loop) makes room.
@@ -131,11 +132,20 @@ export class DeliveryEngine {
     }
   }
 
-  private dispatch({ claimed, secrets: stored }: Claim): void {
+  private async dispatch(claimed: AttemptContext[]): Promise<void> {
     this.inFlight += claimed.length;
     for (const c of claimed) this.count(c, 1);
     this.deps.metrics.deliveriesInFlight.set(this.inFlight);
-    const secrets = this.deps.deliverer.openSecrets(stored);
+    let secrets: Awaited<ReturnType<Deliverer['secretsFor']>>;
+    try {
+      secrets = await this.deps.deliverer.secretsFor(claimed.map((c) => c.subscription.id));
+    } catch (error) {
+      // The database is away: the leases run out and the deliveries are claimed again.
+      this.deps.logger.warn({ err: error }, 'could not read signing secrets');
+      this.inFlight -= claimed.length;
+      for (const c of claimed) this.count(c, -1);
+      return;
+    }
     for (const context of claimed) {
       const attempt = this.deps.deliverer
         .deliver(context, secrets.get(context.subscription.id))

@@ -15,18 +15,7 @@ export const MAX_EXPIRE_AFTER_SECONDS = 30 * 24 * 3600;
  */
 export const MAX_ACTIVE_SECRETS = 10;
 
-/** The condition on a signing_secrets row (under `alias`) that signs at `at`: a parameter or an SQL expression. */
-export function signsAt(alias: string, at: string): string {
-  return `(${alias}.expires_at IS NULL OR ${alias}.expires_at > ${at})`;
-}
-const ACTIVE = signsAt('signing_secrets', '$2');
-
-/** A stored signing secret: its plaintext is `SecretService.open`'s. */
-export interface StoredSecret {
-  id: string;
-  subscription_id: string;
-  ciphertext: Buffer;
-}
+const ACTIVE = '(expires_at IS NULL OR expires_at > $2)';
 /** Decrypted secrets a process keeps; far more than the subscriptions one worker serves at a time. */
 const PLAINTEXT_CACHE_SIZE = 10_000;
 
@@ -80,13 +69,13 @@ export class SecretService {
       const rows = (await this.db.query('SELECT id, subscription_id, ciphertext FROM signing_secrets WHERE id > $1 ORDER BY id LIMIT $2', [
         after,
         batchSize,
-      ])) as StoredSecret[];
+      ])) as Array<{ id: string; subscription_id: string; ciphertext: Buffer }>;
       if (rows.length === 0) break;
       after = rows[rows.length - 1]!.id;
       const stale = rows.filter((row) => !this.masterKey.isCurrent(row.ciphertext));
       await this.db.transaction(async (manager) => {
         for (const row of stale) {
-          const sealed = encryptSecret(this.masterKey, this.open(row), row.subscription_id);
+          const sealed = encryptSecret(this.masterKey, this.decrypt(row), row.subscription_id);
           await manager.query('UPDATE signing_secrets SET ciphertext = $2 WHERE id = $1 AND ciphertext = $3', [row.id, sealed, row.ciphertext]);
         }
       });
@@ -223,17 +212,17 @@ export class SecretService {
        WHERE subscription_id = ANY($1::uuid[]) AND ${ACTIVE}
        ORDER BY subscription_id, created_at DESC, id DESC`,
       [[...result.keys()], at],
-    )) as StoredSecret[];
-    for (const row of rows) result.get(row.subscription_id)!.push(this.open(row));
+    )) as Array<{ id: string; subscription_id: string; ciphertext: Buffer }>;
+    for (const row of rows) result.get(row.subscription_id)!.push(this.decrypt(row));
     return result;
   }
 
   /**
-   * The plaintext of a stored secret. A stored secret never changes
-   * (rotation adds a row), so its plaintext is kept by row id: a busy
-   * worker would otherwise decrypt the same few secrets for every attempt.
+   * A stored secret never changes (rotation adds a row), so its plaintext is
+   * kept by row id: a busy worker would otherwise decrypt the same few
+   * secrets for every attempt.
    */
-  open(row: StoredSecret): string {
+  private decrypt(row: { id: string; subscription_id: string; ciphertext: Buffer }): string {
     const cached = this.plaintexts.get(row.id);
     if (cached !== undefined) return cached;
     let secret: string;
