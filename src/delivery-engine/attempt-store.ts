@@ -240,7 +240,7 @@ export class AttemptStore {
       ), candidates AS (
         -- Positions are numbered outside the scan, so that it stops at its limit (a window function over the
         -- index scan would read every row sharing the last one's due time, which a batch's rows all do).
-        SELECT c.id, c.ctid, en.account_id, en.mine + row_number() OVER (PARTITION BY en.id ORDER BY c.next_attempt_at) AS endpoint_level
+        SELECT c.ctid, en.account_id, en.mine + row_number() OVER (PARTITION BY en.id ORDER BY c.next_attempt_at) AS endpoint_level
         FROM en
         -- Its unexpired leases, up to its cap: no more matter.
         CROSS JOIN LATERAL (
@@ -251,7 +251,7 @@ export class AttemptStore {
           ) leases
         ) b
         CROSS JOIN LATERAL (
-          SELECT d.id, d.ctid, d.next_attempt_at FROM deliveries d
+          SELECT d.ctid, d.next_attempt_at FROM deliveries d
           WHERE d.subscription_id = en.id AND d.${CLAIMABLE} AND d.next_attempt_at <= now()
             AND (d.lease_token IS NULL OR d.lease_expires_at <= now())
           ORDER BY d.next_attempt_at
@@ -265,7 +265,7 @@ export class AttemptStore {
       ), leased AS (
         -- By the rows' addresses as read above: a join with the rows picked would be planned from the table's
         -- statistics, which lag behind a queue's (a stale plan scanned every due row per picked one). A row that
-        -- another transaction changes meanwhile is checked again as it is now.
+        -- another transaction changed meanwhile is leased only if it is still claimable as it is now.
         UPDATE deliveries d
         SET lease_owner = $1, lease_token = gen_random_uuid(), lease_expires_at = now() + make_interval(secs => $3)
         FROM picked
