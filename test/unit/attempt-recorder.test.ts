@@ -13,48 +13,23 @@ function deferred() {
 }
 
 describe('AttemptRecorder (group commit)', () => {
-  it('writes the attempts that end in one turn together, two groups at once, and those that end meanwhile in the next', async () => {
+  it('writes the attempts that end in one turn together, and those that end during a write in the next', async () => {
     const writes: string[][] = [];
-    const held = [deferred(), deferred()];
+    const firstWrite = deferred();
     const recorder = new AttemptRecorder(async (entries) => {
-      const n = writes.push(tags(entries));
-      if (n <= 2) await held[n - 1]!.promise;
+      writes.push(tags(entries));
+      if (writes.length === 1) await firstWrite.promise;
     });
-    const turn = () => new Promise((r) => setImmediate(r));
     const first = [recorder.record(entry('a')), recorder.record(entry('b'))];
-    await turn();
-    const second = [recorder.record(entry('c'))];
-    await turn();
-    // The first group's commit is still under way: the second is written beside it.
-    expect(writes).toEqual([['a', 'b'], ['c']]);
-    const later = [recorder.record(entry('d')), recorder.record(entry('e'))];
-    await turn();
-    // Two groups under way: these wait, and go together when one ends.
-    expect(writes).toHaveLength(2);
-    held[0]!.release();
-    await Promise.all([...first, ...later]);
-    expect(writes).toEqual([['a', 'b'], ['c'], ['d', 'e']]);
-    held[1]!.release();
-    await Promise.all(second);
-    await recorder.flush();
-  });
-
-  it('never writes two attempts of one delivery at once', async () => {
-    const writes: string[][] = [];
-    const held = deferred();
-    const recorder = new AttemptRecorder(async (entries) => {
-      if (writes.push(tags(entries)) === 1) await held.promise;
-    });
-    const first = recorder.record(entry('a'));
     await new Promise((r) => setImmediate(r));
-    const again = recorder.record(entry('a'));
-    const other = recorder.record(entry('b'));
-    await other;
-    // A second group was free, but the first attempt of a is still being written.
-    expect(writes).toEqual([['a'], ['b']]);
-    held.release();
-    await Promise.all([first, again]);
-    expect(writes).toEqual([['a'], ['b'], ['a']]);
+    const later = [recorder.record(entry('c')), recorder.record(entry('d')), recorder.record(entry('e'))];
+    expect(writes).toEqual([['a', 'b']]);
+    firstWrite.release();
+    await Promise.all([...first, ...later]);
+    expect(writes).toEqual([
+      ['a', 'b'],
+      ['c', 'd', 'e'],
+    ]);
   });
 
   it('writes a failed group again one attempt at a time, so that only the bad attempt fails', async () => {
