@@ -14,20 +14,22 @@ export interface EntityColumns<T> {
   selectWhen(condition: string): string;
   /** An entity instance from the aliased columns of a result row. */
   read(row: Record<string, unknown>): T;
-  /** The entity's primary key in a result row, NULL where `selectWhen` left the entity out. */
-  idOf(row: Record<string, unknown>): unknown;
+  /** The entity's primary key (a uuid) in a result row, null where `selectWhen` left the entity out. */
+  idOf(row: Record<string, unknown>): string | null;
 }
 
 export function entityColumns<T extends ObjectLiteral>(db: DataSource, target: EntityTarget<T>, alias: string): EntityColumns<T> {
   const metadata = db.getMetadata(target);
   const columns = metadata.columns.map((c) => ({ property: c.propertyName, key: `${alias}_${c.propertyName}`, name: c.databaseName }));
-  const [primary] = metadata.primaryColumns;
-  if (!primary || metadata.primaryColumns.length > 1) throw new Error(`${metadata.name} needs a primary key of one column`);
-  const primaryKey = `${alias}_${primary.propertyName}`;
+  // Only idOf needs a primary key of one column; entities without one may still use the rest.
+  const primaryKey = metadata.primaryColumns.length === 1 ? `${alias}_${metadata.primaryColumns[0]!.propertyName}` : undefined;
   return {
     select: columns.map((c) => `${alias}.${c.name} AS "${c.key}"`).join(', '),
     selectWhen: (condition) => columns.map((c) => `CASE WHEN ${condition} THEN ${alias}.${c.name} END AS "${c.key}"`).join(', '),
-    idOf: (row) => row[primaryKey],
+    idOf: (row) => {
+      if (!primaryKey) throw new Error(`${metadata.name} has no primary key of one column`);
+      return row[primaryKey] as string | null;
+    },
     read(row) {
       const entity = metadata.create() as T;
       for (const c of columns) (entity as Record<string, unknown>)[c.property] = row[c.key];

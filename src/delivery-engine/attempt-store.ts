@@ -344,8 +344,10 @@ export class AttemptStore {
     const events = new Map<string, EventEntity>();
     const subscriptions = new Map<string, SubscriptionEntity>();
     for (const row of rows) {
-      if (this.event.idOf(row) !== null) events.set(this.event.idOf(row) as string, this.event.read(row));
-      if (this.subscription.idOf(row) !== null) subscriptions.set(this.subscription.idOf(row) as string, this.subscription.read(row));
+      const eventId = this.event.idOf(row);
+      if (eventId !== null) events.set(eventId, this.event.read(row));
+      const subscriptionId = this.subscription.idOf(row);
+      if (subscriptionId !== null) subscriptions.set(subscriptionId, this.subscription.read(row));
     }
     return {
       claimed: rows.map((row) => {

@@ -17,7 +17,7 @@ describe("pg-boss's connections", () => {
     await t?.stop();
   });
 
-  it('end a transaction left idle for longer than a fan-out batch may take', async () => {
+  it('are set to end a transaction left idle for longer than a fan-out batch may take', async () => {
     const { rows } = (await t.app.boss.getDb().executeSql('SHOW idle_in_transaction_session_timeout')) as {
       rows: Array<{ idle_in_transaction_session_timeout: string }>;
     };
