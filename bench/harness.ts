@@ -380,6 +380,8 @@ export async function openPostgres(
       // pg_stat_statements must be preloaded: set it, then start the server again.
       const setup = await tryConnect(withDatabase(embedded.url, 'postgres'));
       await setup?.query(`ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'`);
+      // Planning time too: a statement that is parsed and planned on every call pays it each time.
+      await setup?.query(`ALTER SYSTEM SET pg_stat_statements.track_planning = on`);
       await setup?.end();
       await embedded.stop();
       embedded = await startEmbeddedPostgres({ dataDir, persistent: true });

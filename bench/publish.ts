@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { createSubscriptions, createTenant, eventData, failureText, type GraphQLClient, type Tenant } from './graphql.js';
 import type { RunResult, Scenario } from './scenarios.js';
 import {
+  ActivitySampler,
   Hookline,
   UsageWindow,
   newPublishStats,
@@ -107,9 +108,13 @@ async function measure(
     { role: 'receiver', name: 'receiver', pid: ctx.receiver.proc.pid, proc: ctx.receiver.proc },
     { role: 'driver', name: 'driver', pid: process.pid },
   ];
+  // Statement statistics only when asked for: the sampler's own queries would add to PostgreSQL's CPU per publish.
+  const sampler = hookline.statements ? new ActivitySampler(hookline.db, true) : null;
   const window = new UsageWindow(procs(), hookline.postmasterPid);
   const stats = await run(phase);
   const publishing = options.usageOverPublishing ? window.finish(procs()) : null;
+  const statements = (await sampler?.statementStats(25)) ?? null;
+  const pgActivity = (await sampler?.stop()) ?? [];
   if (stats.count === 0) throw new Error(`${label}: every publish failed: ${stats.firstError ?? '?'}`);
   // Wait for the deliveries too: the publishing above ran while the workers delivered.
   const snapshot = await ctx.receiver.awaitDeliveries(stats.count, ctx.options.stallSeconds);
@@ -142,8 +147,8 @@ async function measure(
     signatures: { checked: snapshot.verified + snapshot.verifyFailed, ok: snapshot.verified, failed: snapshot.verifyFailed },
     database: await hookline.databaseCheck(phase),
     usage,
-    pgActivity: [],
-    pgStatements: null,
+    pgActivity,
+    pgStatements: statements ? { ...statements, callsPerDelivery: stats.count ? round(statements.calls / stats.count, 1) : null } : null,
     extra: {
       eventsAcceptedPerSecond: round(stats.achievedPerSecond),
       // Publishes that failed cost the API too: the CPU is divided by every call answered.

@@ -261,7 +261,7 @@ export function markdown(machine: Machine, summaries: Summary[], command: string
     const st = s.run.pgStatements;
     if (st?.callsPerDelivery)
       notes.push(
-        `- ${s.label}: ${st.callsPerDelivery} SQL statements per delivery, ${fmt(st.totalMs)} ms of execution in PostgreSQL (pg_stat_statements; top ones in the JSON)`,
+        `- ${s.label}: ${st.callsPerDelivery} SQL statements per delivery, ${fmt(st.totalMs)} ms of execution and ${fmt(st.planMs ?? 0)} ms of planning in PostgreSQL (pg_stat_statements; top ones in the JSON)`,
       );
   }
   const noisy = summaries.filter((s) => s.run.usage.otherCores > 0.25).map((s) => `${s.label} (${s.run.usage.otherCores} cores)`);

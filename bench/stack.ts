@@ -500,12 +500,19 @@ export interface StatementRow {
   calls: number;
   totalMs: number;
   meanMs: number;
+  /** Time spent planning it, when pg_stat_statements.track_planning is on (0 otherwise). */
+  planMs: number;
   rows: number;
+  /** WAL written by it: full-page images and bytes. */
+  walFpi: number;
+  walBytes: number;
 }
 
 export interface StatementStats {
   calls: number;
   totalMs: number;
+  /** Planning time of all statements (see StatementRow.planMs). */
+  planMs: number;
   /** Top statements by total execution time. */
   top: StatementRow[];
 }
@@ -556,8 +563,18 @@ export class ActivitySampler {
   /** Statement statistics since the start (pg_stat_statements), when enabled. */
   async statementStats(top = 15): Promise<StatementStats | null> {
     if (!this.statements) return null;
-    const { rows } = await this.db.query<{ query: string; calls: string; total_ms: number; mean_ms: number; rows: string }>(
-      `SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 160) AS query, calls, total_exec_time AS total_ms, mean_exec_time AS mean_ms, rows
+    const { rows } = await this.db.query<{
+      query: string;
+      calls: string;
+      total_ms: number;
+      mean_ms: number;
+      plan_ms: number;
+      rows: string;
+      wal_fpi: string;
+      wal_bytes: string;
+    }>(
+      `SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 160) AS query, calls, total_exec_time AS total_ms, mean_exec_time AS mean_ms,
+              total_plan_time AS plan_ms, rows, wal_fpi, wal_bytes
        FROM pg_stat_statements
        WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT LIKE '%pg_stat_%'
        ORDER BY total_exec_time DESC`,
@@ -567,11 +584,15 @@ export class ActivitySampler {
       calls: Number(r.calls),
       totalMs: round(r.total_ms),
       meanMs: round(r.mean_ms, 3),
+      planMs: round(r.plan_ms),
       rows: Number(r.rows),
+      walFpi: Number(r.wal_fpi),
+      walBytes: Number(r.wal_bytes),
     }));
     return {
       calls: all.reduce((sum, r) => sum + r.calls, 0),
       totalMs: round(all.reduce((sum, r) => sum + r.totalMs, 0)),
+      planMs: round(all.reduce((sum, r) => sum + r.planMs, 0)),
       top: all.slice(0, top),
     };
   }
