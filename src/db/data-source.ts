@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { DataSource } from 'typeorm';
 import { entities } from './entities/index.js';
 import { migrations } from '../../migrations/index.js';
+import { PreparingClient } from './prepared.js';
 import type { Keyring } from '../secrets/keyring.js';
 
 export interface DataSourceOptions {
@@ -27,6 +28,7 @@ export function createDataSource(options: DataSourceOptions): DataSource {
     logging: false,
     extra: {
       max: options.poolSize ?? 10,
+      Client: PreparingClient,
       application_name: options.applicationName ?? 'hookline',
       // A query that outlives this is a bug or a dead database; fail it rather than hang.
       statement_timeout: 30_000,

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { PreparingClient } from './prepared.js';
 
 /** One statement of a pipelined transaction: its text and parameters, and a name to prepare it once per connection. */
 export interface Statement {
@@ -19,6 +20,7 @@ export function createPipelinedPool(url: string, max: number, applicationName: s
   return new pg.Pool({
     connectionString: url,
     max,
+    Client: PreparingClient,
     pipeline: true,
     application_name: applicationName,
     // As the application's data source: a statement that outlives this is a bug or a dead database.

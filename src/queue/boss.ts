@@ -1,4 +1,5 @@
-import { PgBoss } from 'pg-boss';
+import { PgBoss, type ConstructorOptions } from 'pg-boss';
+import { PreparingClient } from '../db/prepared.js';
 import type { Logger } from '../logger.js';
 import { EVENT_QUEUES, LEGACY_QUEUES, QUEUES } from './jobs.js';
 
@@ -27,10 +28,13 @@ const KEEP_FINISHED_SECONDS = 24 * 60 * 60;
  * sure that Hookline's queues exist.
  */
 export async function startBoss(options: BossOptions): Promise<PgBoss> {
-  const boss = new PgBoss({
+  const config: ConstructorOptions & { Client: typeof PreparingClient } = {
     connectionString: options.url,
     schema: BOSS_SCHEMA,
     max: options.poolSize ?? 10,
+    // pg-boss hands its options to the node-postgres pool it makes, which takes the client class from
+    // them: pg-boss's fetch, insert and completion are prepared rather than planned on every call.
+    Client: PreparingClient,
     application_name: 'hookline-queue',
     // The backstop for a fan-out batch's transaction whose handler hangs (FanOutWorkers), set once per
     // connection: PostgreSQL ends the session when its transaction sits idle for longer than a batch may take.
@@ -41,7 +45,8 @@ export async function startBoss(options: BossOptions): Promise<PgBoss> {
     // Cron schedules (the maintenance job) are run by the processes that supervise.
     schedule: options.supervise ?? true,
     useListenNotify: false,
-  });
+  };
+  const boss = new PgBoss(config);
   boss.on('error', (error) => options.logger.error({ err: error }, 'queue error'));
   await boss.start();
   await ensureQueues(boss, options);
