@@ -10,7 +10,7 @@ import { OperationsReporter } from '../operations/reporter.js';
 import { FanOutWorkers } from '../fanout/workers.js';
 import { EVENT_QUEUES, MAINTENANCE_CRON, QUEUES } from '../queue/jobs.js';
 import { QueueStatistics } from '../queue/statistics.js';
-import { WakeListener } from '../queue/wakeup.js';
+import { WakeListener, queueOfTopic } from '../queue/wakeup.js';
 import type { Services } from '../services.js';
 import { AttemptRecorder } from './attempt-recorder.js';
 import { AttemptStore } from './attempt-store.js';
@@ -110,7 +110,11 @@ export class Workers {
       { batchSize: FAN_OUT_BATCH, pollingIntervalSeconds: FAN_OUT_POLL_SECONDS },
       { boss: deps.boss, fanOut: new FanOut(db, services.events, services.catalog, deps.boss), logger, metrics },
     );
-    this.listener = new WakeListener(deps.databaseUrl, logger, (topic) => (topic === 'events' ? this.fanOut.wake() : this.engine.wake()));
+    this.listener = new WakeListener(deps.databaseUrl, logger, (topic) => {
+      const queue = queueOfTopic(topic);
+      if (queue) this.fanOut.wake(queue);
+      else this.engine.wake();
+    });
     this.purge = new RetentionPurge(db, logger, config.retentionDays);
     this.statistics = new QueueStatistics(db, logger);
   }

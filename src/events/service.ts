@@ -10,7 +10,7 @@ import { isUuid, newId } from '../ids.js';
 import { keysetPage, type Page } from '../pagination.js';
 import { sqlOfManager, type Sql } from '../db/sql.js';
 import { transactionAtOnce, type AtOnceResult, type Statement } from '../db/pipeline.js';
-import { WAKE_CHANNEL, wakeStatement, type WakeTopic } from '../queue/wakeup.js';
+import { WAKE_CHANNEL, fanOutTopicsOf, wakeStatement, type WakeTopic } from '../queue/wakeup.js';
 import { channelOf } from '../catalog/rules.js';
 import { OPERATIONS_CHANNEL } from '../operations/events.js';
 import { idempotencyHash } from './idempotency.js';
@@ -76,9 +76,9 @@ export interface EventFilter {
   until?: Date | null;
 }
 
-/** What a publish sent at once did: events queued, and whether its own NOTIFY woke the fan-out. */
+/** What a publish sent at once did: the wake-up topics of the queues it put events in, and whether its own NOTIFY woke them. */
 interface StoredAtOnce {
-  queued: number;
+  topics: WakeTopic[];
   woken: boolean;
 }
 
@@ -245,25 +245,28 @@ export class EventService {
     return this.acceptItems(publisher, inputs, pathsOf, async (store) => {
       const sql = sqlOfManager(manager);
       // The caller's commit comes later: the fan-out is woken from the transaction, as it commits.
-      if ((await sendEventJobs(this.boss, sql, await store(sql))) > 0) await sql.query('SELECT pg_notify($1, $2)', [WAKE_CHANNEL, 'events']);
+      const stored = await store(sql);
+      if ((await sendEventJobs(this.boss, sql, stored)) > 0) {
+        await sql.query('SELECT pg_notify($1, t) FROM unnest($2::text[]) AS t', [WAKE_CHANNEL, fanOutTopicsOf(stored.map((e) => e.type))]);
+      }
     });
   }
 
   private async publishItems(scope: Publisher, inputs: readonly PublishInput[], pathsOf: (index: number) => ItemPaths): Promise<ItemResult[]> {
-    let wakeFanOut = false;
+    let wakeFanOut: WakeTopic[] = [];
     const results = await this.acceptItems(scope, inputs, pathsOf, async (store, storeAtOnce) => {
       if (storeAtOnce) {
         const stored = await storeAtOnce();
-        wakeFanOut = stored.queued > 0 && !stored.woken;
+        if (!stored.woken) wakeFanOut = stored.topics;
         return;
       }
       await this.db.transaction(async (manager) => {
         const sql = sqlOfManager(manager);
         const created = await store(sql);
-        wakeFanOut = (await sendEventJobs(this.boss, sql, created)) > 0;
+        if ((await sendEventJobs(this.boss, sql, created)) > 0) wakeFanOut = fanOutTopicsOf(created.map((e) => e.type));
       });
     });
-    if (wakeFanOut) this.wake('events');
+    for (const topic of wakeFanOut) this.wake(topic);
     return results;
   }
 
@@ -276,7 +279,8 @@ export class EventService {
    * and this process has pipelined connections:
    * it stores the events and queues their jobs in one transaction sent at
    * once, maybe with other publishes of the same publisher (PublishGroups),
-   * and answers how many it queued and whether it woke the fan-out.
+   * and answers the wake-up topics of the queues it put events in and
+   * whether it woke their fan-out.
    */
   async acceptItems(
     scope: Publisher,
@@ -335,7 +339,7 @@ export class EventService {
         independent && groups
           ? async () => {
               const { results: stored, extra } = await groups.store(scope, toStore);
-              return { queued: keep(stored).length, woken: extra.woken };
+              return { topics: fanOutTopicsOf(keep(stored).map((event) => event.type)), woken: extra.woken };
             }
           : null,
       );
@@ -505,7 +509,7 @@ export class EventService {
       sent = await transactionAtOnce(
         pool,
         [{ text: this.insertSql, values: this.insertValues(scope, items, ids) }, ...jobs],
-        wakeUp ? [wakeStatement('events')] : [],
+        wakeUp ? [wakeStatement(fanOutTopicsOf(items.map((item) => item.type)))] : [],
       );
     } finally {
       if (wakeUp) this.wakeUpRiding = false;

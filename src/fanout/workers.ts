@@ -88,9 +88,9 @@ export class FanOutWorkers {
     }
   }
 
-  /** Fetches now: called when a publish committed event jobs. */
-  wake(): void {
-    for (const id of this.workIds.values()) this.deps.boss.notifyWorker(id);
+  /** Fetches now from the queue (from every event queue without one): called when a publish committed jobs in it. */
+  wake(queue?: EventQueueName): void {
+    for (const [name, id] of this.workIds) if (queue === undefined || name === queue) this.deps.boss.notifyWorker(id);
   }
 
   async stop(): Promise<void> {

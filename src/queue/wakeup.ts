@@ -1,11 +1,12 @@
 import pg from 'pg';
 import type { Logger } from '../logger.js';
+import { EVENT_QUEUES, QUEUES, eventQueueFor, type EventQueueName } from './jobs.js';
 
 /**
- * Wake-ups for the workers, on a channel of Hookline's own: `events` after
- * a commit that queued event jobs (the fan-out fetches at once),
- * `deliveries` after one that made deliveries due (the delivery engine
- * claims at once).
+ * Wake-ups for the workers, on a channel of Hookline's own: `events` or
+ * `ledger-events` after a commit that queued event jobs (the fan-out of
+ * that queue fetches at once), `deliveries` after one that made deliveries
+ * due (the delivery engine claims at once).
  *
  * pg-boss can NOTIFY from the transaction that inserts a job, but a
  * transaction that notifies takes a database-wide lock from before its commit
@@ -36,8 +37,33 @@ export function pullWakePayloads(subscriptionIds: Iterable<string>): string[] {
   return payloads;
 }
 
-export type WakeTopic = 'events' | 'deliveries';
-const TOPICS: readonly WakeTopic[] = ['events', 'deliveries'];
+/**
+ * `events` and `ledger-events` wake the fan-out of one event queue each, so
+ * that a publish does not make the workers fetch from a queue it left
+ * empty; `deliveries` wakes the delivery engine. A listener ignores a topic
+ * it does not know: a worker of a version before `ledger-events` finds
+ * ledger events by polling.
+ */
+export type WakeTopic = 'events' | 'ledger-events' | 'deliveries';
+const TOPICS: readonly WakeTopic[] = ['events', 'ledger-events', 'deliveries'];
+
+/** The topic that wakes each event queue's fan-out workers. */
+export const FAN_OUT_TOPICS: Readonly<Record<EventQueueName, WakeTopic>> = {
+  [QUEUES.events]: 'events',
+  [QUEUES.ledgerEvents]: 'ledger-events',
+};
+
+/** The topics that wake the fan-out of events of these types: one per queue they go to. */
+export function fanOutTopicsOf(types: Iterable<string>): WakeTopic[] {
+  const topics = new Set<WakeTopic>();
+  for (const type of types) topics.add(FAN_OUT_TOPICS[eventQueueFor(type)]);
+  return [...topics];
+}
+
+/** The event queue whose fan-out a topic wakes; undefined for `deliveries`. */
+export function queueOfTopic(topic: WakeTopic): EventQueueName | undefined {
+  return EVENT_QUEUES.find((queue) => FAN_OUT_TOPICS[queue] === topic);
+}
 
 /**
  * The NOTIFY of a wake-up as a statement that another connection sends
@@ -46,8 +72,11 @@ const TOPICS: readonly WakeTopic[] = ['events', 'deliveries'];
  * wake-up connection. As there, it commits without waiting for its WAL
  * flush (`set_config(…, true)` holds for its own transaction only).
  */
-export function wakeStatement(topic: WakeTopic): { text: string; values: unknown[] } {
-  return { text: `SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2)`, values: [WAKE_CHANNEL, topic] };
+export function wakeStatement(topics: readonly WakeTopic[]): { text: string; values: unknown[] } {
+  return {
+    text: `SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, t) FROM unnest($2::text[]) AS t`,
+    values: [WAKE_CHANNEL, topics],
+  };
 }
 
 export class WakeSender {

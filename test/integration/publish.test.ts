@@ -80,6 +80,41 @@ describe('publishing events (API only, no workers)', () => {
     }
   });
 
+  it("wakes only the fan-out of the queues that a publish put events in: the ledger queue's for a ledger event", async () => {
+    const wakeUps: string[] = [];
+    const listener = new pg.Client({ connectionString: t.database.url });
+    await listener.connect();
+    listener.on('notification', (n) => wakeUps.push(n.payload ?? ''));
+    await listener.query(`LISTEN ${WAKE_CHANNEL}`);
+    const settled = async (count: number) => {
+      const deadline = Date.now() + 5000;
+      while (wakeUps.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 300));
+    };
+    try {
+      // Without keys: sent at once, the wake-up after the COMMIT in the same write.
+      await t.ok(acme.adminToken, PUBLISH, { input: { type: 'ledgers.created', data: { ledgerId: 'L-1' } } });
+      await settled(1);
+      expect(wakeUps).toEqual(['ledger-events']);
+      wakeUps.length = 0;
+      // With a key: statement by statement, the wake-up sent after the commit.
+      await t.ok(acme.adminToken, PUBLISH, { input: { type: 'ledgers.created', data: { ledgerId: 'L-2' }, idempotencyKey: 'ledger-L-2' } });
+      await settled(1);
+      expect(wakeUps).toEqual(['ledger-events']);
+      wakeUps.length = 0;
+      await t.ok(acme.adminToken, 'mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { acceptedCount } }', {
+        inputs: [
+          { type: 'ledgers.created', data: { ledgerId: 'L-3' } },
+          { type: 'invoices.created', data: { invoiceId: 'INV-3' } },
+        ],
+      });
+      await settled(2);
+      expect([...wakeUps].sort()).toEqual(['events', 'ledger-events']);
+    } finally {
+      await listener.end();
+    }
+  });
+
   it('stores no event when its queue job cannot be written, and shows no SQL', async () => {
     await acme.subscribe({ url: 'http://127.0.0.1:9/refused', channels: ['invoices'] });
     await sql.query(`CREATE FUNCTION public.refuse_jobs() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'queue refused'; END $$`);

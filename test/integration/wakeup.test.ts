@@ -58,7 +58,7 @@ describe('waking delivery workers', () => {
     const sender = new WakeSender(database.url, logger);
     try {
       // Connecting wakes every topic once, for what was sent while nobody listened.
-      expect(topics).toEqual(['events', 'deliveries']);
+      expect(topics).toEqual(['events', 'ledger-events', 'deliveries']);
       sender.wake('deliveries');
       await until(() => wakes === 2);
 
