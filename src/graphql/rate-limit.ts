@@ -21,12 +21,29 @@ export const RATE_LIMIT_TABLE = 'rate_limits';
  * request; if the database cannot be reached the process falls back to a
  * counter of its own rather than refusing everyone. A key with a budget of
  * its own (rateLimitPerSecond) counts in the same row against that budget.
+ *
+ * Where a hundredth of a budget is more than one request, a process takes
+ * that much of it from the shared counter at a time and counts requests
+ * against it in memory: a busy key costs a statement per hundredth of its
+ * budget, not one per request. The fleet never admits more than the
+ * budget; a process may be refused while another still holds requests it
+ * took, at most a hundredth of the budget each, until the window ends.
+ * When less than that is left in a window, the process gives it back and
+ * counts requests one by one.
  */
 export class RequestRateLimiter {
   private readonly byKey: RateLimiterAbstract;
   private readonly byAddress: RateLimiterAbstract;
   /** Limiters of keys' own budgets, by requests per window; they share the key counters. */
   private readonly byBudget = new Map<number, RateLimiterAbstract>();
+  /** Limiters that take a share of a budget at once, by prefix and budget: the same counters, without the in-memory block. */
+  private readonly shareTakers = new Map<string, RateLimiterAbstract>();
+  /**
+   * Requests this process took from a counter and has not used yet, by
+   * prefix, budget and key, each until its window ends; `spent` once a share
+   * no longer fit in the window.
+   */
+  private readonly reserved = new Map<string, { left: number; until: number; spent: boolean }>();
 
   constructor(
     private readonly db: DataSource,
@@ -39,7 +56,7 @@ export class RequestRateLimiter {
     this.byAddress = this.limiter(db, 'address', settings.rateLimitPerAddress);
   }
 
-  private limiter(db: DataSource, keyPrefix: string, points: number): RateLimiterAbstract {
+  private limiter(db: DataSource, keyPrefix: string, points: number, blockInMemory = true): RateLimiterAbstract {
     const duration = this.settings.rateLimitWindowSeconds;
     return new RateLimiterPostgres({
       storeClient: db,
@@ -49,7 +66,7 @@ export class RequestRateLimiter {
       keyPrefix,
       points,
       duration,
-      inMemoryBlockOnConsumed: points,
+      ...(blockInMemory ? { inMemoryBlockOnConsumed: points } : {}),
       insuranceLimiter: new RateLimiterMemory({ keyPrefix, points, duration }),
     });
   }
@@ -68,6 +85,7 @@ export class RequestRateLimiter {
   /** Counts one request; throws RATE_LIMITED when the key's or address's window is used up. */
   async consume(principal: Principal | null, address: string | undefined): Promise<void> {
     const [limiter, key] = principal ? [this.keyLimiter(principal), principal.apiKeyId] : [this.byAddress, addressKey(address)];
+    if (await this.takeReserved(principal ? 'key' : 'address', limiter.points, key)) return;
     try {
       await limiter.consume(key);
     } catch (result) {
@@ -79,7 +97,74 @@ export class RequestRateLimiter {
       this.logger.warn({ err: result }, 'rate limit could not be counted');
     }
   }
+
+  /**
+   * Counts the request against what this process took of the counter, or
+   * takes a hundredth of the budget now; false when the budget is too small
+   * for that, when less than that is left in the window, or when the
+   * counter cannot be reached: the request is then counted on its own.
+   */
+  private async takeReserved(prefix: string, points: number, key: string): Promise<boolean> {
+    const share = Math.floor(points * RESERVED_SHARE);
+    if (share <= 1) return false;
+    const slot = `${prefix}:${points}:${key}`;
+    const held = this.reserved.get(slot);
+    if (held && held.until > Date.now()) {
+      if (held.left > 0) {
+        held.left -= 1;
+        return true;
+      }
+      // The rest of the window goes one request at a time, and is refused from memory once it is used up.
+      if (held.spent) return false;
+    }
+    const taker = this.shareTaker(prefix, points);
+    let taken: RateLimiterRes;
+    try {
+      taken = await taker.consume(key, share);
+    } catch (result) {
+      if (!(result instanceof RateLimiterRes)) return false;
+      // The counter holds less than a share: give it back, so that it is not spent on nothing.
+      await taker.reward(key, share).catch(() => undefined);
+      this.reserve(slot, 0, Date.now() + result.msBeforeNext, true);
+      return false;
+    }
+    this.reserve(slot, share - 1, Date.now() + taken.msBeforeNext, false);
+    return true;
+  }
+
+  private reserve(slot: string, left: number, until: number, spent: boolean): void {
+    const current = this.reserved.get(slot);
+    if (current && current.until > Date.now()) {
+      // Concurrent requests of the key may each have taken a share: together they are this process's.
+      current.left += left;
+      current.spent ||= spent;
+      return;
+    }
+    if (this.reserved.size >= MAX_RESERVATIONS) this.forgetEnded();
+    this.reserved.set(slot, { left, until, spent });
+  }
+
+  private shareTaker(prefix: string, points: number): RateLimiterAbstract {
+    const name = `${prefix}:${points}`;
+    let taker = this.shareTakers.get(name);
+    if (!taker) {
+      // No in-memory block: a share that does not fit is given back, and the window goes on one request at a time.
+      taker = this.limiter(this.db, prefix, points, false);
+      this.shareTakers.set(name, taker);
+    }
+    return taker;
+  }
+
+  private forgetEnded(): void {
+    const now = Date.now();
+    for (const [slot, held] of this.reserved) if (held.until <= now) this.reserved.delete(slot);
+  }
 }
+
+/** The share of a budget that a process takes from the shared counter at once. */
+const RESERVED_SHARE = 0.01;
+/** Reservations kept before the ended ones are swept. */
+const MAX_RESERVATIONS = 10_000;
 
 /** The error a request over its limit gets: RATE_LIMITED, HTTP 429 and Retry-After. */
 function rateLimited(msBeforeNext: number): GraphQLError {
