@@ -56,12 +56,18 @@ describe('publishing events (API only, no workers)', () => {
     expect(queued).toEqual([first.id, second.id].sort().map((subscriptionId) => ({ subscriptionId, due: true })));
   });
 
-  it('wakes the fan-out workers after a commit that queued events, and not after a duplicate', async () => {
+  /** The workers' wake-ups as they are sent, heard on a connection of the test's own. */
+  async function listenToWakeUps(): Promise<{ wakeUps: string[]; listener: pg.Client }> {
     const wakeUps: string[] = [];
     const listener = new pg.Client({ connectionString: t.database.url });
     await listener.connect();
     listener.on('notification', (n) => wakeUps.push(n.payload ?? ''));
     await listener.query(`LISTEN ${WAKE_CHANNEL}`);
+    return { wakeUps, listener };
+  }
+
+  it('wakes the fan-out workers after a commit that queued events, and not after a duplicate', async () => {
+    const { wakeUps, listener } = await listenToWakeUps();
     const publish = (quoteId: string) =>
       t.ok(acme.adminToken, PUBLISH, { input: { type: 'quotes.created', data: { quoteId }, idempotencyKey: `quote-${quoteId}` } });
     try {
@@ -81,11 +87,7 @@ describe('publishing events (API only, no workers)', () => {
   });
 
   it("wakes only the fan-out of the queues that a publish put events in: the ledger queue's for a ledger event", async () => {
-    const wakeUps: string[] = [];
-    const listener = new pg.Client({ connectionString: t.database.url });
-    await listener.connect();
-    listener.on('notification', (n) => wakeUps.push(n.payload ?? ''));
-    await listener.query(`LISTEN ${WAKE_CHANNEL}`);
+    const { wakeUps, listener } = await listenToWakeUps();
     const settled = async (count: number) => {
       const deadline = Date.now() + 5000;
       while (wakeUps.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
