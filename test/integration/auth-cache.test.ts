@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { freePort } from '../../src/db/embedded.js';
-import { createKey, startTestApp, type GraphQLResult, type TestApp } from '../support/app.js';
+import { TEST_RATE_LIMITS, createKey, startTestApp, type GraphQLResult, type TestApp } from '../support/app.js';
 import { tenant, type Tenant } from '../support/scenario.js';
 
 // `npm test` builds first; the second API process is the compiled CLI, as deployed.
@@ -32,6 +32,7 @@ describe('authentication with API keys cached in every API process', () => {
         DATABASE_URL: t.database.url,
         PORT: String(port),
         HOOKLINE_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
+        ...TEST_RATE_LIMITS,
         LOG_LEVEL: 'info',
       },
       stdio: ['ignore', 'pipe', 'pipe'],

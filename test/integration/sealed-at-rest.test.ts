@@ -11,7 +11,7 @@ import { migrations } from '../../migrations/index.js';
 import { SealedHeadersAndSettings1795000000030 } from '../../migrations/1795000000030-sealed-headers-and-settings.js';
 import { openHeaders } from '../../src/secrets/crypto.js';
 import { Keyring, keyIdOf } from '../../src/secrets/keyring.js';
-import { createAccount, createKey, startTestApp, type TestApp } from '../support/app.js';
+import { TEST_RATE_LIMITS, createAccount, createKey, startTestApp, type TestApp } from '../support/app.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 import { CREATE, GET, REVEAL, type Subscription } from '../support/subscriptions.js';
@@ -91,6 +91,7 @@ describe('secrets and header values at rest', () => {
       DATABASE_URL: t.database.url,
       PORT: '0',
       HOOKLINE_ALLOW_PRIVATE_URLS: 'true',
+      ...TEST_RATE_LIMITS,
       ...extra,
     });
     const logger = createLogger('silent');
