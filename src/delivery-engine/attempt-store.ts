@@ -78,11 +78,14 @@ const NEXT_IN_LINE = `, next_in_line AS (
  * case; a redelivery asked for meanwhile makes the delivery due again), the
  * next delivery of each key that now may go, and the endpoints' health:
  * those whose health the caller worked out, and those where a success
- * clears failures recorded since the claim.
+ * clears failures recorded since the claim. Each array is read through a
+ * subquery, so that the planner does not see its length: the plan is then
+ * the same for every group, and PostgreSQL keeps the generic one instead of
+ * planning a small group again on every call (0.2 ms a group).
  */
 const recordSql = (nextInLine: boolean) => `WITH u AS (
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::timestamptz[],
-                              $7::timestamptz[], $8::int[], $9::int[], $10::text[], $11::text[], $12::boolean[])
+         SELECT * FROM unnest((SELECT $1::uuid[]), (SELECT $2::uuid[]), (SELECT $3::uuid[]), (SELECT $4::uuid[]), (SELECT $5::text[]), (SELECT $6::timestamptz[]),
+                              (SELECT $7::timestamptz[]), (SELECT $8::int[]), (SELECT $9::int[]), (SELECT $10::text[]), (SELECT $11::text[]), (SELECT $12::boolean[]))
            AS u(id, token, attempt_id, subscription_id, status, next_attempt_at, started_at, duration_ms, response_status, response_body, error, succeeded)
        ), settled AS (
          UPDATE deliveries d
@@ -104,7 +107,7 @@ const recordSql = (nextInLine: boolean) => `WITH u AS (
        )${nextInLine ? NEXT_IN_LINE : ''}, health AS (
          UPDATE webhook_subscriptions s
          SET health_state = h.state, health_since = h.since, consecutive_failures = h.failures, next_probe_at = h.next_probe_at, failing_since = h.failing_since
-         FROM unnest($13::uuid[], $14::text[], $15::timestamptz[], $16::int[], $17::timestamptz[], $18::timestamptz[])
+         FROM unnest((SELECT $13::uuid[]), (SELECT $14::text[]), (SELECT $15::timestamptz[]), (SELECT $16::int[]), (SELECT $17::timestamptz[]), (SELECT $18::timestamptz[]))
            AS h(id, state, since, failures, next_probe_at, failing_since)
          WHERE s.id = h.id
        ), recovered AS (

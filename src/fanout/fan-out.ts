@@ -282,6 +282,8 @@ export class FanOut {
   private async insert(sql: Sql, pairs: readonly PairToInsert[]): Promise<Array<{ subscription_id: string }>> {
     // The first delivery of a key in this batch waits when the key's previous delivery has not gone
     // through yet (pending, retrying, or FAILED and not let go); the next ones of the batch wait behind it.
+    // The arrays are read through subqueries, so that the planner does not see their length: the plan is
+    // the same for every batch, and PostgreSQL keeps the generic one instead of planning each batch again.
     return sql.query<{ subscription_id: string }>(
       `INSERT INTO deliveries (id, account_id, environment, event_id, subscription_id, next_attempt_at, ordering_key, sequence, order_wait)
        SELECT d.id, d.account_id, d.environment, d.event_id, d.subscription_id, now(), d.ordering_key, d.sequence,
@@ -291,7 +293,8 @@ export class FanOut {
                                 WHERE p.subscription_id = d.subscription_id AND p.ordering_key = d.ordering_key AND p.sequence = d.sequence - 1
                                   AND (p.status IN ('PENDING', 'RETRYING') OR (p.status = 'FAILED' AND NOT p.order_released)))
               END
-       FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::uuid[], $6::text[], $7::int[], $8::boolean[], $9::boolean[])
+       FROM unnest((SELECT $1::uuid[]), (SELECT $2::uuid[]), (SELECT $3::text[]), (SELECT $4::uuid[]), (SELECT $5::uuid[]),
+                   (SELECT $6::text[]), (SELECT $7::int[]), (SELECT $8::boolean[]), (SELECT $9::boolean[]))
          AS d(id, account_id, environment, event_id, subscription_id, ordering_key, sequence, per_key, first_of_batch)
        ON CONFLICT (event_id, subscription_id) DO NOTHING
        RETURNING subscription_id`,
