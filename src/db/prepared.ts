@@ -6,6 +6,8 @@ const PREPARE_AFTER_RUNS = 3;
 const MAX_PREPARED = 128;
 /** Statements counted but not yet prepared; past this the counts start again, so that one-off texts cannot grow it. */
 const MAX_COUNTED = 2_000;
+/** Statements that answer every column of a table (pg-boss's failing of jobs does). */
+const RETURNS_TABLE_COLUMNS = /\bRETURNING\s+\*/i;
 
 /**
  * Which statement texts are prepared, and under which names: the ones run
@@ -25,6 +27,9 @@ export class StatementNames {
 
   /** The name to prepare the text under, or undefined to send it unnamed (parsed and planned again). */
   nameOf(text: string): string | undefined {
+    // A prepared statement may not change its result's columns: one whose columns are a table's would fail,
+    // on every connection that prepared it, once a migration adds a column to that table.
+    if (RETURNS_TABLE_COLUMNS.test(text)) return undefined;
     const name = this.names.get(text);
     if (name !== undefined || this.names.size >= this.maxPrepared) return name;
     const runs = (this.runs.get(text) ?? 0) + 1;
