@@ -27,11 +27,11 @@ export class StatementNames {
 
   /** The name to prepare the text under, or undefined to send it unnamed (parsed and planned again). */
   nameOf(text: string): string | undefined {
+    const name = this.names.get(text);
+    if (name !== undefined || this.names.size >= this.maxPrepared) return name;
     // A prepared statement may not change its result's columns: one whose columns are a table's would fail,
     // on every connection that prepared it, once a migration adds a column to that table.
     if (RETURNS_TABLE_COLUMNS.test(text)) return undefined;
-    const name = this.names.get(text);
-    if (name !== undefined || this.names.size >= this.maxPrepared) return name;
     const runs = (this.runs.get(text) ?? 0) + 1;
     if (runs < this.prepareAfterRuns) {
       if (this.runs.size >= this.maxCounted) this.runs.clear();
