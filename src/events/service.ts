@@ -10,7 +10,7 @@ import { isUuid, newId } from '../ids.js';
 import { keysetPage, type Page } from '../pagination.js';
 import { sqlOfManager, type Sql } from '../db/sql.js';
 import { transactionAtOnce, type AtOnceResult, type Statement } from '../db/pipeline.js';
-import { WAKE_CHANNEL, fanOutTopicsOf, wakeStatement, type WakeTopic } from '../queue/wakeup.js';
+import { fanOutTopicsOf, wakeInTransaction, wakeStatement, type WakeTopic } from '../queue/wakeup.js';
 import { channelOf } from '../catalog/rules.js';
 import { OPERATIONS_CHANNEL } from '../operations/events.js';
 import { idempotencyHash } from './idempotency.js';
@@ -247,7 +247,8 @@ export class EventService {
       // The caller's commit comes later: the fan-out is woken from the transaction, as it commits.
       const stored = await store(sql);
       if ((await sendEventJobs(this.boss, sql, stored)) > 0) {
-        await sql.query('SELECT pg_notify($1, t) FROM unnest($2::text[]) AS t', [WAKE_CHANNEL, fanOutTopicsOf(stored.map((e) => e.type))]);
+        const wake = wakeInTransaction(fanOutTopicsOf(stored.map((e) => e.type)));
+        await sql.query(wake.text, wake.values);
       }
     });
   }

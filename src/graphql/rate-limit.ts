@@ -32,12 +32,8 @@ export const RATE_LIMIT_TABLE = 'rate_limits';
  * counts requests one by one.
  */
 export class RequestRateLimiter {
-  private readonly byKey: RateLimiterAbstract;
-  private readonly byAddress: RateLimiterAbstract;
-  /** Limiters of keys' own budgets, by requests per window; they share the key counters. */
-  private readonly byBudget = new Map<number, RateLimiterAbstract>();
-  /** Limiters that take a share of a budget at once, by prefix and budget: the same counters, without the in-memory block. */
-  private readonly shareTakers = new Map<string, RateLimiterAbstract>();
+  /** The limiters, by counter prefix, budget (requests per window) and whether they block in memory; a key's own budget shares its counter. */
+  private readonly limiters = new Map<string, RateLimiterAbstract>();
   /**
    * Requests this process took from a counter and has not used yet, by
    * prefix, budget and key, each until its window ends; `spent` once a share
@@ -51,43 +47,43 @@ export class RequestRateLimiter {
     private readonly logger: Logger,
     /** Told of every refused request. */
     private readonly onLimited: (by: 'key' | 'address') => void = () => {},
-  ) {
-    this.byKey = this.limiter(db, 'key', settings.rateLimitPerKey);
-    this.byAddress = this.limiter(db, 'address', settings.rateLimitPerAddress);
-  }
+  ) {}
 
-  private limiter(db: DataSource, keyPrefix: string, points: number, blockInMemory = true): RateLimiterAbstract {
-    const duration = this.settings.rateLimitWindowSeconds;
-    return new RateLimiterPostgres({
-      storeClient: db,
-      storeType: 'typeorm',
-      tableName: RATE_LIMIT_TABLE,
-      tableCreated: true,
-      keyPrefix,
-      points,
-      duration,
-      ...(blockInMemory ? { inMemoryBlockOnConsumed: points } : {}),
-      insuranceLimiter: new RateLimiterMemory({ keyPrefix, points, duration }),
-    });
-  }
-
-  private keyLimiter(principal: Principal): RateLimiterAbstract {
-    if (!principal.rateLimitPerSecond) return this.byKey;
-    const points = principal.rateLimitPerSecond * this.settings.rateLimitWindowSeconds;
-    let limiter = this.byBudget.get(points);
+  /**
+   * The limiter of a counter prefix and budget. One that takes shares does
+   * not block in memory: a share that does not fit is given back, and the
+   * window goes on one request at a time.
+   */
+  private limiter(keyPrefix: string, points: number, blockInMemory = true): RateLimiterAbstract {
+    const name = `${keyPrefix}:${points}:${blockInMemory}`;
+    let limiter = this.limiters.get(name);
     if (!limiter) {
-      limiter = this.limiter(this.db, 'key', points);
-      this.byBudget.set(points, limiter);
+      const duration = this.settings.rateLimitWindowSeconds;
+      limiter = new RateLimiterPostgres({
+        storeClient: this.db,
+        storeType: 'typeorm',
+        tableName: RATE_LIMIT_TABLE,
+        tableCreated: true,
+        keyPrefix,
+        points,
+        duration,
+        ...(blockInMemory ? { inMemoryBlockOnConsumed: points } : {}),
+        insuranceLimiter: new RateLimiterMemory({ keyPrefix, points, duration }),
+      });
+      this.limiters.set(name, limiter);
     }
     return limiter;
   }
 
   /** Counts one request; throws RATE_LIMITED when the key's or address's window is used up. */
   async consume(principal: Principal | null, address: string | undefined): Promise<void> {
-    const [limiter, key] = principal ? [this.keyLimiter(principal), principal.apiKeyId] : [this.byAddress, addressKey(address)];
-    if (await this.takeReserved(principal ? 'key' : 'address', limiter.points, key)) return;
+    const { rateLimitPerKey, rateLimitPerAddress, rateLimitWindowSeconds } = this.settings;
+    const [prefix, points, key] = principal
+      ? ['key', principal.rateLimitPerSecond ? principal.rateLimitPerSecond * rateLimitWindowSeconds : rateLimitPerKey, principal.apiKeyId]
+      : ['address', rateLimitPerAddress, addressKey(address)];
+    if (await this.takeReserved(prefix, points, key)) return;
     try {
-      await limiter.consume(key);
+      await this.limiter(prefix, points).consume(key);
     } catch (result) {
       if (result instanceof RateLimiterRes) {
         this.onLimited(principal ? 'key' : 'address');
@@ -117,7 +113,7 @@ export class RequestRateLimiter {
       // The rest of the window goes one request at a time, and is refused from memory once it is used up.
       if (held.spent) return false;
     }
-    const taker = this.shareTaker(prefix, points);
+    const taker = this.limiter(prefix, points, false);
     let taken: RateLimiterRes;
     try {
       taken = await taker.consume(key, share);
@@ -142,17 +138,6 @@ export class RequestRateLimiter {
     }
     if (this.reserved.size >= MAX_RESERVATIONS) this.forgetEnded();
     this.reserved.set(slot, { left, until, spent });
-  }
-
-  private shareTaker(prefix: string, points: number): RateLimiterAbstract {
-    const name = `${prefix}:${points}`;
-    let taker = this.shareTakers.get(name);
-    if (!taker) {
-      // No in-memory block: a share that does not fit is given back, and the window goes on one request at a time.
-      taker = this.limiter(this.db, prefix, points, false);
-      this.shareTakers.set(name, taker);
-    }
-    return taker;
   }
 
   private forgetEnded(): void {

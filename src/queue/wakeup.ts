@@ -79,6 +79,11 @@ export function wakeStatement(topics: readonly WakeTopic[]): { text: string; val
   };
 }
 
+/** The NOTIFY of wake-ups inside the caller's transaction, heard when it commits (and durable as it is). */
+export function wakeInTransaction(topics: readonly WakeTopic[]): { text: string; values: unknown[] } {
+  return { text: 'SELECT pg_notify($1, t) FROM unnest($2::text[]) AS t', values: [WAKE_CHANNEL, topics] };
+}
+
 export class WakeSender {
   private readonly pool: pg.Pool;
   private sending = false;

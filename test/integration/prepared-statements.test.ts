@@ -63,13 +63,13 @@ describe('PreparingClient', () => {
       for (let i = 0; i < 5; i++) answers.push((await pool.query<{ answer: number }>(text, [2])).rows[0]!.answer);
       // The callback form, which node-postgres's pool.query itself uses, and a config object.
       const viaCallback = await new Promise<number>((resolve, reject) => {
-        void pool.connect().then((client) => {
+        pool.connect().then((client) => {
           client.query(text, [3], (error: Error | null, result: pg.QueryResult<{ answer: number }>) => {
             client.release();
             if (error) reject(error);
             else resolve(result.rows[0]!.answer);
           });
-        });
+        }, reject);
       });
       const viaConfig = (await pool.query<{ answer: number }>({ text, values: [4] })).rows[0]!.answer;
       for (let i = 0; i < 4; i++) await pool.query('SELECT 1 AS once /* prepared-statements test, no parameters */');
