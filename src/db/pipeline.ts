@@ -6,6 +6,8 @@ export interface Statement {
   text: string;
   values?: unknown[];
   name?: string;
+  /** 'array': rows as arrays of their columns' values, in order, instead of objects. */
+  rowMode?: 'array';
 }
 
 /**

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { parseTimestamptz } from './timestamps.js';
 
 /** A parameterised statement is prepared once it has been run this many times in the process. */
 const PREPARE_AFTER_RUNS = 3;
@@ -61,11 +62,17 @@ type QueryCallback = (error: Error | null, result: pg.QueryResult) => void;
  * publish and its delivery (pg-boss's job insert, fetch and completion,
  * the fan-out's and the recorder's) as running them. Statements without
  * parameters (BEGIN, COMMIT, SAVEPOINT) and those already named are sent
- * as they are. Given to every pool of the process with the pool's `Client`
- * option, pg-boss's included.
+ * as they are. Its timestamptz values are read by parseTimestamptz. Given
+ * to every pool of the process with the pool's `Client` option, pg-boss's
+ * included.
  */
 export class PreparingClient extends pg.Client {
   static readonly names: StatementNames = processNames;
+
+  constructor(config?: string | pg.ClientConfig) {
+    super(config);
+    this.setTypeParser(pg.types.builtins.TIMESTAMPTZ, 'text', parseTimestamptz);
+  }
 
   // One signature for node-postgres's overloads: the arguments are passed on as they came, with a name added.
   override query(config: unknown, values?: unknown, callback?: unknown): never {

@@ -5,8 +5,10 @@ import { DeliveryEntity, EventEntity, SubscriptionEntity } from '../db/entities/
 import type pg from 'pg';
 import { poolOf } from '../db/data-source.js';
 import { transactionAtOnce } from '../db/pipeline.js';
+import { arrayLiteral } from '../db/array-literal.js';
 import { entityColumns, type EntityColumns } from '../db/row-mapping.js';
 import { newId } from '../ids.js';
+import type { SigningSecretRow } from '../secrets/service.js';
 import type { SubscriptionService } from '../subscriptions/service.js';
 import { DeliveryOrdering, SubscriptionKind } from '../domain.js';
 import type { HealthTransition, OperationsReporter } from '../operations/reporter.js';
@@ -56,6 +58,15 @@ export interface ClaimLimits {
   /** This worker's deliveries in flight, per subscription and per account. */
   inFlightByEndpoint: ReadonlyMap<string, number>;
   inFlightByAccount: ReadonlyMap<string, number>;
+}
+
+/** What a claim answers. */
+export interface ClaimResult {
+  claimed: AttemptContext[];
+  /** Endpoints with due deliveries were left out because this worker's share of their account or of the endpoint was full. */
+  heldBack: boolean;
+  /** The active signing secrets of the claimed deliveries' subscriptions (and perhaps a few more), still encrypted. */
+  secretRows: SigningSecretRow[];
 }
 
 /** The transaction-local settings in which a claim's first statement hands its chosen endpoints to the second. */
@@ -296,18 +307,21 @@ export class AttemptStore {
 
   /**
    * claim, and whether endpoints with due deliveries were left out because
-   * this worker's share of their account or of the endpoint was full: a slot
-   * that frees up here is then worth another claim.
+   * this worker's share of their account or of the endpoint was full (a slot
+   * that frees up here is then worth another claim), with the signing
+   * secrets of the claimed deliveries read in the same transaction.
    */
-  async claimAndTell(limits: ClaimLimits): Promise<{ claimed: AttemptContext[]; heldBack: boolean }> {
-    if (limits.limit <= 0) return { claimed: [], heldBack: false };
+  async claimAndTell(limits: ClaimLimits): Promise<ClaimResult> {
+    if (limits.limit <= 0) return { claimed: [], heldBack: false, secretRows: [] };
     const endpointIds = [...limits.inFlightByEndpoint.keys()];
     const accountIds = [...limits.inFlightByAccount.keys()];
-    const endpointsInFlight = endpointIds.map((id) => limits.inFlightByEndpoint.get(id)!);
-    const accountsInFlight = accountIds.map((id) => limits.inFlightByAccount.get(id)!);
+    const endpointsInFlight = arrayLiteral(endpointIds.map((id) => limits.inFlightByEndpoint.get(id)!));
+    const accountsInFlight = arrayLiteral(accountIds.map((id) => limits.inFlightByAccount.get(id)!));
+    const endpoints = arrayLiteral(endpointIds);
+    const accounts = arrayLiteral(accountIds);
     // Both statements and the transaction around them leave in one write: one round trip per claim.
     const {
-      results: [, endpoints, claim],
+      results: [, chosenEndpoints, claim, secrets],
     } = await transactionAtOnce(this.claimPool, [
       // Index scans only: the claim's scans stop at their limits, and an index scan marks the entries of
       // rows long since changed as dead, which a bitmap scan (chosen from lagging statistics) visits again
@@ -321,9 +335,9 @@ export class AttemptStore {
         text: this.endpointsSql,
         values: [
           limits.defaultMaxInFlight,
-          endpointIds,
+          endpoints,
           endpointsInFlight,
-          accountIds,
+          accounts,
           accountsInFlight,
           limits.maxInFlightPerEndpoint,
           limits.maxInFlightPerAccount,
@@ -332,35 +346,49 @@ export class AttemptStore {
       },
       {
         name: 'hookline_claim',
+        rowMode: 'array',
         text: this.claimSql,
         values: [
           limits.owner,
           limits.limit,
           limits.leaseSeconds,
-          accountIds,
+          accounts,
           accountsInFlight,
           limits.maxInFlightPerEndpoint,
           limits.maxInFlightPerAccount,
         ],
       },
+      // The signing secrets of the chosen endpoints (those of the claimed deliveries among them), active as
+      // SecretService.activeSecretsFor reads them: in the same write, instead of a round trip of its own
+      // after the claim.
+      {
+        name: 'hookline_claim_secrets',
+        text: `SELECT id, subscription_id, ciphertext FROM signing_secrets
+               WHERE subscription_id = ANY(current_setting('${CLAIM_SETTING}.ids')::uuid[]) AND (expires_at IS NULL OR expires_at > now())
+               ORDER BY subscription_id, created_at DESC, id DESC`,
+      },
     ]);
-    const { found, chosen } = endpoints!.rows[0] as { found: number; chosen: number };
-    const rows = claim!.rows as Array<Record<string, unknown>>;
+    const { found, chosen } = chosenEndpoints!.rows[0] as { found: number; chosen: number };
+    // Rows as arrays: the delivery's columns, then the event's, then the subscription's (see claimSql).
+    const rows = claim!.rows as unknown[][];
+    const eventAt = this.delivery.width;
+    const subscriptionAt = eventAt + this.event.width;
     // The claimed deliveries of one event or endpoint share its (read-only) entity.
     const events = new Map<string, EventEntity>();
     const subscriptions = new Map<string, SubscriptionEntity>();
     for (const row of rows) {
-      const eventId = this.event.idOf(row);
-      if (eventId !== null) events.set(eventId, this.event.read(row));
-      const subscriptionId = this.subscription.idOf(row);
-      if (subscriptionId !== null) subscriptions.set(subscriptionId, this.subscription.read(row));
+      const eventId = this.event.idAt(row, eventAt);
+      if (eventId !== null) events.set(eventId, this.event.readAt(row, eventAt));
+      const subscriptionId = this.subscription.idAt(row, subscriptionAt);
+      if (subscriptionId !== null) subscriptions.set(subscriptionId, this.subscription.readAt(row, subscriptionAt));
     }
     return {
       claimed: rows.map((row) => {
-        const delivery = this.delivery.read(row);
+        const delivery = this.delivery.readAt(row, 0);
         return { delivery, event: events.get(delivery.eventId)!, subscription: subscriptions.get(delivery.subscriptionId)! };
       }),
       heldBack: chosen < found,
+      secretRows: secrets!.rows as SigningSecretRow[],
     };
   }
 
@@ -542,6 +570,7 @@ export class AttemptStore {
     health: ReadonlyArray<{ id: string; health: EndpointHealth }>,
   ): Promise<void> {
     const states = entries.map((e) => deliveryAfterAttempt(e.outcome, new Date(e.attempt.startedAt.getTime() + e.attempt.durationMs)));
+    // Array literals built here rather than by node-postgres: see arrayLiteral.
     const values = [
       entries.map((e) => e.context.delivery.id),
       entries.map((e) => e.context.delivery.leaseToken),
@@ -561,7 +590,7 @@ export class AttemptStore {
       health.map((h) => h.health.consecutiveFailures),
       health.map((h) => h.health.nextProbeAt),
       health.map((h) => h.health.failingSince),
-    ];
+    ].map(arrayLiteral);
     if (manager) await manager.query(entries.some((e) => e.context.delivery.orderingKey !== null) ? RECORD_KEYED_SQL : RECORD_SQL, values);
     else await this.prepared('hookline_record', RECORD_SQL, values);
   }

@@ -1,5 +1,5 @@
 import type { Metrics } from '../metrics/metrics.js';
-import type { SecretService } from '../secrets/service.js';
+import type { SecretService, SigningSecretRow } from '../secrets/service.js';
 import { TEST_EVENT_TYPE, type AttemptContext, type AttemptEntry, type AttemptRecord, type AttemptStore } from './attempt-store.js';
 import type { AttemptRecorder } from './attempt-recorder.js';
 import type { DeliveryHttpClient } from './http-client.js';
@@ -33,24 +33,12 @@ export type SecretsBySubscription = Map<string, string[] | Error>;
 export class Deliverer {
   constructor(private readonly deps: DelivererDeps) {}
 
-  /** The secrets of a claim, read together; a subscription whose secrets fail is read alone so that only it fails. */
-  async secretsFor(subscriptionIds: readonly string[]): Promise<SecretsBySubscription> {
-    const ids = [...new Set(subscriptionIds)];
-    try {
-      return new Map(await this.deps.secrets.activeSecretsFor(ids));
-    } catch {
-      const result: SecretsBySubscription = new Map();
-      for (const id of ids) {
-        result.set(
-          id,
-          await this.deps.secrets.activeSecretsFor([id]).then(
-            (m) => m.get(id) ?? [],
-            (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
-          ),
-        );
-      }
-      return result;
-    }
+  /** The signing secrets of a claim's subscriptions, from the rows its transaction read; a subscription whose secret cannot be decrypted maps to why. */
+  secretsOf(claimed: readonly AttemptContext[], rows: readonly SigningSecretRow[]): SecretsBySubscription {
+    return this.deps.secrets.activeSecretsOf(
+      claimed.map((c) => c.subscription.id),
+      rows,
+    );
   }
 
   async deliver(context: AttemptContext, secrets: string[] | Error | undefined): Promise<DeliverResult> {

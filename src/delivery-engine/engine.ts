@@ -1,8 +1,8 @@
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { newId } from '../ids.js';
-import type { AttemptContext, AttemptStore } from './attempt-store.js';
-import type { Deliverer } from './deliverer.js';
+import type { AttemptContext, AttemptStore, ClaimResult } from './attempt-store.js';
+import type { Deliverer, SecretsBySubscription } from './deliverer.js';
 
 export interface EngineOptions {
   /** Deliveries in flight in this process at most. */
@@ -101,10 +101,9 @@ export class DeliveryEngine {
       if (free > 0) {
         this.woken = false;
         const limit = Math.min(free, MAX_CLAIM);
-        let claimed: AttemptContext[];
-        let heldBack: boolean;
+        let claim: ClaimResult;
         try {
-          ({ claimed, heldBack } = await this.deps.store.claimAndTell({
+          claim = await this.deps.store.claimAndTell({
             owner: this.owner,
             limit,
             leaseSeconds,
@@ -113,15 +112,16 @@ export class DeliveryEngine {
             maxInFlightPerAccount: this.options.concurrency,
             inFlightByEndpoint: this.inFlightByEndpoint,
             inFlightByAccount: this.inFlightByAccount,
-          }));
+          });
         } catch (error) {
           this.deps.logger.warn({ err: error }, 'could not claim deliveries');
           await this.pause(CLAIM_ERROR_PAUSE_MS);
           continue;
         }
+        const { claimed } = claim;
         // An endpoint or account at its share may have more due: a freed slot is worth another claim.
-        this.moreDue = claimed.length > 0 || heldBack;
-        if (claimed.length > 0) await this.dispatch(claimed);
+        this.moreDue = claimed.length > 0 || claim.heldBack;
+        if (claimed.length > 0) this.dispatch(claimed, this.deps.deliverer.secretsOf(claimed, claim.secretRows));
         if (claimed.length === limit && this.inFlight < this.slots) continue;
       }
       if (!this.running) break;
@@ -132,20 +132,10 @@ export class DeliveryEngine {
     }
   }
 
-  private async dispatch(claimed: AttemptContext[]): Promise<void> {
+  private dispatch(claimed: AttemptContext[], secrets: SecretsBySubscription): void {
     this.inFlight += claimed.length;
     for (const c of claimed) this.count(c, 1);
     this.deps.metrics.deliveriesInFlight.set(this.inFlight);
-    let secrets: Awaited<ReturnType<Deliverer['secretsFor']>>;
-    try {
-      secrets = await this.deps.deliverer.secretsFor(claimed.map((c) => c.subscription.id));
-    } catch (error) {
-      // The database is away: the leases run out and the deliveries are claimed again.
-      this.deps.logger.warn({ err: error }, 'could not read signing secrets');
-      this.inFlight -= claimed.length;
-      for (const c of claimed) this.count(c, -1);
-      return;
-    }
     for (const context of claimed) {
       const attempt = this.deps.deliverer
         .deliver(context, secrets.get(context.subscription.id))

@@ -5,6 +5,7 @@ import { channelOf, subscriptionMatches } from '../catalog/rules.js';
 import { EventEntity, SubscriptionEntity } from '../db/entities/index.js';
 import { entityColumns, type EntityColumns } from '../db/row-mapping.js';
 import type { Sql } from '../db/sql.js';
+import { arrayLiteral } from '../db/array-literal.js';
 import { DeliveryOrdering, Environment, SubscriptionKind } from '../domain.js';
 import type { EventService, PublishInput } from '../events/service.js';
 import { sendEventJobs } from '../events/outbox.js';
@@ -206,7 +207,7 @@ export class FanOut {
        JOIN webhook_subscriptions s ON s.account_id = k.account_id AND s.environment = k.environment
          AND s.enabled AND s.deleted_at IS NULL
          AND k.channel = ANY(s.channels) AND (cardinality(s.events) = 0 OR k.type = ANY(s.events))`,
-      [list.map((k) => k.accountId), list.map((k) => k.environment), list.map((k) => channelOf(k.type)), list.map((k) => k.type)],
+      [list.map((k) => k.accountId), list.map((k) => k.environment), list.map((k) => channelOf(k.type)), list.map((k) => k.type)].map(arrayLiteral),
     );
     if (rows.length === 0) return none;
     const kindKeys = [...kinds.keys()];
@@ -308,7 +309,7 @@ export class FanOut {
         pairs.map((p) => p.sequence),
         pairs.map((p) => p.perKey),
         pairs.map((p) => p.firstOfBatch),
-      ],
+      ].map(arrayLiteral),
     );
   }
 }

@@ -16,6 +16,13 @@ export const MAX_EXPIRE_AFTER_SECONDS = 30 * 24 * 3600;
 export const MAX_ACTIVE_SECRETS = 10;
 
 const ACTIVE = '(expires_at IS NULL OR expires_at > $2)';
+
+/** A stored signing secret as read from signing_secrets, still encrypted. */
+export interface SigningSecretRow {
+  id: string;
+  subscription_id: string;
+  ciphertext: Buffer;
+}
 /** Decrypted secrets a process keeps; far more than the subscriptions one worker serves at a time. */
 const PLAINTEXT_CACHE_SIZE = 10_000;
 
@@ -212,8 +219,29 @@ export class SecretService {
        WHERE subscription_id = ANY($1::uuid[]) AND ${ACTIVE}
        ORDER BY subscription_id, created_at DESC, id DESC`,
       [[...result.keys()], at],
-    )) as Array<{ id: string; subscription_id: string; ciphertext: Buffer }>;
+    )) as SigningSecretRow[];
     for (const row of rows) result.get(row.subscription_id)!.push(this.decrypt(row));
+    return result;
+  }
+
+  /**
+   * activeSecretsFor from rows read elsewhere (the delivery worker reads them
+   * in its claim's transaction), newest first per subscription. A
+   * subscription whose secret cannot be decrypted maps to the error, so that
+   * only its deliveries fail.
+   */
+  activeSecretsOf(subscriptionIds: Iterable<string>, rows: readonly SigningSecretRow[]): Map<string, string[] | Error> {
+    const result = new Map<string, string[] | Error>();
+    for (const id of subscriptionIds) result.set(id, []);
+    for (const row of rows) {
+      const secrets = result.get(row.subscription_id);
+      if (!Array.isArray(secrets)) continue;
+      try {
+        secrets.push(this.decrypt(row));
+      } catch (error) {
+        result.set(row.subscription_id, error instanceof Error ? error : new Error(String(error)));
+      }
+    }
     return result;
   }
 
@@ -222,7 +250,7 @@ export class SecretService {
    * kept by row id: a busy worker would otherwise decrypt the same few
    * secrets for every attempt.
    */
-  private decrypt(row: { id: string; subscription_id: string; ciphertext: Buffer }): string {
+  private decrypt(row: SigningSecretRow): string {
     const cached = this.plaintexts.get(row.id);
     if (cached !== undefined) return cached;
     let secret: string;

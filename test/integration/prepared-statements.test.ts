@@ -2,9 +2,11 @@ import pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { arrayLiteral } from '../../src/db/array-literal.js';
 import { createDataSource, poolOf } from '../../src/db/data-source.js';
 import { createPipelinedPool, transactionAtOnce } from '../../src/db/pipeline.js';
 import { PreparingClient, StatementNames } from '../../src/db/prepared.js';
+import { parseTimestamptz } from '../../src/db/timestamps.js';
 import { startBoss } from '../../src/queue/boss.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
@@ -119,6 +121,69 @@ describe('PreparingClient', () => {
       expect(statements.some((s) => s.includes('job_common') || s.includes('pgboss.job'))).toBe(true);
     } finally {
       await boss?.stop({ graceful: false, close: true });
+    }
+  });
+});
+
+describe('values as PostgreSQL reads them', () => {
+  let db: TestDatabase;
+  let pool: pg.Pool;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    pool = new pg.Pool({ connectionString: db.url, max: 1, Client: PreparingClient });
+  });
+  afterAll(async () => {
+    await pool?.end();
+    await db?.drop();
+  });
+
+  it('arrayLiteral: text, uuid, integer, boolean and timestamptz arrays arrive as they were, quotes, backslashes and NULLs included', async () => {
+    const texts = ['plain', '', 'NULL', 'a,b', '{braces}', 'say "hi"', 'back\\slash', '\\"both\\"', ' spaced ', 'line\nbreak', 'ünïcödé ✓', null];
+    const uuids = ['0192f1c4-7d2e-7000-8000-000000000001', null];
+    const ints = [0, -7, 2147483647, null];
+    const bools = [true, false, null];
+    const instants = [new Date('2026-12-06T17:12:01.123Z'), new Date(0), null];
+    const { rows } = await pool.query<{
+      texts: Array<string | null>;
+      uuids: Array<string | null>;
+      ints: Array<number | null>;
+      bools: Array<boolean | null>;
+      instants: Array<Date | null>;
+    }>('SELECT $1::text[] AS texts, $2::uuid[] AS uuids, $3::int[] AS ints, $4::boolean[] AS bools, $5::timestamptz[] AS instants', [
+      arrayLiteral(texts),
+      arrayLiteral(uuids),
+      arrayLiteral(ints),
+      arrayLiteral(bools),
+      arrayLiteral(instants),
+    ]);
+    expect(rows[0]).toEqual({ texts, uuids, ints, bools, instants });
+    const [empty] = (await pool.query<{ n: number }>('SELECT cardinality($1::text[]) AS n', [arrayLiteral([])])).rows;
+    expect(empty!.n).toBe(0);
+  });
+
+  it('parseTimestamptz reads what PostgreSQL answers as the default parser does, in UTC and in another time zone', async () => {
+    const parseDefault = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ, 'text') as (text: string) => unknown;
+    const client = await pool.connect();
+    try {
+      for (const zone of ['UTC', 'Asia/Kolkata']) {
+        await client.query(`SET TimeZone = '${zone}'`);
+        const { rows } = await client.query<{ text: string; value: Date | number }>(
+          `SELECT t::text AS text, t AS value FROM unnest(ARRAY[
+             '2026-12-06 17:12:01.123456+00', '2026-12-06 17:12:01+00', '2026-12-06 17:12:01.1+00', '2026-02-28 23:59:59.999999+00',
+             '1999-12-31 23:59:59.000001+00', '0050-06-01 12:00:00+00', 'infinity', '-infinity'
+           ]::timestamptz[]) AS t`,
+        );
+        for (const row of rows) {
+          const expected = parseDefault(row.text);
+          expect(parseTimestamptz(row.text), row.text).toEqual(expected);
+          expect(row.value, `${row.text} read by the client`).toEqual(expected);
+        }
+        if (zone === 'UTC') expect(rows[0]!.value).toEqual(new Date('2026-12-06T17:12:01.123Z'));
+      }
+    } finally {
+      await client.query('RESET TimeZone');
+      client.release();
     }
   });
 });
