@@ -279,6 +279,16 @@ describe('DeliveryHttpClient with private addresses allowed', () => {
     expect(result.error).toMatch(/^connection (reset|closed by the server)$/);
   });
 
+  it('reports a body the server cuts off before its end, keeping none of it', async () => {
+    const s = await server((_req, res) => {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('partial', () => res.socket?.destroy());
+    });
+    const result = await client().send({ url: s.origin, headers, body: payload });
+    expect(result).toMatchObject({ status: null, body: null, errorCode: 'connection_reset' });
+    expect(result.error).toMatch(/\(status 200 received, response body incomplete\)$/);
+  });
+
   it('reports a TLS failure', async () => {
     // A plain HTTP server cannot complete a TLS handshake.
     const s = await server((_req, res) => {
