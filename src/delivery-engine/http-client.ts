@@ -312,8 +312,9 @@ function readCapped(body: Readable, maxBytes: number): Promise<string> {
         body.on('error', () => {});
         body.destroy();
       }
+      const text = decodeCapped(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size), truncated);
       // PostgreSQL text cannot hold NUL; the body is recorded as text.
-      resolve(decodeCapped(Buffer.concat(chunks, size), truncated).replaceAll('\u0000', '\uFFFD'));
+      resolve(text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text);
     };
     const onData = (chunk: Buffer | string) => {
       const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
@@ -353,8 +354,12 @@ function readCapped(body: Readable, maxBytes: number): Promise<string> {
  * stream mode) rather than shown as U+FFFD; the answer's own U+FFFD stays.
  */
 export function decodeCapped(bytes: Uint8Array, cut: boolean): string {
-  return new TextDecoder('utf-8').decode(bytes, { stream: cut });
+  // A decoder in stream mode keeps the held-back bytes for its next call: each cut answer has its own.
+  return cut ? new TextDecoder('utf-8').decode(bytes, { stream: true }) : wholeDecoder.decode(bytes);
 }
+
+/** Decodes whole answers; it keeps nothing from one call to the next. */
+const wholeDecoder = new TextDecoder('utf-8');
 
 interface Failure {
   code: AttemptErrorCode;
