@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { expressMiddleware } from '@as-integrations/express5';
 import express, { type ErrorRequestHandler } from 'express';
 import type { GraphQLSchema } from 'graphql';
 import type { PgBoss } from 'pg-boss';
@@ -17,6 +16,7 @@ import { operationLimitsPlugin, parseOptions, queryLimitRules } from '../graphql
 import { RequestRateLimiter } from '../graphql/rate-limit.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services.js';
+import { apolloHandler } from './apollo-handler.js';
 import { ideRouter } from './ide.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { consoleRouter } from './console.js';
@@ -77,6 +77,15 @@ export class HttpServer {
     this.apollo = apollo;
     await apollo.start();
 
+    const rateLimiter = new RequestRateLimiter(this.deps.db, settings, logger, (by) => metrics.rateLimited.inc({ by }));
+    const graphql = [
+      // Key and rate limit first: a request over its limit is refused before its body is read or inflated.
+      admitRequest({ services, rateLimiter }),
+      jsonBody(MAX_REQUEST_BYTES),
+      apolloHandler(apollo, createContext({ services })),
+    ];
+    // A POST to /graphql, nearly every request, goes to Apollo before Express walks the routes of the pages.
+    app.post('/graphql', ...graphql);
     app.get('/healthz', (_req, res) => {
       res.json({ status: 'ok' });
     });
@@ -91,14 +100,8 @@ export class HttpServer {
     }
     app.use(ideRouter(settings.frameAncestors));
     app.use(consoleRouter(services.portal, { frameAncestors: settings.frameAncestors }));
-    const rateLimiter = new RequestRateLimiter(this.deps.db, settings, logger, (by) => metrics.rateLimited.inc({ by }));
-    app.use(
-      '/graphql',
-      // Key and rate limit first: a request over its limit is refused before its body is read or inflated.
-      admitRequest({ services, rateLimiter }),
-      jsonBody(MAX_REQUEST_BYTES),
-      expressMiddleware(apollo, { context: createContext({ services }) }),
-    );
+    // The rest of /graphql: GET queries (a browser's GET gets the IDE above) and other methods, which Apollo refuses.
+    app.use('/graphql', ...graphql);
     app.use(requestErrorHandler(logger));
 
     await new Promise<void>((resolve, reject) => {

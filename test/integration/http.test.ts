@@ -40,6 +40,33 @@ describe('HTTP routes', () => {
     expect((await fetch(`${base}/graphql/ide/${script}`)).status).toBe(200);
   });
 
+  it('answers a GraphQL query sent by GET, in the query string, and refuses one without a CSRF preflight header', async () => {
+    const search = new URLSearchParams({ query: 'query Who { viewer { role } __typename t: __typename }', operationName: 'Who' });
+    const headers = { authorization: `Bearer ${t.operatorToken}`, accept: 'application/json' };
+    const answered = await fetch(`${t.url}?${search.toString()}#ignored`, { headers: { ...headers, 'apollo-require-preflight': 'true' } });
+    expect(answered.status).toBe(200);
+    expect(answered.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(answered.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(await answered.json()).toEqual({ data: { viewer: { role: 'OPERATOR' }, __typename: 'Query', t: 'Query' } });
+
+    const refused = await fetch(`${t.url}?${search.toString()}`, { headers });
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toMatch(/CSRF/);
+  });
+
+  it('answers a POST to /graphql with its length and security headers, a query string beside the body changing nothing', async () => {
+    const response = await fetch(`${t.url}?unused=1`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t.operatorToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ __typename }' }),
+    });
+    const body = await response.text();
+    expect(response.status).toBe(200);
+    expect(JSON.parse(body)).toEqual({ data: { __typename: 'Query' } });
+    expect(response.headers.get('content-length')).toBe(String(Buffer.byteLength(body)));
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
   it('answers 503 on /readyz while the database is unreachable, and 200 when it returns', async () => {
     const admin = new pg.Client({ connectionString: t.database.url.replace(`/${t.database.name}`, '/postgres') });
     await admin.connect();
