@@ -4,7 +4,7 @@ import { subscriptionMatches } from '../catalog/rules.js';
 import { DeliveryEntity, EventEntity, SubscriptionEntity } from '../db/entities/index.js';
 import type pg from 'pg';
 import { poolOf } from '../db/data-source.js';
-import { transactionAtOnce } from '../db/pipeline.js';
+import { transactionAtOnce, type Statement } from '../db/pipeline.js';
 import { arrayLiteral } from '../db/array-literal.js';
 import { entityColumns, type EntityColumns } from '../db/row-mapping.js';
 import { newId } from '../ids.js';
@@ -149,6 +149,33 @@ function healthOf(s: {
     nextProbeAt: s.next_probe_at,
     failingSince: s.failing_since,
   };
+}
+
+/** Rows are locked in id order, endpoints before deliveries, so that two workers' groups cannot deadlock. */
+function orderedForLocks(entries: readonly AttemptEntry[]): AttemptEntry[] {
+  return [...entries].sort((x, y) => compare(x.context.delivery.id, y.context.delivery.id));
+}
+
+/** An attempt that tells about its endpoint's health: one that was sent, to a PUSH endpoint. */
+function probed(e: AttemptEntry): boolean {
+  return !e.unsent && e.context.subscription.kind !== SubscriptionKind.PULL;
+}
+
+/** An attempt after which its endpoint's health may change. */
+function touchesHealth(e: AttemptEntry): boolean {
+  return (
+    probed(e) &&
+    (!e.attempt.succeeded || e.context.subscription.healthState !== EndpointHealthState.HEALTHY || e.context.subscription.consecutiveFailures > 0)
+  );
+}
+
+function isDisabling(e: AttemptEntry): boolean {
+  return e.outcome.kind === 'failed' && Boolean(e.outcome.disableReason);
+}
+
+/** A success of a keyed delivery, which lets the next one of its key go (see lockNextInLine). */
+function isKeyedSuccess(e: AttemptEntry): boolean {
+  return e.attempt.succeeded && e.context.delivery.orderingKey !== null;
 }
 
 /**
@@ -313,16 +340,43 @@ export class AttemptStore {
    */
   async claimAndTell(limits: ClaimLimits): Promise<ClaimResult> {
     if (limits.limit <= 0) return { claimed: [], heldBack: false, secretRows: [] };
+    // The statements and the transaction around them leave in one write: one round trip per claim.
+    const { results } = await transactionAtOnce(this.claimPool, this.claimStatements(limits));
+    return this.readClaim(results);
+  }
+
+  /**
+   * A group of attempts recorded as record() records it, and a claim in the
+   * same transaction after it: the claim sees the leases the group gave back,
+   * so the slots it freed are filled again without a wake-up, a round trip
+   * and a commit of their own. Only a group that record() writes in one
+   * statement (no endpoint's health changes, no key's next delivery is let
+   * go, nothing is disabled) takes a claim with it; another is recorded as
+   * usual and answers undefined.
+   */
+  async recordAndClaim(entries: readonly AttemptEntry[], limits: ClaimLimits): Promise<ClaimResult | undefined> {
+    const ordered = orderedForLocks(entries);
+    if (limits.limit <= 0 || this.needsTransaction(ordered)) {
+      await this.record(entries);
+      return undefined;
+    }
+    const { results } = await transactionAtOnce(this.claimPool, [
+      { name: 'hookline_record', text: RECORD_SQL, values: this.recordValues(ordered, []) },
+      ...this.claimStatements(limits),
+    ]);
+    this.reportFailures(ordered);
+    return this.readClaim(results.slice(1));
+  }
+
+  /** The statements of a claim, in one transaction: the endpoints locked and chosen, the deliveries leased, their secrets read. */
+  private claimStatements(limits: ClaimLimits): Statement[] {
     const endpointIds = [...limits.inFlightByEndpoint.keys()];
     const accountIds = [...limits.inFlightByAccount.keys()];
     const endpointsInFlight = arrayLiteral(endpointIds.map((id) => limits.inFlightByEndpoint.get(id)!));
     const accountsInFlight = arrayLiteral(accountIds.map((id) => limits.inFlightByAccount.get(id)!));
     const endpoints = arrayLiteral(endpointIds);
     const accounts = arrayLiteral(accountIds);
-    // Both statements and the transaction around them leave in one write: one round trip per claim.
-    const {
-      results: [, chosenEndpoints, claim, secrets],
-    } = await transactionAtOnce(this.claimPool, [
+    return [
       // Index scans only: the claim's scans stop at their limits, and an index scan marks the entries of
       // rows long since changed as dead, which a bitmap scan (chosen from lagging statistics) visits again
       // on every claim: thousands of them per endpoint in a busy queue, most of the claim's time.
@@ -367,7 +421,11 @@ export class AttemptStore {
                WHERE subscription_id = ANY(current_setting('${CLAIM_SETTING}.ids')::uuid[]) AND (expires_at IS NULL OR expires_at > now())
                ORDER BY subscription_id, created_at DESC, id DESC`,
       },
-    ]);
+    ];
+  }
+
+  /** A claim's answer from the results of claimStatements. */
+  private readClaim([, chosenEndpoints, claim, secrets]: readonly pg.QueryResult[]): ClaimResult {
     const { found, chosen } = chosenEndpoints!.rows[0] as { found: number; chosen: number };
     // Rows as arrays: the delivery's columns, then the event's, then the subscription's (see claimSql).
     const rows = claim!.rows as unknown[][];
@@ -467,24 +525,15 @@ export class AttemptStore {
    */
   async record(entries: readonly AttemptEntry[], within?: EntityManager): Promise<void> {
     if (entries.length === 0) return;
-    // Rows are locked in id order, endpoints before deliveries, so that two workers' groups cannot deadlock.
-    const ordered = [...entries].sort((x, y) => compare(x.context.delivery.id, y.context.delivery.id));
-    const probed = (e: AttemptEntry) => !e.unsent && e.context.subscription.kind !== SubscriptionKind.PULL;
-    const touchesHealth = ordered.filter(
-      (e) =>
-        probed(e) &&
-        (!e.attempt.succeeded ||
-          e.context.subscription.healthState !== EndpointHealthState.HEALTHY ||
-          e.context.subscription.consecutiveFailures > 0),
-    );
-    const disables = ordered.filter((e) => e.outcome.kind === 'failed' && e.outcome.disableReason);
-    // A success of a keyed delivery lets the next one of its key go: see lockNextInLine.
-    const keyedSuccesses = ordered.filter((e) => e.attempt.succeeded && e.context.delivery.orderingKey !== null);
-    if (touchesHealth.length === 0 && disables.length === 0 && keyedSuccesses.length === 0) {
+    const ordered = orderedForLocks(entries);
+    if (!this.needsTransaction(ordered)) {
       await this.write(within, ordered, []);
       this.reportFailures(ordered);
       return;
     }
+    const disables = ordered.filter(isDisabling);
+    // A success of a keyed delivery lets the next one of its key go: see lockNextInLine.
+    const keyedSuccesses = ordered.filter(isKeyedSuccess);
     const work = async (manager: EntityManager) => {
       // Every endpoint of the group that was attempted, so that a success also clears failures recorded since its claim.
       const ids = [...new Set(ordered.filter(probed).map((e) => e.context.subscription.id))].sort();
@@ -553,6 +602,11 @@ export class AttemptStore {
     this.reportFailures(ordered);
   }
 
+  /** Whether a group needs more than its one statement: an endpoint's health, a disabling or a key's next delivery to see to. */
+  private needsTransaction(ordered: readonly AttemptEntry[]): boolean {
+    return ordered.some((e) => touchesHealth(e) || isDisabling(e) || isKeyedSuccess(e));
+  }
+
   /** Deliveries that ended FAILED, counted for their subscription's delivery_failed event. */
   private reportFailures(entries: readonly AttemptEntry[]): void {
     if (!this.reporter) return;
@@ -569,9 +623,16 @@ export class AttemptStore {
     entries: readonly AttemptEntry[],
     health: ReadonlyArray<{ id: string; health: EndpointHealth }>,
   ): Promise<void> {
+    const values = this.recordValues(entries, health);
+    if (manager) await manager.query(entries.some((e) => e.context.delivery.orderingKey !== null) ? RECORD_KEYED_SQL : RECORD_SQL, values);
+    else await this.prepared('hookline_record', RECORD_SQL, values);
+  }
+
+  /** The parameters of the record statement for a group and the endpoints' health it changes. */
+  private recordValues(entries: readonly AttemptEntry[], health: ReadonlyArray<{ id: string; health: EndpointHealth }>): string[] {
     const states = entries.map((e) => deliveryAfterAttempt(e.outcome, new Date(e.attempt.startedAt.getTime() + e.attempt.durationMs)));
     // Array literals built here rather than by node-postgres: see arrayLiteral.
-    const values = [
+    return [
       entries.map((e) => e.context.delivery.id),
       entries.map((e) => e.context.delivery.leaseToken),
       entries.map(() => newId()),
@@ -591,8 +652,6 @@ export class AttemptStore {
       health.map((h) => h.health.nextProbeAt),
       health.map((h) => h.health.failingSince),
     ].map(arrayLiteral);
-    if (manager) await manager.query(entries.some((e) => e.context.delivery.orderingKey !== null) ? RECORD_KEYED_SQL : RECORD_SQL, values);
-    else await this.prepared('hookline_record', RECORD_SQL, values);
   }
 
   /** Due deliveries (the queue depth) and held endpoints, for the worker's metrics. */

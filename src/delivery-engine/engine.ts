@@ -1,7 +1,7 @@
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { newId } from '../ids.js';
-import type { AttemptContext, AttemptStore, ClaimResult } from './attempt-store.js';
+import type { AttemptContext, AttemptEntry, AttemptStore, ClaimLimits, ClaimResult } from './attempt-store.js';
 import type { Deliverer, SecretsBySubscription } from './deliverer.js';
 
 export interface EngineOptions {
@@ -65,6 +65,11 @@ export class DeliveryEngine {
   /** This worker's deliveries in flight, by subscription and by account: the claim's fair shares. */
   private readonly inFlightByEndpoint = new Map<string, number>();
   private readonly inFlightByAccount = new Map<string, number>();
+  /** The claim under way, the loop's or one written with a group of attempts: one at a time, so that two never count the same free slots. */
+  private claimInProgress: Promise<unknown> | undefined;
+  /** Deliveries whose slots a claim written with their attempts has filled again: their end wakes no claim of its own. */
+  private readonly refilled = new Set<string>();
+  private readonly leaseSeconds: number;
 
   constructor(
     private readonly options: EngineOptions,
@@ -76,6 +81,7 @@ export class DeliveryEngine {
     this.slots = workerSlots(options.concurrency);
     // Slots freed one by one are claimed for together, so that a claim serves several deliveries.
     this.claimThreshold = Math.max(1, Math.floor(options.concurrency / 10));
+    this.leaseSeconds = (options.deliveryTimeoutMs + LEASE_MARGIN_MS) / 1000;
   }
 
   get deliveriesInFlight(): number {
@@ -95,34 +101,30 @@ export class DeliveryEngine {
   }
 
   private async run(): Promise<void> {
-    const leaseSeconds = (this.options.deliveryTimeoutMs + LEASE_MARGIN_MS) / 1000;
     while (this.running) {
+      if (this.claimInProgress) {
+        // A claim written with a group of attempts: its deliveries are counted once it is done.
+        await this.claimInProgress.catch(() => undefined);
+        continue;
+      }
       const free = this.slots - this.inFlight;
       if (free > 0) {
         this.woken = false;
         const limit = Math.min(free, MAX_CLAIM);
         let claim: ClaimResult;
+        const claiming = this.deps.store.claimAndTell(this.claimLimits(limit, this.inFlightByEndpoint, this.inFlightByAccount));
+        this.claimInProgress = claiming;
         try {
-          claim = await this.deps.store.claimAndTell({
-            owner: this.owner,
-            limit,
-            leaseSeconds,
-            defaultMaxInFlight: this.options.defaultMaxInFlight,
-            maxInFlightPerEndpoint: this.perEndpointInWorker,
-            maxInFlightPerAccount: this.options.concurrency,
-            inFlightByEndpoint: this.inFlightByEndpoint,
-            inFlightByAccount: this.inFlightByAccount,
-          });
+          claim = await claiming;
         } catch (error) {
           this.deps.logger.warn({ err: error }, 'could not claim deliveries');
           await this.pause(CLAIM_ERROR_PAUSE_MS);
           continue;
+        } finally {
+          this.claimInProgress = undefined;
         }
-        const { claimed } = claim;
-        // An endpoint or account at its share may have more due: a freed slot is worth another claim.
-        this.moreDue = claimed.length > 0 || claim.heldBack;
-        if (claimed.length > 0) this.dispatch(claimed, this.deps.deliverer.secretsOf(claimed, claim.secretRows));
-        if (claimed.length === limit && this.inFlight < this.slots) continue;
+        this.take(claim);
+        if (claim.claimed.length === limit && this.inFlight < this.slots) continue;
       }
       if (!this.running) break;
       // With every slot busy, only a finished attempt (which wakes the loop) makes room.
@@ -130,6 +132,58 @@ export class DeliveryEngine {
       this.woken = false;
       await this.pause(this.pollIntervalMs);
     }
+  }
+
+  /**
+   * Writes a group of finished attempts: the recorder's write. While more
+   * deliveries may be due and no other claim is under way, a claim for the
+   * slots the group frees goes in the same transaction, after the record
+   * (AttemptStore.recordAndClaim): a busy endpoint's slot is filled again
+   * as its lease is given back, instead of after a wake-up and a claim of
+   * its own. The claim counts this worker's deliveries in flight as they
+   * are once the group is written.
+   */
+  async recordGroup(entries: readonly AttemptEntry[]): Promise<void> {
+    if (!this.running || !this.moreDue || this.claimInProgress) return this.deps.store.record(entries);
+    const endpoints = new Map(this.inFlightByEndpoint);
+    const accounts = new Map(this.inFlightByAccount);
+    for (const { context } of entries) {
+      bump(endpoints, context.subscription.id, -1);
+      bump(accounts, context.subscription.accountId, -1);
+    }
+    const limit = Math.min(this.slots - this.inFlight + entries.length, MAX_CLAIM);
+    const writing = this.deps.store.recordAndClaim(entries, this.claimLimits(limit, endpoints, accounts));
+    this.claimInProgress = writing;
+    let claim: ClaimResult | undefined;
+    try {
+      claim = await writing;
+    } finally {
+      this.claimInProgress = undefined;
+    }
+    if (!claim) return;
+    for (const { context } of entries) this.refilled.add(context.delivery.id);
+    this.take(claim);
+  }
+
+  private claimLimits(limit: number, inFlightByEndpoint: ReadonlyMap<string, number>, inFlightByAccount: ReadonlyMap<string, number>): ClaimLimits {
+    return {
+      owner: this.owner,
+      limit,
+      leaseSeconds: this.leaseSeconds,
+      defaultMaxInFlight: this.options.defaultMaxInFlight,
+      maxInFlightPerEndpoint: this.perEndpointInWorker,
+      maxInFlightPerAccount: this.options.concurrency,
+      inFlightByEndpoint,
+      inFlightByAccount,
+    };
+  }
+
+  /** Starts the attempts of a claim. */
+  private take(claim: ClaimResult): void {
+    const { claimed } = claim;
+    // An endpoint or account at its share may have more due: a freed slot is worth another claim.
+    this.moreDue = claimed.length > 0 || claim.heldBack;
+    if (claimed.length > 0) this.dispatch(claimed, this.deps.deliverer.secretsOf(claimed, claim.secretRows));
   }
 
   private dispatch(claimed: AttemptContext[], secrets: SecretsBySubscription): void {
@@ -152,7 +206,8 @@ export class DeliveryEngine {
           this.inFlight -= 1;
           this.count(context, -1);
           this.deps.metrics.deliveriesInFlight.set(this.inFlight);
-          if (this.moreDue && this.slots - this.inFlight >= this.claimThreshold) this.wake();
+          const refilled = this.refilled.delete(context.delivery.id);
+          if (!refilled && this.moreDue && this.slots - this.inFlight >= this.claimThreshold) this.wake();
         });
       this.attempts.add(attempt);
     }

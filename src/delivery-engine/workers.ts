@@ -89,7 +89,8 @@ export class Workers {
     this.claimPool = createPipelinedPool(deps.databaseUrl, 1, 'hookline-claim');
     this.claimPool.on('error', (error) => logger.warn({ err: error }, 'an idle claiming connection was lost'));
     this.store = new AttemptStore(db, services.catalog, services.subscriptions, this.reporter, this.claimPool);
-    this.recorder = new AttemptRecorder((entries) => this.store.record(entries));
+    // The engine writes the groups, so that a group's transaction may also claim for the slots it frees.
+    this.recorder = new AttemptRecorder((entries) => this.engine.recordGroup(entries));
     const deliverer = new Deliverer({
       store: this.store,
       recorder: this.recorder,

@@ -155,6 +155,31 @@ describe('claiming deliveries and recording their attempts', () => {
     expect(mine(await store.claim(limits(b, { maxInFlightPerEndpoint: 1 })), shared)).toHaveLength(1);
   });
 
+  it('records a group and, in the same transaction, claims for the slots its leases gave back, within the cap', async () => {
+    const capped = await pending('wallet_transactions', 5, { maxInFlight: 2 });
+    const owner = newId();
+    const first = mine(await store.claim(limits(owner)), capped);
+    expect(first).toHaveLength(2);
+    // At its cap: a claim alone gets nothing more.
+    expect(mine(await store.claim(limits(newId())), capped)).toHaveLength(0);
+
+    const result = await store.recordAndClaim(
+      first.map((c) => entry(c, new Date(), { kind: 'succeeded' }, 200)),
+      limits(owner),
+    );
+    const next = mine(result!.claimed, capped);
+    expect(next).toHaveLength(2);
+    expect(next.every((c) => c.delivery.leaseOwner === owner && !first.some((f) => f.delivery.id === c.delivery.id))).toBe(true);
+    expect(result!.secretRows.some((r) => r.subscription_id === capped)).toBe(true);
+    for (const c of first) expect(await row(c.delivery.id)).toMatchObject({ status: 'SUCCEEDED', numbers: [1], lease_token: null });
+
+    // A group after which an endpoint's health changes is recorded in a transaction of its own, and claims nothing.
+    const failed = await store.recordAndClaim([entry(next[0]!, new Date(), { kind: 'retry', delayMs: 60_000 }, 500)], limits(owner));
+    expect(failed).toBeUndefined();
+    expect(await row(next[0]!.delivery.id)).toMatchObject({ status: 'RETRYING', numbers: [1], lease_token: null });
+    expect(mine(await store.claim(limits(newId())), capped)).toHaveLength(1);
+  });
+
   it('holds an endpoint after consecutive failures, probes it once when due, and releases it on success', async () => {
     const subscriptionId = await pending('quotes', HOLD_AFTER_FAILURES + 2, { maxInFlight: HOLD_AFTER_FAILURES });
     const owner = newId();
