@@ -100,6 +100,12 @@ const program = new Command()
   )
   .addOption(new Option('--node-flags <flags>', 'Node flags of the API and worker processes ("" for V8\'s defaults)').default(HOOKLINE_NODE_FLAGS))
   .addOption(new Option('--cpu-prof', 'run the API and workers with node --cpu-prof (profiles under bench/out/logs/<run>/profiles)').default(false))
+  .addOption(
+    new Option(
+      '--alloc-prof',
+      "sample what the API and workers allocate, freed objects included (V8's sampling heap profiler; .heapprofile files beside --cpu-prof's)",
+    ).default(false),
+  )
   .addOption(new Option('--results-dir <dir>', 'where the JSON and Markdown go').default(path.join(BENCH_DIR, 'results')))
   .addOption(
     new Option('--hookline-dir <dir>', "measure another checkout's build (e.g. an earlier commit in a git worktree, built) with this bench").default(

@@ -5,7 +5,9 @@
  * process from /proc, PostgreSQL CPU, sampled pg_stat_activity).
  */
 import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type pg from 'pg';
 import { PooledGraphQLClient, failureText, publish, type GraphQLClient } from './graphql.js';
 import {
@@ -45,6 +47,7 @@ export interface Options {
   stallSeconds: number;
   maxWaitSeconds: number;
   cpuProf: boolean;
+  allocProf: boolean;
   nodeFlags: string;
 }
 
@@ -320,9 +323,15 @@ export async function postgresFor(ctx: Context, workers: number): Promise<{ post
 /** Node flags of a Hookline process: the heap settings docs/operations.md recommends (--node-flags), and profiling when asked. */
 function nodeArgs(ctx: Context, name: string): string[] {
   const flags = ctx.options.nodeFlags.split(/\s+/).filter(Boolean);
-  return ctx.options.cpuProf
-    ? [...flags, '--cpu-prof', `--cpu-prof-dir=${path.join(ctx.logDir, 'profiles')}`, `--cpu-prof-name=${name}.cpuprofile`]
-    : flags;
+  const profiles = path.join(ctx.logDir, 'profiles');
+  if (ctx.options.cpuProf) flags.push('--cpu-prof', `--cpu-prof-dir=${profiles}`, `--cpu-prof-name=${name}.cpuprofile`);
+  if (ctx.options.allocProf) {
+    mkdirSync(profiles, { recursive: true });
+    const sampler = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), 'alloc-sampler.js'));
+    sampler.searchParams.set('out', path.join(profiles, `${name}.heapprofile`));
+    flags.push(`--import=${sampler.href}`);
+  }
+  return flags;
 }
 
 export function newSecrets(): { masterKey: string; bootstrapToken: string } {
