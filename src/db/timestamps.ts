@@ -24,7 +24,8 @@ const defaultParser = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ, 'tex
  * are truncated from the microseconds, as the default does.
  */
 export function parseTimestamptz(text: string): Date | number | null {
-  const year = UTC_TIMESTAMP.test(text) ? digits(text, 0, 4) : 0;
+  if (!UTC_TIMESTAMP.test(text)) return defaultParser(text);
+  const year = digits(text, 0, 4);
   // Date.UTC reads the years 0 to 99 as 1900 to 1999.
   if (year < 100) return defaultParser(text);
   let millis = 0;

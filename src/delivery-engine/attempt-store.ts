@@ -8,7 +8,7 @@ import { transactionAtOnce, type Statement } from '../db/pipeline.js';
 import { arrayLiteral } from '../db/array-literal.js';
 import { entityColumns, type EntityColumns } from '../db/row-mapping.js';
 import { newId } from '../ids.js';
-import type { SigningSecretRow } from '../secrets/service.js';
+import { activeSecretRowsSql, type SigningSecretRow } from '../secrets/service.js';
 import type { SubscriptionService } from '../subscriptions/service.js';
 import { DeliveryOrdering, SubscriptionKind } from '../domain.js';
 import type { HealthTransition, OperationsReporter } from '../operations/reporter.js';
@@ -357,7 +357,7 @@ export class AttemptStore {
   async recordAndClaim(entries: readonly AttemptEntry[], limits: ClaimLimits): Promise<ClaimResult | undefined> {
     const ordered = orderedForLocks(entries);
     if (limits.limit <= 0 || this.needsTransaction(ordered)) {
-      await this.record(entries);
+      await this.recordOrdered(ordered);
       return undefined;
     }
     const { results } = await transactionAtOnce(this.claimPool, [
@@ -412,15 +412,9 @@ export class AttemptStore {
           limits.maxInFlightPerAccount,
         ],
       },
-      // The signing secrets of the chosen endpoints (those of the claimed deliveries among them), active as
-      // SecretService.activeSecretsFor reads them: in the same write, instead of a round trip of its own
-      // after the claim.
-      {
-        name: 'hookline_claim_secrets',
-        text: `SELECT id, subscription_id, ciphertext FROM signing_secrets
-               WHERE subscription_id = ANY(current_setting('${CLAIM_SETTING}.ids')::uuid[]) AND (expires_at IS NULL OR expires_at > now())
-               ORDER BY subscription_id, created_at DESC, id DESC`,
-      },
+      // The active signing secrets of the chosen endpoints (those of the claimed deliveries among them): in the
+      // same write, instead of a round trip of their own after the claim.
+      { name: 'hookline_claim_secrets', text: activeSecretRowsSql(`current_setting('${CLAIM_SETTING}.ids')::uuid[]`, 'now()') },
     ];
   }
 
@@ -525,7 +519,11 @@ export class AttemptStore {
    */
   async record(entries: readonly AttemptEntry[], within?: EntityManager): Promise<void> {
     if (entries.length === 0) return;
-    const ordered = orderedForLocks(entries);
+    await this.recordOrdered(orderedForLocks(entries), within);
+  }
+
+  /** record, of a group already in the order its rows are locked in. */
+  private async recordOrdered(ordered: readonly AttemptEntry[], within?: EntityManager): Promise<void> {
     if (!this.needsTransaction(ordered)) {
       await this.write(within, ordered, []);
       this.reportFailures(ordered);

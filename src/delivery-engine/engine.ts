@@ -111,17 +111,20 @@ export class DeliveryEngine {
       if (free > 0) {
         this.woken = false;
         const limit = Math.min(free, MAX_CLAIM);
-        let claim: ClaimResult;
         const claiming = this.deps.store.claimAndTell(this.claimLimits(limit, this.inFlightByEndpoint, this.inFlightByAccount));
         this.claimInProgress = claiming;
-        try {
-          claim = await claiming;
-        } catch (error) {
-          this.deps.logger.warn({ err: error }, 'could not claim deliveries');
+        const claim = await claiming.then(
+          (result) => result,
+          (error: unknown) => {
+            this.deps.logger.warn({ err: error }, 'could not claim deliveries');
+            return undefined;
+          },
+        );
+        this.claimInProgress = undefined;
+        if (!claim) {
+          // The database is away: the groups written meanwhile need not wait for this pause to claim.
           await this.pause(CLAIM_ERROR_PAUSE_MS);
           continue;
-        } finally {
-          this.claimInProgress = undefined;
         }
         this.take(claim);
         if (claim.claimed.length === limit && this.inFlight < this.slots) continue;

@@ -302,11 +302,14 @@ function readCapped(body: Readable, maxBytes: number): Promise<string> {
   return new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const settle = (truncated: boolean) => {
+    const detach = () => {
       body.off('data', onData);
       body.off('end', onEnd);
       body.off('error', onError);
       body.off('close', onClose);
+    };
+    const settle = (truncated: boolean) => {
+      detach();
       if (truncated) {
         // undici turns an early destroy into an 'error' (RequestAbortedError) once nobody listens for the body.
         body.on('error', () => {});
@@ -330,9 +333,7 @@ function readCapped(body: Readable, maxBytes: number): Promise<string> {
     };
     const onEnd = () => settle(false);
     const onError = (error: Error) => {
-      body.off('data', onData);
-      body.off('end', onEnd);
-      body.off('close', onClose);
+      detach();
       reject(error);
     };
     // Closed before its end without an error: cut off, as an async iterator would report it.

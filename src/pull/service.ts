@@ -158,9 +158,9 @@ export class PullService {
         const due = await this.nextDueAt(subscription.id);
         const until = due === null ? deadline : Math.min(deadline, Math.max(due.getTime(), Date.now() + MIN_WAIT_MS));
         const end: WaitEnd = await ticket.wait(until, leaving);
-        // A wait until the deadline that timed out has reached it, even where the timer fired a little early by
-        // the clock (Node's timers start from the event loop's cached time, which lags on a busy loop): looking
-        // again would cost a lease statement for nothing.
+        // A wait until the deadline that timed out has reached it, even where Date.now() says a millisecond less:
+        // the timer counts whole milliseconds of the monotonic clock, Date.now() those of the wall clock, and
+        // the two truncate differently. Looking again would cost a lease statement for nothing.
         if (end === 'gone' || end === 'stopped' || (end === 'timeout' && (until >= deadline || Date.now() >= deadline))) return [];
       } finally {
         ticket?.cancel();

@@ -15,7 +15,9 @@ export const MAX_EXPIRE_AFTER_SECONDS = 30 * 24 * 3600;
  */
 export const MAX_ACTIVE_SECRETS = 10;
 
-const ACTIVE = '(expires_at IS NULL OR expires_at > $2)';
+/** A secret signs until it expires (rotation gives the old one an expiry); `at` is an SQL expression. */
+const activeAt = (at: string) => `(expires_at IS NULL OR expires_at > ${at})`;
+const ACTIVE = activeAt('$2');
 
 /** A stored signing secret as read from signing_secrets, still encrypted. */
 export interface SigningSecretRow {
@@ -23,6 +25,18 @@ export interface SigningSecretRow {
   subscription_id: string;
   ciphertext: Buffer;
 }
+
+/**
+ * The signing_secrets rows of the subscriptions `ids` that are active at
+ * `at` (both SQL expressions: a uuid[] and a timestamptz), newest first per
+ * subscription; activeSecretsOf decrypts them.
+ */
+export function activeSecretRowsSql(ids: string, at: string): string {
+  return `SELECT id, subscription_id, ciphertext FROM signing_secrets
+          WHERE subscription_id = ANY(${ids}) AND ${activeAt(at)}
+          ORDER BY subscription_id, created_at DESC, id DESC`;
+}
+
 /** Decrypted secrets a process keeps; far more than the subscriptions one worker serves at a time. */
 const PLAINTEXT_CACHE_SIZE = 10_000;
 
@@ -199,36 +213,19 @@ export class SecretService {
 
   /**
    * The whsec_ secrets that sign at `at` (default now), newest first: what
-   * the delivery worker signs with. The subscription id must come from a
-   * scoped lookup or from a delivery row.
+   * a delivery is signed with. The subscription id must come from a scoped
+   * lookup or from a delivery row.
    */
   async activeSecrets(subscriptionId: string, at: Date = new Date()): Promise<string[]> {
-    return (await this.activeSecretsFor([subscriptionId], at)).get(subscriptionId) ?? [];
+    const rows = (await this.db.query(activeSecretRowsSql('$1::uuid[]', '$2'), [[subscriptionId], at])) as SigningSecretRow[];
+    return rows.map((row) => this.decrypt(row));
   }
 
   /**
-   * activeSecrets for many subscriptions in one query (the delivery worker
-   * asks once per batch of jobs). A subscription with no active secret maps
-   * to an empty list.
-   */
-  async activeSecretsFor(subscriptionIds: string[], at: Date = new Date()): Promise<Map<string, string[]>> {
-    const result = new Map<string, string[]>(subscriptionIds.map((id) => [id, []]));
-    if (subscriptionIds.length === 0) return result;
-    const rows = (await this.db.query(
-      `SELECT id, subscription_id, ciphertext FROM signing_secrets
-       WHERE subscription_id = ANY($1::uuid[]) AND ${ACTIVE}
-       ORDER BY subscription_id, created_at DESC, id DESC`,
-      [[...result.keys()], at],
-    )) as SigningSecretRow[];
-    for (const row of rows) result.get(row.subscription_id)!.push(this.decrypt(row));
-    return result;
-  }
-
-  /**
-   * activeSecretsFor from rows read elsewhere (the delivery worker reads them
-   * in its claim's transaction), newest first per subscription. A
-   * subscription whose secret cannot be decrypted maps to the error, so that
-   * only its deliveries fail.
+   * The active secrets of many subscriptions from rows of activeSecretRowsSql
+   * read elsewhere (the delivery worker reads them in its claim's
+   * transaction), newest first per subscription. A subscription whose secret
+   * cannot be decrypted maps to the error, so that only its deliveries fail.
    */
   activeSecretsOf(subscriptionIds: Iterable<string>, rows: readonly SigningSecretRow[]): Map<string, string[] | Error> {
     const result = new Map<string, string[] | Error>();

@@ -21,16 +21,16 @@ export interface TestApp {
 }
 
 /**
- * Hookline on its own fresh database, on a free port, as `hookline start`
- * runs it (migrations applied, workers unless role says otherwise).
- */
-/**
  * Tests fire requests far faster than a client should; the rate limit has its own test with low limits.
  * Every API process of a test's fleet is given these: processes count against one counter per key, each
  * taking shares of its own budget, so a process with the default budget beside them would be refused.
  */
 export const TEST_RATE_LIMITS = { HOOKLINE_RATE_LIMIT_PER_KEY: '1000000', HOOKLINE_RATE_LIMIT_PER_ADDRESS: '1000000' };
 
+/**
+ * Hookline on its own fresh database, on a free port, as `hookline start`
+ * runs it (migrations applied, workers unless role says otherwise).
+ */
 export async function startTestApp(options: { role?: Role; env?: Record<string, string> } = {}): Promise<TestApp> {
   const database = await createTestDatabase();
   const config = loadConfig({
