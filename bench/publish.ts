@@ -144,6 +144,7 @@ async function measure(
       latencyMs: stats.latency.summary(),
     },
     receiptLatencyMs: snapshot.latency,
+    receiptWindows: snapshot.latencyWindows,
     signatures: { checked: snapshot.verified + snapshot.verifyFailed, ok: snapshot.verified, failed: snapshot.verifyFailed },
     database: await hookline.databaseCheck(phase),
     usage,

@@ -151,6 +151,7 @@ export const pull: Scenario = async (ctx: Context) => {
       publish: null,
       // From the publish's answer to the long poll's: the wake-up path (fan-out, NOTIFY, lease).
       receiptLatencyMs: latency,
+      receiptWindows: null,
       signatures: { checked: verified + verifyFailed, ok: verified, failed: verifyFailed },
       database: null,
       usage,

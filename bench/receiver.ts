@@ -14,7 +14,7 @@
  * (each phase has its own counts and latencies).
  */
 import { startReceiver, verifySignature, type ArrivedRequest } from '../test/support/receiver.js';
-import { Samples, nowMs, type LatencySummary } from './stats.js';
+import { LatencyTimeline, nowMs, type LatencySummary, type LatencyWindow } from './stats.js';
 
 export type ToReceiver =
   | { type: 'secret'; key: string; secret: string }
@@ -40,11 +40,16 @@ export interface ReceiverSnapshot {
   /** Requests whose signature could not be checked because the key's secret is unknown. */
   unknownKey: number;
   latency: LatencySummary | null;
+  /** The latency by stretches of publish time (RECEIPT_WINDOW_MS), with `latency`. */
+  latencyWindows: LatencyWindow[] | null;
 }
 
 export type FromReceiver = { type: 'ready'; port: number } | ReceiverSnapshot;
 
 const sampleEvery = Math.max(1, Number(process.argv[2] ?? 50));
+
+/** The stretches of publish time a snapshot's latency is also given by. */
+const RECEIPT_WINDOW_MS = 5_000;
 
 const secrets = new Map<string, string>();
 
@@ -66,7 +71,7 @@ function fresh() {
     verifyFailed: 0,
     unknownKey: 0,
     sampleCounter: 0,
-    latency: new Samples(),
+    latency: new LatencyTimeline(),
   };
 }
 
@@ -94,7 +99,7 @@ function record(request: ArrivedRequest): void {
   const id = request.headers['webhook-id'] ?? '';
   if (state.ids.has(id)) state.duplicates++;
   else state.ids.add(id);
-  if (typeof data.sentAt === 'number') state.latency.add(at - data.sentAt);
+  if (typeof data.sentAt === 'number') state.latency.add(data.sentAt, at - data.sentAt);
 
   if (state.sampleCounter++ % sampleEvery === 0) {
     const key = request.path.split('/')[2] ?? '';
@@ -121,6 +126,7 @@ function snapshot(id: number, latency: boolean, of = phase): ReceiverSnapshot {
     verifyFailed: state.verifyFailed,
     unknownKey: state.unknownKey,
     latency: latency ? state.latency.summary() : null,
+    latencyWindows: latency ? state.latency.windows(RECEIPT_WINDOW_MS) : null,
   };
 }
 

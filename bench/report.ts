@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { PUBLISH_API_RATE } from './publish.js';
 import type { RunResult } from './scenarios.js';
-import { round } from './stats.js';
+import { round, type LatencyWindow } from './stats.js';
 
 export interface Machine {
   cpus: number;
@@ -227,6 +227,12 @@ function rssCell(run: RunResult): string {
   return list.map((p) => `${p.name} ${fmt(p.peakRssMb)}`).join(' · ') || '–';
 }
 
+/** Where in a run its slow receipts were: the p99 of each stretch of publish time. */
+export function receiptWindowsText(windows: readonly LatencyWindow[]): string {
+  const first = windows[0]!;
+  return `receipt p99 by ${fmt(first.toS - first.fromS)} s of publishing: ${windows.map((w) => fmt(w.p99)).join(', ')} ms`;
+}
+
 export function markdown(machine: Machine, summaries: Summary[], command: string, startedAt: string, scale: number, build?: string): string {
   const raw = rawStackRate(summaries);
   const lines: string[] = [];
@@ -263,6 +269,10 @@ export function markdown(machine: Machine, summaries: Summary[], command: string
       notes.push(
         `- ${s.label}: ${st.callsPerDelivery} SQL statements per delivery, ${fmt(st.totalMs)} ms of execution and ${fmt(st.planMs ?? 0)} ms of planning in PostgreSQL (pg_stat_statements; top ones in the JSON)`,
       );
+  }
+  for (const s of summaries) {
+    const windows = s.run.receiptWindows;
+    if (s.scenario === 'steady' && windows?.length) notes.push(`- ${s.label}: ${receiptWindowsText(windows)}`);
   }
   const noisy = summaries.filter((s) => s.run.usage.otherCores > 0.25).map((s) => `${s.label} (${s.run.usage.otherCores} cores)`);
   if (noisy.length) notes.push(`- other work on the machine during: ${noisy.join(', ')}`);

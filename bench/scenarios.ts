@@ -36,7 +36,8 @@ import {
   type TrackedProc,
   type WindowResult,
 } from './stack.js';
-import { Samples, round, type LatencySummary } from './stats.js';
+import { Samples, round, type LatencySummary, type LatencyWindow } from './stats.js';
+import { receiptWindowsText } from './report.js';
 import { BATCHES_IN_FLIGHT, PUBLISH_SCENARIOS, publishInBatches } from './publish.js';
 import { pull } from './pull.js';
 
@@ -54,6 +55,8 @@ export interface RunResult {
   deliveriesPerSecond: number;
   publish: { count: number; errors: number; firstError: string | null; perSecond: number; skipped: number; latencyMs: LatencySummary | null } | null;
   receiptLatencyMs: LatencySummary | null;
+  /** The receipt latency by stretches of publish time (the receiver's windows), where the run measured it. */
+  receiptWindows: LatencyWindow[] | null;
   signatures: { checked: number; ok: number; failed: number };
   database: { statuses: Record<string, number>; attempts: number; succeededAttempts: number } | null;
   usage: WindowResult;
@@ -165,6 +168,7 @@ function finishRun(
     elapsedSeconds: round(elapsedSeconds),
     deliveriesPerSecond: elapsedSeconds > 0 ? round(snapshot.unique / elapsedSeconds) : 0,
     receiptLatencyMs: partial.receiptLatencyMs === undefined ? snapshot.latency : partial.receiptLatencyMs,
+    receiptWindows: partial.receiptLatencyMs === undefined ? snapshot.latencyWindows : (partial.receiptWindows ?? null),
     signatures: { checked: snapshot.verified + snapshot.verifyFailed, ok: snapshot.verified, failed: snapshot.verifyFailed },
     usage,
     notes,
@@ -264,6 +268,7 @@ export const baseline: Scenario = async (ctx) => {
         deliveriesPerSecond: round(result.perSecond),
         publish: null,
         receiptLatencyMs: mode === 'pgboss' ? null : snapshot.latency,
+        receiptWindows: mode === 'pgboss' ? null : snapshot.latencyWindows,
         signatures: { checked: snapshot.verified + snapshot.verifyFailed, ok: snapshot.verified, failed: snapshot.verifyFailed },
         database: null,
         usage,
@@ -338,6 +343,7 @@ function logRun(run: RunResult): void {
       (p ? `; publish p50 ${p.p50} p99 ${p.p99} ms` : '') +
       (r ? `; receipt p50 ${r.p50} p95 ${r.p95} p99 ${r.p99} ms` : ''),
   );
+  if (run.scenario === 'steady' && run.receiptWindows?.length) log(`  ${receiptWindowsText(run.receiptWindows)}`);
 }
 
 export const burst: Scenario = async (ctx) => {

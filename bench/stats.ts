@@ -20,6 +20,11 @@ export class Samples {
     this.data[this.length++] = value;
   }
 
+  /** The samples in the order they were added (a view, not a copy). */
+  values(): Float64Array {
+    return this.data.subarray(0, this.length);
+  }
+
   summary(): LatencySummary | null {
     if (this.length === 0) return null;
     const sorted = this.data.slice(0, this.length).sort();
@@ -33,6 +38,61 @@ export class Samples {
       p99: round(percentile(sorted, 99)),
       max: round(sorted[sorted.length - 1]!),
     };
+  }
+}
+
+/** One stretch of a run: the deliveries whose events were published in it, and how long they took to arrive. */
+export interface LatencyWindow {
+  /** Seconds from the first publish to the start and the end of the stretch. */
+  fromS: number;
+  toS: number;
+  count: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/**
+ * Latencies with the time their event was published, to tell a run's tail
+ * apart: a percentile over a whole run cannot say whether its slow
+ * deliveries came in the first seconds, in a stretch where the machine fell
+ * behind, or spread evenly.
+ */
+export class LatencyTimeline {
+  private readonly sentAt = new Samples();
+  private readonly latency = new Samples();
+
+  add(sentAtMs: number, latencyMs: number): void {
+    this.sentAt.add(sentAtMs);
+    this.latency.add(latencyMs);
+  }
+
+  summary(): LatencySummary | null {
+    return this.latency.summary();
+  }
+
+  /** Percentiles per stretch of `widthMs` by publish time, from the first publish. */
+  windows(widthMs: number): LatencyWindow[] {
+    const sent = this.sentAt.values();
+    const latency = this.latency.values();
+    if (sent.length === 0) return [];
+    let first = Infinity;
+    for (const t of sent) first = Math.min(first, t);
+    const buckets: number[][] = [];
+    for (let i = 0; i < sent.length; i++) (buckets[Math.floor((sent[i]! - first) / widthMs)] ??= []).push(latency[i]!);
+    const windows: LatencyWindow[] = [];
+    buckets.forEach((bucket, index) => {
+      const sorted = Float64Array.from(bucket).sort();
+      windows.push({
+        fromS: (index * widthMs) / 1000,
+        toS: ((index + 1) * widthMs) / 1000,
+        count: sorted.length,
+        p50: round(percentile(sorted, 50)),
+        p99: round(percentile(sorted, 99)),
+        max: round(sorted[sorted.length - 1]!),
+      });
+    });
+    return windows;
   }
 }
 
