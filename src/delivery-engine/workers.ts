@@ -42,6 +42,12 @@ const BACKLOG_SAMPLE_MS = 5_000;
 const FAN_OUT_BATCH = 100;
 /** Seconds between fetches of event jobs while no wake-up comes (a lost NOTIFY, a job sent by another service). */
 const FAN_OUT_POLL_SECONDS = 2;
+/**
+ * How long a wake-up waits for the publishes that follow it before the
+ * fan-out fetches: their events then go in one batch, one transaction and
+ * one commit, instead of a few events each.
+ */
+const FAN_OUT_LINGER_MS = 10;
 /** The queues whose depth and oldest job /metrics shows. */
 const OBSERVED_QUEUES = [...EVENT_QUEUES, QUEUES.deadLetters];
 /** A maintenance run stops after this long; the next one goes on where it stopped. */
@@ -108,7 +114,7 @@ export class Workers {
       { store: this.store, deliverer, logger, metrics },
     );
     this.fanOut = new FanOutWorkers(
-      { batchSize: FAN_OUT_BATCH, pollingIntervalSeconds: FAN_OUT_POLL_SECONDS },
+      { batchSize: FAN_OUT_BATCH, pollingIntervalSeconds: FAN_OUT_POLL_SECONDS, lingerMs: FAN_OUT_LINGER_MS },
       { boss: deps.boss, fanOut: new FanOut(db, services.events, services.catalog, deps.boss), logger, metrics },
     );
     this.listener = new WakeListener(deps.databaseUrl, logger, (topic) => {

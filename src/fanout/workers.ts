@@ -11,6 +11,8 @@ export interface FanOutWorkersOptions {
   batchSize: number;
   /** Seconds between fetches while nothing wakes the workers. */
   pollingIntervalSeconds: number;
+  /** Milliseconds a wake-up waits for more before the workers fetch (0: at once). */
+  lingerMs?: number;
 }
 
 export interface FanOutWorkersDeps {
@@ -62,6 +64,9 @@ function reasonOf(error: unknown): { code: string; message: string } {
  */
 export class FanOutWorkers {
   private readonly workIds = new Map<EventQueueName, string>();
+  /** Queues woken during the current linger (undefined: every queue). */
+  private woken: Set<EventQueueName | undefined> = new Set();
+  private lingerTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly options: FanOutWorkersOptions,
@@ -88,12 +93,31 @@ export class FanOutWorkers {
     }
   }
 
-  /** Fetches now from the queue (from every event queue without one): called when a publish committed jobs in it. */
+  /**
+   * Fetches from the queue (from every event queue without one): called when a publish committed jobs
+   * in it. After the linger, so that the publishes that come meanwhile are fetched with it.
+   */
   wake(queue?: EventQueueName): void {
-    for (const [name, id] of this.workIds) if (queue === undefined || name === queue) this.deps.boss.notifyWorker(id);
+    const lingerMs = this.options.lingerMs ?? 0;
+    if (lingerMs <= 0) return this.notify([queue]);
+    this.woken.add(queue);
+    this.lingerTimer ??= setTimeout(() => {
+      this.lingerTimer = undefined;
+      const woken = this.woken;
+      this.woken = new Set();
+      this.notify(woken);
+    }, lingerMs);
+  }
+
+  private notify(queues: Iterable<EventQueueName | undefined>): void {
+    const wanted = new Set(queues);
+    for (const [name, id] of this.workIds) if (wanted.has(undefined) || wanted.has(name)) this.deps.boss.notifyWorker(id);
   }
 
   async stop(): Promise<void> {
+    clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
+    this.woken.clear();
     for (const [queue, id] of this.workIds) await this.deps.boss.offWork(queue, { id, wait: true });
     this.workIds.clear();
   }
