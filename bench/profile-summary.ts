@@ -9,9 +9,15 @@
  */
 import { readFileSync } from 'node:fs';
 
+/** Where a profile's node runs, as V8 describes it in both kinds of profile. */
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: CallFrame;
   hitCount?: number;
   children?: number[];
 }
@@ -46,6 +52,11 @@ const data = JSON.parse(readFileSync(file, 'utf8')) as Profile | HeapProfile;
 if ('head' in data) summarizeAllocations(data);
 else summarizeCpu(data);
 
+/** A function as the summaries name it: its name, its package and, where it has a source, its line. */
+function frameName({ functionName, url, lineNumber }: CallFrame, pkg: string): string {
+  return `${functionName || '(anonymous)'} ${pkg}${url ? `:${lineNumber + 1}` : ''}`;
+}
+
 function show(title: string, map: Map<string, number>, whole: number, unit: (n: number) => string): void {
   console.log(`\n${title}`);
   for (const [name, n] of [...map.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)) {
@@ -64,11 +75,11 @@ function summarizeCpu(profile: Profile): void {
   const functions = new Map<string, number>();
   for (const [id, us] of selfUs) {
     const node = byId.get(id)!;
-    const { functionName, url, lineNumber } = node.callFrame;
+    const { functionName, url } = node.callFrame;
     if (functionName === '(idle)') continue;
     const pkg = packageOf(url, functionName);
     packages.set(pkg, (packages.get(pkg) ?? 0) + us);
-    const fn = `${functionName || '(anonymous)'} ${pkg}${url ? `:${lineNumber + 1}` : ''}`;
+    const fn = frameName(node.callFrame, pkg);
     functions.set(fn, (functions.get(fn) ?? 0) + us);
   }
   const busy = total - idle;
@@ -81,10 +92,10 @@ function summarizeCpu(profile: Profile): void {
   for (const [id, us] of selfUs) {
     const seen = new Set<string>();
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
-      const { functionName, url, lineNumber } = byId.get(at)!.callFrame;
-      const pkg = packageOf(url, functionName);
+      const { callFrame } = byId.get(at)!;
+      const pkg = packageOf(callFrame.url, callFrame.functionName);
       if (!pkg.startsWith('hookline:')) continue;
-      const name = `${functionName || '(anonymous)'} ${pkg}:${lineNumber + 1}`;
+      const name = frameName(callFrame, pkg);
       if (seen.has(name)) continue;
       seen.add(name);
       inclusive.set(name, (inclusive.get(name) ?? 0) + us);
@@ -98,7 +109,7 @@ function summarizeCpu(profile: Profile): void {
 }
 
 interface HeapNode {
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: CallFrame;
   selfSize: number;
   children: HeapNode[];
 }
@@ -113,9 +124,8 @@ function summarizeAllocations(profile: HeapProfile): void {
   const inclusive = new Map<string, number>();
   let total = 0;
   const walk = (node: HeapNode, ours: readonly string[]): void => {
-    const { functionName, url, lineNumber } = node.callFrame;
-    const pkg = packageOf(url, functionName);
-    const name = `${functionName || '(anonymous)'} ${pkg}${url ? `:${lineNumber + 1}` : ''}`;
+    const pkg = packageOf(node.callFrame.url, node.callFrame.functionName);
+    const name = frameName(node.callFrame, pkg);
     const stack = pkg.startsWith('hookline:') && !ours.includes(name) ? [...ours, name] : ours;
     total += node.selfSize;
     packages.set(pkg, (packages.get(pkg) ?? 0) + node.selfSize);

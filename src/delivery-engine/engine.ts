@@ -113,13 +113,10 @@ export class DeliveryEngine {
         const limit = Math.min(free, MAX_CLAIM);
         const claiming = this.deps.store.claimAndTell(this.claimLimits(limit, this.inFlightByEndpoint, this.inFlightByAccount));
         this.claimInProgress = claiming;
-        const claim = await claiming.then(
-          (result) => result,
-          (error: unknown) => {
-            this.deps.logger.warn({ err: error }, 'could not claim deliveries');
-            return undefined;
-          },
-        );
+        const claim = await claiming.catch((error: unknown) => {
+          this.deps.logger.warn({ err: error }, 'could not claim deliveries');
+          return undefined;
+        });
         this.claimInProgress = undefined;
         if (!claim) {
           // The database is away: the groups written meanwhile need not wait for this pause to claim.

@@ -99,7 +99,7 @@ export class FanOutWorkers {
    */
   wake(queue?: EventQueueName): void {
     const lingerMs = this.options.lingerMs ?? 0;
-    if (lingerMs <= 0) return this.notify([queue]);
+    if (lingerMs <= 0) return this.notify(new Set([queue]));
     this.woken.add(queue);
     this.lingerTimer ??= setTimeout(() => {
       this.lingerTimer = undefined;
@@ -109,9 +109,9 @@ export class FanOutWorkers {
     }, lingerMs);
   }
 
-  private notify(queues: Iterable<EventQueueName | undefined>): void {
-    const wanted = new Set(queues);
-    for (const [name, id] of this.workIds) if (wanted.has(undefined) || wanted.has(name)) this.deps.boss.notifyWorker(id);
+  /** Notifies the pg-boss workers of the queues (of every queue where undefined is among them). */
+  private notify(queues: ReadonlySet<EventQueueName | undefined>): void {
+    for (const [name, id] of this.workIds) if (queues.has(undefined) || queues.has(name)) this.deps.boss.notifyWorker(id);
   }
 
   async stop(): Promise<void> {
